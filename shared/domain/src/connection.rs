@@ -1,0 +1,164 @@
+//! A connection's profile: everything about one store/tenant/account pairing that is not a secret.
+//!
+//! Credentials live in the secret store (`{prefix}/{connection}/{system}`); the profile names the
+//! store, the tenant, the auth modes and any per-connection base-URL override. A base URL left empty
+//! falls back to the deployment's default (an environment variable read at start-up), so the real
+//! services, the sandbox or a spec-generated mock can stand behind any connection.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::ConnectionId;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionProfile {
+    pub id: ConnectionId,
+    /// Shown in alerts and the CLI.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    pub bigcommerce: BigCommerceProfile,
+    pub plex: PlexProfile,
+    #[serde(default)]
+    pub monday: Option<MondayProfile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BigCommerceProfile {
+    /// The `{store_hash}` in `https://api.bigcommerce.com/stores/{store_hash}/v3`.
+    pub store_hash: String,
+    /// Overrides the deployment's BigCommerce API base URL for this connection.
+    #[serde(default)]
+    pub api_base_url: Option<String>,
+    /// How incoming webhooks are authenticated; every listed mode must pass.
+    #[serde(default = "default_webhook_auth")]
+    pub webhook_auth: Vec<WebhookAuth>,
+}
+
+fn default_webhook_auth() -> Vec<WebhookAuth> {
+    vec![WebhookAuth::CustomHeader { header: WebhookAuth::DEFAULT_HEADER.to_owned() }]
+}
+
+/// BigCommerce webhook authentication modes (see the BigCommerce notes, §5.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum WebhookAuth {
+    /// Standard Webhooks signature (`webhook-id`, `webhook-timestamp`, `webhook-signature`) keyed with
+    /// the client secret. With `required: false` a delivery without the headers passes this mode.
+    StandardWebhooks {
+        #[serde(default = "yes")]
+        required: bool,
+        #[serde(default = "default_tolerance")]
+        tolerance_seconds: u32,
+    },
+    /// A shared secret in a custom header set when the hook was registered.
+    CustomHeader { header: String },
+    /// `X-BC-Signature`: HMAC-SHA256 of the raw body with the client secret, hex or base64.
+    XBcSignature,
+}
+
+impl WebhookAuth {
+    pub const DEFAULT_HEADER: &'static str = "X-Millwright-Auth";
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_tolerance() -> u32 {
+    300
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlexProfile {
+    #[serde(default)]
+    pub auth: PlexAuthMode,
+    /// `X-Plex-Connect-Tenant-Id`: run against a non-default tenant.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// `X-Plex-Connect-Customer-Id`: the PCN, an alternative to the tenant id.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// Overrides the deployment's Plex Connect base URL (e.g. the test tier).
+    #[serde(default)]
+    pub connect_base_url: Option<String>,
+    /// Overrides the deployment's Plex Data Source base URL.
+    #[serde(default)]
+    pub datasource_base_url: Option<String>,
+}
+
+/// Plex authentication: the documented API-key header (default) or the described OAuth2 client
+/// credentials flow (opt-in). See the Plex notes, §1 and §7.2.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum PlexAuthMode {
+    #[default]
+    ApiKey,
+    #[serde(rename = "oauth2")]
+    OAuth2 {
+        /// Token endpoint; empty means `{connect_base_url}/oauth2/token`.
+        #[serde(default)]
+        token_url: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MondayProfile {
+    /// `API-Version` sent on every call; monday routes an unknown version to Current, so pin it.
+    #[serde(default = "default_monday_version")]
+    pub api_version: String,
+    /// Overrides the deployment's monday API URL.
+    #[serde(default)]
+    pub api_url: Option<String>,
+}
+
+fn default_monday_version() -> String {
+    "2026-10".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minimal_profile_gets_the_documented_defaults() {
+        let profile: ConnectionProfile = serde_json::from_value(serde_json::json!({
+            "id": "acme",
+            "bigcommerce": {"store_hash": "abc123"},
+            "plex": {},
+            "monday": {}
+        }))
+        .unwrap();
+        assert_eq!(profile.plex.auth, PlexAuthMode::ApiKey);
+        assert_eq!(
+            profile.bigcommerce.webhook_auth,
+            vec![WebhookAuth::CustomHeader { header: "X-Millwright-Auth".into() }]
+        );
+        assert_eq!(profile.monday.unwrap().api_version, "2026-10");
+    }
+
+    #[test]
+    fn webhook_modes_and_plex_oauth_parse_from_their_tagged_form() {
+        let profile: ConnectionProfile = serde_json::from_value(serde_json::json!({
+            "id": "acme",
+            "bigcommerce": {"store_hash": "abc123", "webhook_auth": [
+                {"mode": "standard_webhooks", "required": false},
+                {"mode": "x_bc_signature"}
+            ]},
+            "plex": {"auth": {"mode": "oauth2"}}
+        }))
+        .unwrap();
+        assert_eq!(
+            profile.bigcommerce.webhook_auth,
+            vec![WebhookAuth::StandardWebhooks { required: false, tolerance_seconds: 300 }, WebhookAuth::XBcSignature]
+        );
+        assert_eq!(profile.plex.auth, PlexAuthMode::OAuth2 { token_url: None });
+    }
+
+    #[test]
+    fn a_bad_connection_id_in_a_profile_is_refused_with_the_reason() {
+        let err = serde_json::from_value::<ConnectionProfile>(serde_json::json!({
+            "id": "Acme Corp", "bigcommerce": {"store_hash": "x"}, "plex": {}
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("invalid connection id"), "{err}");
+    }
+}

@@ -1,0 +1,123 @@
+//! Ports: the capabilities the functions need from the outside world, as small traits.
+//!
+//! Production adapters live in `shared/aws` (DynamoDB, SQS, Secrets Manager, SNS) and the client
+//! crates; the in-memory fakes in [`crate::ports::memory`] back handler tests. Every trait takes and
+//! returns domain types, never SDK outputs, and every method documents what its errors mean.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use secrecy::SecretString;
+
+use crate::alert::{Alert, AlertOutcome};
+use crate::audit::{AuditEvent, Outcome};
+use crate::checkpoint::{Checkpoint, SyncStream};
+use crate::connection::ConnectionProfile;
+use crate::error::PortError;
+use crate::ids::{ConnectionId, RecordKey, SecretName};
+use crate::ledger::{LedgerEntry, OrderRef};
+use crate::message::OrderMessage;
+
+pub mod memory;
+
+/// The audit trail. Appends never overwrite: two events at the same instant are both kept.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn append(&self, event: &AuditEvent) -> Result<(), PortError>;
+    /// Every event of one record, oldest first.
+    async fn history(&self, key: &RecordKey) -> Result<Vec<AuditEvent>, PortError>;
+    /// Events of one connection with this outcome at or after `since`, oldest first, at most `limit`.
+    async fn by_outcome(
+        &self,
+        connection: &ConnectionId,
+        outcome: Outcome,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, PortError>;
+}
+
+/// The order ledger (see [`crate::ledger`]).
+#[async_trait]
+pub trait OrderLedger: Send + Sync {
+    async fn get(&self, order: &OrderRef) -> Result<Option<LedgerEntry>, PortError>;
+    /// Takes the entry's lease for `holder` until `now + lease_for`, creating a `Pending` entry if
+    /// there is none, and returns the entry as stored. `Conflict` when another holder's lease has
+    /// not expired: exactly one of two racing callers wins.
+    async fn acquire(
+        &self,
+        order: &OrderRef,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+    ) -> Result<LedgerEntry, PortError>;
+    /// Stores `entry` (status, Plex id, hashes) if `holder` still holds the lease, and releases the
+    /// lease when `release` is set. `Conflict` when the lease was lost (expired and taken over).
+    async fn save(&self, entry: &LedgerEntry, holder: &str, release: bool) -> Result<(), PortError>;
+}
+
+/// Sync-stream checkpoints (see [`crate::checkpoint`]).
+#[async_trait]
+pub trait CheckpointStore: Send + Sync {
+    async fn load(&self, stream: &SyncStream) -> Result<Option<Checkpoint>, PortError>;
+    /// Stores `new` only if the stored checkpoint is still `expected` (compared by revision; `None`
+    /// means "no checkpoint yet"). `Conflict` otherwise, so two overlapping runs cannot both advance.
+    async fn save(&self, stream: &SyncStream, new: &Checkpoint, expected: Option<&Checkpoint>)
+    -> Result<(), PortError>;
+}
+
+/// Maps between systems' ids, e.g. namespace `sku` (SKU → Plex part id) or `monday:{board}`
+/// (Plex record → monday item id).
+#[async_trait]
+pub trait IdMap: Send + Sync {
+    async fn get(
+        &self,
+        connection: &ConnectionId,
+        namespace: &str,
+        source_id: &str,
+    ) -> Result<Option<String>, PortError>;
+    async fn put(
+        &self,
+        connection: &ConnectionId,
+        namespace: &str,
+        source_id: &str,
+        target_id: &str,
+    ) -> Result<(), PortError>;
+}
+
+/// Remembers that something happened, for a while: webhook deliveries, alert windows.
+#[async_trait]
+pub trait DedupeStore: Send + Sync {
+    /// Claims `key` until `now + ttl`. `true` for the first claim (or once an earlier claim expired),
+    /// `false` while an earlier claim is still live. Exactly one of two racing callers gets `true`.
+    async fn claim(&self, key: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool, PortError>;
+}
+
+/// The order queue (FIFO: one message group per order).
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Returns once the queue has durably accepted the message; the message id it assigned.
+    async fn enqueue(&self, message: &OrderMessage) -> Result<String, PortError>;
+}
+
+/// Credentials per connection and system. Values are JSON documents the client crates parse.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// `Invalid` when the secret does not exist (a configuration error, not a transient one).
+    async fn get(&self, name: &SecretName) -> Result<SecretString, PortError>;
+    /// Creates or replaces the secret (used for cached OAuth tokens and by the CLI).
+    async fn put(&self, name: &SecretName, value: &SecretString) -> Result<(), PortError>;
+}
+
+/// Operator alerts (e-mail through SNS in production).
+#[async_trait]
+pub trait Alerter: Send + Sync {
+    /// Sends the alert unless the same connection and cause alerted inside the window.
+    async fn alert(&self, alert: &Alert) -> Result<AlertOutcome, PortError>;
+}
+
+/// Connection profiles (non-secret configuration per connection).
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    async fn get(&self, id: &ConnectionId) -> Result<Option<ConnectionProfile>, PortError>;
+    async fn put(&self, profile: &ConnectionProfile) -> Result<(), PortError>;
+    async fn list(&self) -> Result<Vec<ConnectionProfile>, PortError>;
+}
