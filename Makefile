@@ -1,0 +1,69 @@
+# Millwright: the two commands a newcomer needs are `make demo` and `make test`.
+# Everything they need beyond the Rust toolchain and Python 3 is installed here, into the repo.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+STAMP       := $(VENV)/.installed-$(shell sha256sum requirements-dev.txt | cut -c1-12)
+CARGO       ?= cargo
+# Debug info is not needed to run tests; leaving it out halves the target directory.
+export CARGO_PROFILE_DEV_DEBUG ?= 0
+export CARGO_TERM_COLOR ?= always
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+FN    ?=
+EVENT ?=
+
+.PHONY: help setup test demo lint fmt build deploy invoke local clean
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## Install moto, cargo-lambda and cfn-lint into .venv (quick when already done).
+
+$(STAMP): requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+test: setup ## Run the whole suite against moto and the sandbox (started and stopped here).
+	$(CARGO) build --locked --workspace --all-targets
+	scripts/with-local-world.sh --stack millwright-test -- $(CARGO) test --locked --workspace
+
+demo: setup ## Start the local world and show every flow working end to end.
+	$(CARGO) build --locked -p millwright-cli -p sandbox
+	scripts/demo.sh
+
+local: setup ## Run the local world in the foreground (Ctrl-C stops it).
+	$(CARGO) run --locked -p millwright-cli -- local up
+
+lint: setup ## rustfmt, clippy with warnings denied, cfn-lint.
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(VENV)/bin/cfn-lint infra/template.yaml
+
+fmt: ## Format the code.
+	$(CARGO) fmt --all
+
+build: setup ## Release build of every function for Lambda (arm64).
+	$(VENV)/bin/cargo-lambda lambda build --release --arm64
+
+deploy: build $(VENV)/.sam-installed ## Deploy with SAM (guided the first time, which writes infra/samconfig.toml).
+	cd infra && if [ -f samconfig.toml ]; then sam deploy; else sam deploy --guided; fi
+
+# SAM is needed only to deploy, so it is not part of `setup`; it shares the virtualenv with
+# cargo-lambda so that `sam build` finds zig for cross-compiling.
+$(VENV)/.sam-installed: $(STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'aws-sam-cli==1.170.0'
+	touch $@
+
+invoke: ## Invoke a function under `cargo lambda watch`: make invoke FN=order-worker EVENT=events/x.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<events/file.json>"; exit 2; }
+	$(VENV)/bin/cargo-lambda lambda invoke $(FN) --data-file $(EVENT)
+
+clean: ## Remove build output, the virtualenv and local-world state.
+	$(CARGO) clean
+	rm -rf $(VENV) .local

@@ -1,0 +1,211 @@
+//! `millwright local up`: the local world in one process.
+//!
+//! Starts `moto_server` (the AWS emulator, a child process) and the sandbox doubles (in-process),
+//! creates the resources the SAM template creates under the same names, seeds the demo connection
+//! (profile, secrets, sandbox data), writes the environment file, and runs until SIGINT or SIGTERM,
+//! then stops what it started.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use domain::connection::{BigCommerceProfile, MondayProfile, PlexAuthMode, PlexProfile, WebhookAuth};
+use domain::{ConnectionId, ConnectionProfile, SecretName, System};
+use millwright_aws::provision::{ProvisionOptions, ResourceNames};
+use runtime::config::{self, Config};
+use secrecy::SecretString;
+use tokio::process::{Child, Command};
+
+/// The region the local world pretends to be in; moto accepts any.
+const LOCAL_REGION: &str = "us-east-1";
+
+pub struct UpOptions {
+    pub stack: String,
+    pub env_file: PathBuf,
+    pub moto_port: u16,
+    pub sandbox: sandbox::SandboxConfig,
+    pub alert_email: String,
+}
+
+pub async fn up(options: UpOptions) -> anyhow::Result<ExitCode> {
+    let moto_port = if options.moto_port == 0 { free_port()? } else { options.moto_port };
+    let mut moto = start_moto(moto_port).await?;
+    let result = run_world(&options, moto_port, moto.id()).await;
+    moto.kill().await.ok();
+    result
+}
+
+async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -> anyhow::Result<ExitCode> {
+    let aws_endpoint = format!("http://127.0.0.1:{moto_port}");
+    let sdk = millwright_aws::config::sdk_config_for_endpoint(&aws_endpoint, LOCAL_REGION).await;
+
+    let sandbox = sandbox::Sandbox::start(options.sandbox.clone()).await.context("starting the sandbox")?;
+    let names = ResourceNames::for_stack(&options.stack);
+    let provisioned = millwright_aws::provision::provision(
+        &sdk,
+        &names,
+        &ProvisionOptions { alert_email: Some(options.alert_email.clone()), ..ProvisionOptions::default() },
+    )
+    .await
+    .context("creating the template's resources in moto")?;
+
+    let mut env: Vec<(&'static str, String)> = vec![
+        (config::AUDIT_TABLE_NAME, provisioned.audit_table.clone()),
+        (config::STATE_TABLE_NAME, provisioned.state_table.clone()),
+        (config::ORDER_QUEUE_URL, provisioned.queue_url.clone()),
+        (config::ALERT_TOPIC_ARN, provisioned.topic_arn.clone()),
+        (config::AWS_ENDPOINT_URL, aws_endpoint.clone()),
+        (config::BIGCOMMERCE_API_BASE_URL, sandbox.bigcommerce_url.clone()),
+        (config::PLEX_CONNECT_BASE_URL, sandbox.plex_url.clone()),
+        (config::PLEX_DATASOURCE_BASE_URL, sandbox.plex_url.clone()),
+        (config::MONDAY_API_URL, format!("{}/v2", sandbox.monday_url)),
+    ];
+    let config = Config::from_lookup(|name| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()))?;
+    let deps = runtime::Deps::from_sdk_config(&config, &sdk);
+    seed_demo_connection(&deps).await.context("seeding the demo connection")?;
+
+    // Everything a command needs to reach this world: the configuration plus the emulator's
+    // region and dummy credentials, and the sandbox's control planes for tests and the demo.
+    env = config.to_env();
+    env.extend([
+        ("AWS_REGION", LOCAL_REGION.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+        ("SANDBOX_BIGCOMMERCE_URL", sandbox.bigcommerce_url.clone()),
+        ("SANDBOX_PLEX_URL", sandbox.plex_url.clone()),
+        ("SANDBOX_MONDAY_URL", sandbox.monday_url.clone()),
+        ("ORDER_DLQ_URL", provisioned.dlq_url.clone()),
+        ("MILLWRIGHT_STACK", options.stack.clone()),
+    ]);
+    if let Some(pid) = moto_pid {
+        env.push(("MOTO_PID", pid.to_string()));
+    }
+    write_env_file(&options.env_file, &env)?;
+
+    println!("local world up (stack {})", options.stack);
+    println!("  aws (moto)          {aws_endpoint}");
+    println!("  bigcommerce double  {}", sandbox.bigcommerce_url);
+    println!("  plex double         {}", sandbox.plex_url);
+    println!("  monday double       {}", sandbox.monday_url);
+    println!("  demo connection     {}", sandbox::demo::CONNECTION_ID);
+    println!("  environment         {}", options.env_file.display());
+
+    wait_for_shutdown_signal().await?;
+    sandbox.shutdown().await;
+    std::fs::remove_file(&options.env_file).ok();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The demo connection: its profile in the state table and its secrets in Secrets Manager, with the
+/// credentials the sandbox's demo seed accepts. Base URLs come from the deployment defaults, which
+/// the local world points at the sandbox.
+async fn seed_demo_connection(deps: &runtime::Deps) -> anyhow::Result<()> {
+    use sandbox::demo;
+    let id = ConnectionId::new(demo::CONNECTION_ID)?;
+    let profile = ConnectionProfile {
+        id: id.clone(),
+        display_name: Some("Demo Manufacturing".to_owned()),
+        bigcommerce: BigCommerceProfile {
+            store_hash: demo::BC_STORE_HASH.to_owned(),
+            api_base_url: None,
+            webhook_auth: vec![WebhookAuth::CustomHeader { header: WebhookAuth::DEFAULT_HEADER.to_owned() }],
+        },
+        plex: PlexProfile {
+            auth: PlexAuthMode::ApiKey,
+            tenant_id: None,
+            customer_id: None,
+            connect_base_url: None,
+            datasource_base_url: None,
+        },
+        monday: Some(MondayProfile { api_version: "2026-10".to_owned(), api_url: None }),
+    };
+    deps.connections.put(&profile).await?;
+    let secrets = [
+        (
+            System::Bigcommerce,
+            serde_json::json!({
+                "access_token": demo::BC_ACCESS_TOKEN,
+                "client_secret": demo::BC_CLIENT_SECRET,
+                "webhook_secret": demo::BC_WEBHOOK_SECRET,
+            }),
+        ),
+        (
+            System::Plex,
+            serde_json::json!({
+                "api_key": demo::PLEX_API_KEY,
+                "client_id": demo::PLEX_CLIENT_ID,
+                "client_secret": demo::PLEX_CLIENT_SECRET,
+                "datasource_user": demo::PLEX_DATASOURCE_USER,
+                "datasource_password": demo::PLEX_DATASOURCE_PASSWORD,
+            }),
+        ),
+        (System::Monday, serde_json::json!({ "api_token": demo::MONDAY_TOKEN })),
+    ];
+    for (system, value) in secrets {
+        let name = SecretName::new(deps.config.secret_prefix.clone(), id.clone(), system);
+        deps.secrets.put(&name, &SecretString::from(value.to_string())).await?;
+    }
+    Ok(())
+}
+
+/// Finds `moto_server`: `$MOTO_SERVER`, then the repository's virtualenv, then `PATH`.
+fn moto_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let venv = Path::new(".venv").join("bin").join("moto_server");
+    if venv.exists() { venv } else { PathBuf::from("moto_server") }
+}
+
+async fn start_moto(port: u16) -> anyhow::Result<Child> {
+    let binary = moto_binary();
+    let mut child = Command::new(&binary)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {} (run `make setup` to install it)", binary.display()))?;
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(address).await.is_ok() {
+            return Ok(child);
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("moto_server exited before listening ({status})");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().await.ok();
+    bail!("moto_server did not listen on {address} within 10 s")
+}
+
+/// Asks the OS for a free loopback port. The port is released before moto binds it; on a busy
+/// machine another process could take it in between, which shows as a clear start-up error.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Writes `export NAME='value'` lines atomically, so a reader never sources half a file.
+fn write_env_file(path: &Path, vars: &[(&str, String)]) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let body: String = vars.iter().map(|(name, value)| format!("{name}='{}'\n", value.replace('\'', "'\\''"))).collect();
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, body).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+async fn wait_for_shutdown_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! `millwright`: the operator CLI.
+//!
+//! Commands are thin: they parse arguments, build `runtime::Deps` from the environment (or, for
+//! `local`, from the world they start), call into the shared crates, and print.
+
+mod check;
+mod local;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "millwright", version, about = "Operate Millwright: check connections, run the local world")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Reach AWS, BigCommerce, Plex and monday for each connection and print pass or fail with the reason.
+    Check {
+        /// Only this connection (repeatable); all connections when omitted.
+        #[arg(long = "connection", short = 'c')]
+        connections: Vec<domain::ConnectionId>,
+    },
+    /// The local world: moto (AWS) and the sandbox doubles, with the template's resources.
+    Local {
+        #[command(subcommand)]
+        command: LocalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LocalCommand {
+    /// Start moto and the sandbox, create the resources, seed the demo connection, write the
+    /// environment file, and run until interrupted.
+    Up {
+        /// Resource names derive from this, as they do from the CloudFormation stack name.
+        #[arg(long, default_value = "millwright-local")]
+        stack: String,
+        /// Where to write the environment (`source` it to point the CLI and tests at the world).
+        #[arg(long)]
+        env_file: Option<PathBuf>,
+        /// moto_server's port; 0 picks a free one.
+        #[arg(long, default_value_t = 0)]
+        moto_port: u16,
+        /// The sandbox's BigCommerce, Plex and monday ports; 0 picks free ones.
+        #[arg(long, default_value_t = 0)]
+        bigcommerce_port: u16,
+        #[arg(long, default_value_t = 0)]
+        plex_port: u16,
+        #[arg(long, default_value_t = 0)]
+        monday_port: u16,
+        /// The e-mail address subscribed to the alert topic.
+        #[arg(long, default_value = "ops@example.com")]
+        alert_email: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    runtime::telemetry::init_tracing("warn");
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { connections } => check::run(&connections).await,
+        Command::Local { command: LocalCommand::Up { stack, env_file, moto_port, bigcommerce_port, plex_port, monday_port, alert_email } } => {
+            let env_file = env_file.unwrap_or_else(|| PathBuf::from(".local").join(format!("{stack}.env")));
+            let options = local::UpOptions {
+                stack,
+                env_file,
+                moto_port,
+                sandbox: sandbox::SandboxConfig { bigcommerce_port, plex_port, monday_port, ..Default::default() },
+                alert_email,
+            };
+            local::up(options).await
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Deployment configuration, read once from the environment at start-up.
+//!
+//! Only entry points (the Lambda `main`s, the CLI, the local runtime) call [`Config::from_env`];
+//! everything below them receives a `Config` or the pieces it needs. Variables hold names, URLs and
+//! secret *ids*, never secret values. Every external base URL and the AWS endpoint are here, so the
+//! real services, the sandbox or a spec-generated mock can stand behind any of them.
+
+use std::time::Duration;
+
+/// One environment variable: its name, whether it must be set, and its default.
+struct Var {
+    name: &'static str,
+    default: Option<&'static str>,
+}
+
+const fn required(name: &'static str) -> Var {
+    Var { name, default: None }
+}
+
+const fn optional(name: &'static str, default: &'static str) -> Var {
+    Var { name, default: Some(default) }
+}
+
+pub const AUDIT_TABLE_NAME: &str = "AUDIT_TABLE_NAME";
+pub const STATE_TABLE_NAME: &str = "STATE_TABLE_NAME";
+pub const ORDER_QUEUE_URL: &str = "ORDER_QUEUE_URL";
+pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
+pub const SECRET_PREFIX: &str = "SECRET_PREFIX";
+pub const AUDIT_RETENTION_DAYS: &str = "AUDIT_RETENTION_DAYS";
+pub const ALERT_WINDOW_MINUTES: &str = "ALERT_WINDOW_MINUTES";
+pub const SECRET_CACHE_SECONDS: &str = "SECRET_CACHE_SECONDS";
+pub const HTTP_TIMEOUT_SECONDS: &str = "HTTP_TIMEOUT_SECONDS";
+pub const BIGCOMMERCE_API_BASE_URL: &str = "BIGCOMMERCE_API_BASE_URL";
+pub const PLEX_CONNECT_BASE_URL: &str = "PLEX_CONNECT_BASE_URL";
+pub const PLEX_DATASOURCE_BASE_URL: &str = "PLEX_DATASOURCE_BASE_URL";
+pub const MONDAY_API_URL: &str = "MONDAY_API_URL";
+/// Read by the AWS SDK itself; listed so `millwright check` can show where AWS calls go.
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid ({value:?}): {reason}")]
+    Invalid { name: &'static str, value: String, reason: String },
+}
+
+/// Where the deployment's state lives and where the external APIs are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub audit_table: String,
+    pub state_table: String,
+    pub order_queue_url: String,
+    pub alert_topic_arn: String,
+    /// Secret names are `{secret_prefix}/{connection}/{system}`.
+    pub secret_prefix: String,
+    pub audit_retention: Duration,
+    pub alert_window: Duration,
+    pub secret_cache_ttl: Duration,
+    pub http_timeout: Duration,
+    pub endpoints: Endpoints,
+    /// `Some` when AWS calls go to an emulator or a VPC endpoint instead of the public AWS endpoints.
+    pub aws_endpoint_url: Option<String>,
+}
+
+/// Default base URLs of the external APIs; a connection profile may override each one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    pub bigcommerce_api: String,
+    pub plex_connect: String,
+    pub plex_datasource: String,
+    pub monday_api: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable source (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |var: Var| -> Result<String, ConfigError> {
+            match lookup(var.name).filter(|v| !v.trim().is_empty()) {
+                Some(value) => Ok(value.trim().to_owned()),
+                None => var.default.map(str::to_owned).ok_or(ConfigError::Missing(var.name)),
+            }
+        };
+        let seconds = |var: Var, unit: u64| -> Result<Duration, ConfigError> {
+            let name = var.name;
+            let raw = get(var)?;
+            let value: u64 = raw.parse().map_err(|_| ConfigError::Invalid {
+                name,
+                value: raw.clone(),
+                reason: "expected a whole number".to_owned(),
+            })?;
+            Ok(Duration::from_secs(value * unit))
+        };
+        let url = |var: Var| -> Result<String, ConfigError> {
+            let name = var.name;
+            let raw = get(var)?;
+            if !(raw.starts_with("https://") || raw.starts_with("http://")) {
+                return Err(ConfigError::Invalid { name, value: raw, reason: "expected an http(s) URL".to_owned() });
+            }
+            Ok(raw.trim_end_matches('/').to_owned())
+        };
+        Ok(Config {
+            audit_table: get(required(AUDIT_TABLE_NAME))?,
+            state_table: get(required(STATE_TABLE_NAME))?,
+            order_queue_url: url(required(ORDER_QUEUE_URL))?,
+            alert_topic_arn: get(required(ALERT_TOPIC_ARN))?,
+            secret_prefix: get(optional(SECRET_PREFIX, domain::SecretName::DEFAULT_PREFIX))?,
+            audit_retention: seconds(optional(AUDIT_RETENTION_DAYS, "90"), 86_400)?,
+            alert_window: seconds(optional(ALERT_WINDOW_MINUTES, "60"), 60)?,
+            secret_cache_ttl: seconds(optional(SECRET_CACHE_SECONDS, "300"), 1)?,
+            http_timeout: seconds(optional(HTTP_TIMEOUT_SECONDS, "20"), 1)?,
+            endpoints: Endpoints {
+                bigcommerce_api: url(optional(BIGCOMMERCE_API_BASE_URL, "https://api.bigcommerce.com"))?,
+                plex_connect: url(optional(PLEX_CONNECT_BASE_URL, "https://connect.plex.com"))?,
+                plex_datasource: url(optional(PLEX_DATASOURCE_BASE_URL, "https://cloud.plex.com"))?,
+                monday_api: url(optional(MONDAY_API_URL, "https://api.monday.com/v2"))?,
+            },
+            aws_endpoint_url: lookup(AWS_ENDPOINT_URL).filter(|v| !v.trim().is_empty()),
+        })
+    }
+
+    /// The variables that reproduce this configuration, e.g. for an env file the local world writes.
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        let mut vars = vec![
+            (AUDIT_TABLE_NAME, self.audit_table.clone()),
+            (STATE_TABLE_NAME, self.state_table.clone()),
+            (ORDER_QUEUE_URL, self.order_queue_url.clone()),
+            (ALERT_TOPIC_ARN, self.alert_topic_arn.clone()),
+            (SECRET_PREFIX, self.secret_prefix.clone()),
+            (AUDIT_RETENTION_DAYS, (self.audit_retention.as_secs() / 86_400).to_string()),
+            (ALERT_WINDOW_MINUTES, (self.alert_window.as_secs() / 60).to_string()),
+            (SECRET_CACHE_SECONDS, self.secret_cache_ttl.as_secs().to_string()),
+            (HTTP_TIMEOUT_SECONDS, self.http_timeout.as_secs().to_string()),
+            (BIGCOMMERCE_API_BASE_URL, self.endpoints.bigcommerce_api.clone()),
+            (PLEX_CONNECT_BASE_URL, self.endpoints.plex_connect.clone()),
+            (PLEX_DATASOURCE_BASE_URL, self.endpoints.plex_datasource.clone()),
+            (MONDAY_API_URL, self.endpoints.monday_api.clone()),
+        ];
+        if let Some(endpoint) = &self.aws_endpoint_url {
+            vars.push((AWS_ENDPOINT_URL, endpoint.clone()));
+        }
+        vars
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn minimal() -> HashMap<&'static str, String> {
+        HashMap::from([
+            (AUDIT_TABLE_NAME, "mw-audit".to_owned()),
+            (STATE_TABLE_NAME, "mw-state".to_owned()),
+            (ORDER_QUEUE_URL, "http://127.0.0.1:5000/123456789012/mw-orders.fifo".to_owned()),
+            (ALERT_TOPIC_ARN, "arn:aws:sns:us-east-1:123456789012:mw-alerts".to_owned()),
+        ])
+    }
+
+    fn parse(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_point_at_the_real_services() {
+        let config = parse(&minimal()).unwrap();
+        assert_eq!(config.endpoints.bigcommerce_api, "https://api.bigcommerce.com");
+        assert_eq!(config.endpoints.plex_connect, "https://connect.plex.com");
+        assert_eq!(config.endpoints.monday_api, "https://api.monday.com/v2");
+        assert_eq!(config.secret_prefix, "millwright");
+        assert_eq!(config.audit_retention, Duration::from_secs(90 * 86_400));
+        assert_eq!(config.aws_endpoint_url, None);
+    }
+
+    #[test]
+    fn a_missing_required_variable_is_named() {
+        let mut vars = minimal();
+        vars.remove(STATE_TABLE_NAME);
+        assert_eq!(parse(&vars).unwrap_err().to_string(), "environment variable STATE_TABLE_NAME is not set");
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable_and_the_rule() {
+        let mut vars = minimal();
+        vars.insert(AUDIT_RETENTION_DAYS, "ninety".to_owned());
+        assert_eq!(
+            parse(&vars).unwrap_err().to_string(),
+            "environment variable AUDIT_RETENTION_DAYS is invalid (\"ninety\"): expected a whole number"
+        );
+        let mut vars = minimal();
+        vars.insert(PLEX_CONNECT_BASE_URL, "connect.plex.com".to_owned());
+        assert!(parse(&vars).unwrap_err().to_string().contains("PLEX_CONNECT_BASE_URL"));
+    }
+
+    #[test]
+    fn overrides_are_trimmed_and_round_trip_through_to_env() {
+        let mut vars = minimal();
+        vars.insert(MONDAY_API_URL, " http://127.0.0.1:4003/v2/ ".to_owned());
+        vars.insert(AWS_ENDPOINT_URL, "http://127.0.0.1:5000".to_owned());
+        let config = parse(&vars).unwrap();
+        assert_eq!(config.endpoints.monday_api, "http://127.0.0.1:4003/v2");
+        let env: HashMap<&'static str, String> = config.to_env().into_iter().collect();
+        assert_eq!(parse(&env).unwrap(), config);
+    }
+}
