@@ -11,8 +11,7 @@ use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use domain::connection::{BigCommerceProfile, MondayProfile, PlexAuthMode, PlexProfile, WebhookAuth};
-use domain::{ConnectionId, ConnectionProfile, SecretName, System};
+use domain::{ConnectionProfile, System};
 use millwright_aws::provision::{ProvisionOptions, ResourceNames};
 use runtime::config::{self, Config};
 use secrecy::SecretString;
@@ -102,51 +101,14 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
 /// credentials the sandbox's demo seed accepts. Base URLs come from the deployment defaults, which
 /// the local world points at the sandbox.
 async fn seed_demo_connection(deps: &runtime::Deps) -> anyhow::Result<()> {
-    use sandbox::demo;
-    let id = ConnectionId::new(demo::CONNECTION_ID)?;
-    let profile = ConnectionProfile {
-        id: id.clone(),
-        display_name: Some("Demo Manufacturing".to_owned()),
-        bigcommerce: BigCommerceProfile {
-            store_hash: demo::BC_STORE_HASH.to_owned(),
-            api_base_url: None,
-            webhook_auth: vec![WebhookAuth::CustomHeader { header: WebhookAuth::DEFAULT_HEADER.to_owned() }],
-        },
-        plex: PlexProfile {
-            auth: PlexAuthMode::ApiKey,
-            tenant_id: None,
-            customer_id: None,
-            connect_base_url: None,
-            datasource_base_url: None,
-        },
-        monday: Some(MondayProfile { api_version: "2026-10".to_owned(), api_url: None }),
-    };
-    deps.connections.put(&profile).await?;
-    let secrets = [
-        (
-            System::Bigcommerce,
-            serde_json::json!({
-                "access_token": demo::BC_ACCESS_TOKEN,
-                "client_secret": demo::BC_CLIENT_SECRET,
-                "webhook_secret": demo::BC_WEBHOOK_SECRET,
-            }),
-        ),
-        (
-            System::Plex,
-            serde_json::json!({
-                "api_key": demo::PLEX_API_KEY,
-                "client_id": demo::PLEX_CLIENT_ID,
-                "client_secret": demo::PLEX_CLIENT_SECRET,
-                "datasource_user": demo::PLEX_DATASOURCE_USER,
-                "datasource_password": demo::PLEX_DATASOURCE_PASSWORD,
-            }),
-        ),
-        (System::Monday, serde_json::json!({ "api_token": demo::MONDAY_TOKEN })),
-    ];
-    for (system, value) in secrets {
-        let name = SecretName::new(deps.config.secret_prefix.clone(), id.clone(), system);
-        deps.secrets.put(&name, &SecretString::from(value.to_string())).await?;
+    let profile: ConnectionProfile =
+        serde_json::from_value(sandbox::demo::connection_profile(sandbox::demo::CONNECTION_ID, None))?;
+    let mut secrets = Vec::new();
+    for (system, document) in sandbox::demo::connection_secrets() {
+        let system: System = serde_json::from_value(serde_json::json!(system))?;
+        secrets.push((system, SecretString::from(document.to_string())));
     }
+    deps.install_connection(&profile, &secrets).await?;
     Ok(())
 }
 
@@ -194,7 +156,8 @@ fn write_env_file(path: &Path, vars: &[(&str, String)]) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let body: String = vars.iter().map(|(name, value)| format!("{name}='{}'\n", value.replace('\'', "'\\''"))).collect();
+    let body: String =
+        vars.iter().map(|(name, value)| format!("{name}='{}'\n", value.replace('\'', "'\\''"))).collect();
     let partial = path.with_extension("partial");
     std::fs::write(&partial, body).with_context(|| format!("writing {}", partial.display()))?;
     std::fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))?;

@@ -66,13 +66,22 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { connections } => check::run(&connections).await,
-        Command::Local { command: LocalCommand::Up { stack, env_file, moto_port, bigcommerce_port, plex_port, monday_port, alert_email } } => {
+        Command::Local {
+            command:
+                LocalCommand::Up { stack, env_file, moto_port, bigcommerce_port, plex_port, monday_port, alert_email },
+        } => {
             let env_file = env_file.unwrap_or_else(|| PathBuf::from(".local").join(format!("{stack}.env")));
             let options = local::UpOptions {
                 stack,
                 env_file,
                 moto_port,
-                sandbox: sandbox::SandboxConfig { bigcommerce_port, plex_port, monday_port, ..Default::default() },
+                sandbox: sandbox::SandboxConfig {
+                    bigcommerce_port,
+                    plex_port,
+                    monday_port,
+                    seed_demo: true,
+                    ..Default::default()
+                },
                 alert_email,
             };
             local::up(options).await

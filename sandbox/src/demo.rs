@@ -19,6 +19,8 @@ pub const BIGCOMMERCE_STORE_ID: u64 = 1_000_777;
 pub const BIGCOMMERCE_ACCESS_TOKEN: &str = "bc-demo-token";
 pub const BIGCOMMERCE_CLIENT_ID: &str = "bc-demo-client";
 pub const BIGCOMMERCE_CLIENT_SECRET: &str = "bc-demo-client-secret";
+/// The shared secret the store's hooks send in the connection's webhook auth header.
+pub const BIGCOMMERCE_WEBHOOK_SECRET: &str = "bc-demo-webhook-secret";
 
 /// Plex Connect API key (the app's Consumer Key).
 pub const PLEX_API_KEY: &str = "plex-demo-key";
@@ -245,4 +247,53 @@ pub fn seed_monday() -> Value {
             }]
         }]
     })
+}
+
+/// The demo connection's profile in the form the state table stores (`domain::ConnectionProfile`
+/// as JSON). With `sandbox`, the profile points every base URL at that sandbox (a test running its
+/// own doubles); without, the deployment's default base URLs apply (the local world sets those).
+pub fn connection_profile(connection_id: &str, sandbox: Option<&crate::Sandbox>) -> Value {
+    let mut profile = json!({
+        "id": connection_id,
+        "display_name": "Demo Manufacturing",
+        "bigcommerce": {
+            "store_hash": BIGCOMMERCE_STORE_HASH,
+            "webhook_auth": [{ "mode": "custom_header", "header": "X-Millwright-Auth" }]
+        },
+        "plex": { "auth": { "mode": "api_key" } },
+        "monday": { "api_version": "2026-10" }
+    });
+    if let Some(sandbox) = sandbox {
+        profile["bigcommerce"]["api_base_url"] = json!(sandbox.bigcommerce_url);
+        profile["plex"]["connect_base_url"] = json!(sandbox.plex_url);
+        profile["plex"]["datasource_base_url"] = json!(sandbox.plex_url);
+        profile["monday"]["api_url"] = json!(format!("{}/v2", sandbox.monday_url));
+    }
+    profile
+}
+
+/// The demo connection's secret documents, by system name (`bigcommerce`, `plex`, `monday`), in
+/// the shape Secrets Manager holds them.
+pub fn connection_secrets() -> [(&'static str, Value); 3] {
+    [
+        (
+            "bigcommerce",
+            json!({
+                "access_token": BIGCOMMERCE_ACCESS_TOKEN,
+                "client_secret": BIGCOMMERCE_CLIENT_SECRET,
+                "webhook_secret": BIGCOMMERCE_WEBHOOK_SECRET,
+            }),
+        ),
+        (
+            "plex",
+            json!({
+                "api_key": PLEX_API_KEY,
+                "client_id": PLEX_OAUTH_CLIENT_ID,
+                "client_secret": PLEX_OAUTH_CLIENT_SECRET,
+                "datasource_user": PLEX_DATASOURCE_USER,
+                "datasource_password": PLEX_DATASOURCE_PASSWORD,
+            }),
+        ),
+        ("monday", json!({ "api_token": MONDAY_TOKEN })),
+    ]
 }

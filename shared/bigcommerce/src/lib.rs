@@ -1,1 +1,53 @@
-//! bigcommerce
+//! Millwright's BigCommerce client: one [`BigCommerceClient`] per store, built once with the API
+//! base URL from configuration and the API account's credentials from the connection's secret.
+//!
+//! URLs are `{api_base_url}/stores/{store_hash}/v2|v3/...`; every request carries
+//! `X-Auth-Token`, `Accept` and `Content-Type: application/json` (BigCommerce notes §3).
+//! `millwright-http` paces requests from BigCommerce's `X-Rate-Limit-*` headers, classifies every
+//! failure and retries; this crate builds requests and decodes bodies. BigCommerce's JSON shapes
+//! stay in here and leave as this crate's own types.
+//!
+//! Layout: `credentials` (the secret document), `client` (the client and its calls).
+
+mod client;
+mod credentials;
+
+use domain::ErrorClass;
+use millwright_http::HttpError;
+
+pub use client::{BigCommerceClient, StoreInformation};
+pub use credentials::Credentials;
+
+/// A failed BigCommerce call, or a client that could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The HTTP exchange failed; its message names the request, status, class and attempts.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The secret document lacks a field or has a bad one; names the field, never its value.
+    #[error("BigCommerce credentials: `{field}` {reason}")]
+    Credentials { field: &'static str, reason: String },
+    /// A successful response did not have the shape this client expects.
+    #[error("BigCommerce {what}: the response body did not have the expected shape")]
+    Decode {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A configured value (base URL, store hash) is unusable.
+    #[error("BigCommerce configuration: {what} {reason}")]
+    Config { what: &'static str, reason: String },
+}
+
+impl Error {
+    /// What to do about it: HTTP failures as `millwright-http` classified them; a credential
+    /// problem needs someone to fix the secret (auth); the rest need a code or configuration fix
+    /// and will not pass on a retry (data).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Http(error) => error.class(),
+            Error::Credentials { .. } => ErrorClass::Auth,
+            Error::Decode { .. } | Error::Config { .. } => ErrorClass::Data,
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The state table (`{stack}-state`): order ledger, checkpoints, id maps, de-duplication claims
+//! and connection profiles, in one table with one key prefix per kind.
+//!
+//! | kind | `pk` | `sk` | other attributes |
+//! |---|---|---|---|
+//! | order ledger | `ledger#{connection}#{order_id}` | `-` | `entry` (JSON [`domain::LedgerEntry`] without its lease), `status`, `lease_holder`, `lease_until` (epoch ns) |
+//! | checkpoint | `checkpoint#{connection}#{stream}` | `-` | `checkpoint` (JSON [`domain::Checkpoint`]), `revision` |
+//! | id map | `idmap#{connection}#{namespace}` | source id | `target_id` |
+//! | dedupe claim | `dedupe#{key}` | `-` | `claimed_until` (epoch ns), `expires_at` (epoch s, TTL) |
+//! | connection profile | `connection` | connection id | `profile` (JSON [`domain::ConnectionProfile`]) |
+//!
+//! Every write that must not be lost to a race is one conditional request, so DynamoDB, not Rust,
+//! decides who wins: taking a ledger lease, saving under a lease, saving a checkpoint, claiming a
+//! dedupe key. Nothing here reads and then writes.
+//!
+//! Times that conditions compare are epoch nanoseconds (exact, numeric); see the private `item` module.
+//! DynamoDB TTL deletes expired claims eventually, not at once (and the AWS emulator never does),
+//! so the claim condition checks `claimed_until` itself rather than relying on the item being gone.
+//!
+//! Connection ids cannot contain `#` ([`domain::ConnectionId`]), so no two kinds or connections can
+//! produce the same `pk`.
+
+mod checkpoint;
+mod connections;
+mod dedupe;
+mod id_map;
+mod ledger;
+
+pub use checkpoint::DynamoCheckpointStore;
+pub use connections::DynamoConnectionStore;
+pub use dedupe::DynamoDedupeStore;
+pub use id_map::DynamoIdMap;
+pub use ledger::DynamoOrderLedger;
+
+use domain::{ConnectionId, OrderRef, SyncStream};
+
+use crate::item::{self, Item};
+
+/// The sort key of kinds that have one item per partition key.
+pub(crate) const SINGLE_SK: &str = "-";
+
+/// The partition key under which every connection profile is stored (one query lists them all).
+pub(crate) const CONNECTION_PK: &str = "connection";
+
+pub(crate) fn ledger_pk(order: &OrderRef) -> String {
+    format!("ledger#{}#{}", order.connection, order.order_id)
+}
+
+pub(crate) fn checkpoint_pk(stream: &SyncStream) -> String {
+    format!("checkpoint#{stream}")
+}
+
+pub(crate) fn id_map_pk(connection: &ConnectionId, namespace: &str) -> String {
+    format!("idmap#{connection}#{namespace}")
+}
+
+pub(crate) fn dedupe_pk(key: &str) -> String {
+    format!("dedupe#{key}")
+}
+
+/// The primary key of an item.
+pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    Item::from([("pk".to_owned(), item::string(pk)), ("sk".to_owned(), item::string(sk))])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_keys_follow_the_documented_layout() {
+        let acme = ConnectionId::new("acme").unwrap();
+        assert_eq!(ledger_pk(&OrderRef::new(acme.clone(), 1042)), "ledger#acme#1042");
+        assert_eq!(checkpoint_pk(&SyncStream::new(acme.clone(), "monday:parts")), "checkpoint#acme#monday:parts");
+        assert_eq!(id_map_pk(&acme, "sku"), "idmap#acme#sku");
+        assert_eq!(dedupe_pk("alert#acme#plex-auth"), "dedupe#alert#acme#plex-auth");
+    }
+}

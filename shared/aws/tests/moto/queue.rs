@@ -1,0 +1,127 @@
+//! `SqsQueue` against moto: FIFO de-duplication, group and de-duplication ids, and redrive to the DLQ.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use domain::OrderMessage;
+use domain::message::MessageSource;
+use domain::ports::Queue;
+use millwright_aws::SqsQueue;
+use millwright_aws::provision::ProvisionOptions;
+
+use crate::support::{Stack, acme, at};
+
+fn message(order_id: u64, delivery: &str) -> OrderMessage {
+    OrderMessage {
+        order: domain::OrderRef::new(acme(), order_id),
+        scope: "store/order/created".into(),
+        delivery: delivery.into(),
+        source: MessageSource::Webhook,
+        received_at: at("2026-11-24T10:00:00Z"),
+    }
+}
+
+/// Everything visible on `queue_url` right now (short wait), left on the queue.
+async fn receive(stack: &Stack, queue_url: &str, wait_seconds: i32) -> Vec<Message> {
+    stack
+        .sqs()
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(wait_seconds)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default()
+}
+
+async fn delete(stack: &Stack, queue_url: &str, message: &Message) {
+    stack
+        .sqs()
+        .delete_message()
+        .queue_url(queue_url)
+        .receipt_handle(message.receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn decoded(message: &Message) -> OrderMessage {
+    serde_json::from_str(message.body().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_message_carries_the_order_as_its_group_and_the_delivery_in_its_dedupe_id() {
+    let stack = Stack::new().await;
+    let queue = SqsQueue::new(&stack.sdk, &stack.provisioned.queue_url);
+    let sent = message(1042, "hash-1");
+
+    let id = queue.enqueue(&sent).await.unwrap();
+
+    let received = receive(&stack, &stack.provisioned.queue_url, 1).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].message_id(), Some(id.as_str()));
+    assert_eq!(decoded(&received[0]), sent);
+    let attributes = received[0].attributes().unwrap();
+    assert_eq!(attributes[&MessageSystemAttributeName::MessageGroupId], "acme#1042");
+    assert_eq!(attributes[&MessageSystemAttributeName::MessageDeduplicationId], "acme#1042#hash-1");
+}
+
+#[tokio::test]
+async fn the_same_delivery_queued_twice_is_received_once() {
+    // GIVEN one webhook delivery enqueued twice (a sender retry)
+    let stack = Stack::new().await;
+    let queue = SqsQueue::new(&stack.sdk, &stack.provisioned.queue_url);
+    let url = &stack.provisioned.queue_url;
+    queue.enqueue(&message(1042, "hash-1")).await.unwrap();
+    queue.enqueue(&message(1042, "hash-1")).await.unwrap();
+
+    // WHEN the queue is drained
+    let first = receive(&stack, url, 1).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    delete(&stack, url, &first[0]).await;
+    let rest = receive(&stack, url, 1).await;
+
+    // THEN there was one message, while a new delivery of the same order is a new message
+    assert!(rest.is_empty(), "the duplicate was delivered: {rest:?}");
+    queue.enqueue(&message(1042, "hash-2")).await.unwrap();
+    let next = receive(&stack, url, 1).await;
+    assert_eq!(next.len(), 1);
+    assert_eq!(decoded(&next[0]).delivery, "hash-2");
+}
+
+#[tokio::test]
+async fn a_message_received_more_than_max_receive_count_times_lands_in_the_dead_letter_queue() {
+    // GIVEN a queue that allows two deliveries, one second apart
+    let stack = Stack::with_options(ProvisionOptions {
+        max_receive_count: 2,
+        visibility_timeout_seconds: 1,
+        ..ProvisionOptions::default()
+    })
+    .await;
+    let queue = SqsQueue::new(&stack.sdk, &stack.provisioned.queue_url);
+    let sent = message(7, "hash-7");
+    queue.enqueue(&sent).await.unwrap();
+
+    // WHEN a worker keeps receiving it and never deletes it (a failing handler)
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut deliveries = 0;
+    let dead = loop {
+        deliveries += receive(&stack, &stack.provisioned.queue_url, 0).await.len();
+        let dead = receive(&stack, &stack.provisioned.dlq_url, 0).await;
+        if !dead.is_empty() {
+            break dead;
+        }
+        assert!(Instant::now() < deadline, "not dead-lettered after {deliveries} deliveries");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    // THEN after exactly two deliveries it sits in the DLQ, unchanged, and the queue is empty
+    assert_eq!(deliveries, 2);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(decoded(&dead[0]), sent);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(receive(&stack, &stack.provisioned.queue_url, 0).await.is_empty());
+}

@@ -1,0 +1,179 @@
+//! `Deps`: the adapters of every port and the factories of the API clients, built once per
+//! container (cold start) and passed to handlers by reference.
+//!
+//! AWS adapters are built from one `SdkConfig`; API clients are built per connection from its
+//! profile (state table) and credentials (Secrets Manager), with base URLs from the profile when it
+//! overrides them and from `Config::endpoints` otherwise.
+
+use std::sync::Arc;
+
+use domain::ports::{
+    Alerter, AuditLog, CheckpointStore, ConnectionStore, DedupeStore, IdMap, OrderLedger, Queue, SecretStore,
+};
+use domain::{ConnectionId, ConnectionProfile, ErrorClass, PortError, SecretName, System};
+use millwright_aws::{
+    DynamoAuditLog, DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoIdMap, DynamoOrderLedger,
+    SecretsManagerStore, SnsAlerter, SqsQueue,
+};
+use millwright_http::{HttpSettings, RetryPolicy};
+
+use crate::config::Config;
+
+/// Why a connection's clients could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DepsError {
+    #[error("connection {0} is not configured (no profile in the state table)")]
+    UnknownConnection(ConnectionId),
+    #[error("connection {0} has no monday account configured")]
+    NoMonday(ConnectionId),
+    #[error("reading {what}: {source}")]
+    Port {
+        what: String,
+        #[source]
+        source: PortError,
+    },
+    #[error("secret {secret}: {reason}")]
+    Credentials { secret: String, reason: String },
+    #[error("connection {connection}: cannot build the {system} client: {reason}")]
+    Client { connection: ConnectionId, system: System, reason: String },
+}
+
+impl DepsError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            DepsError::Port { source, .. } => source.class(),
+            DepsError::UnknownConnection(_)
+            | DepsError::NoMonday(_)
+            | DepsError::Credentials { .. }
+            | DepsError::Client { .. } => ErrorClass::Data,
+        }
+    }
+}
+
+/// Everything a handler needs from the outside world.
+#[derive(Clone)]
+pub struct Deps {
+    pub config: Config,
+    pub audit: Arc<dyn AuditLog>,
+    pub ledger: Arc<dyn OrderLedger>,
+    pub checkpoints: Arc<dyn CheckpointStore>,
+    pub id_map: Arc<dyn IdMap>,
+    pub dedupe: Arc<dyn DedupeStore>,
+    pub queue: Arc<dyn Queue>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub alerter: Arc<dyn Alerter>,
+    pub connections: Arc<dyn ConnectionStore>,
+    /// Timeout and retry policy of every API client.
+    pub http: HttpSettings,
+}
+
+impl Deps {
+    /// Builds the adapters with the AWS SDK's default configuration chain (which honours
+    /// `AWS_ENDPOINT_URL`, so the local world's moto is reached the same way as AWS).
+    pub async fn build(config: &Config) -> Deps {
+        let sdk = millwright_aws::config::sdk_config_from_env().await;
+        Deps::from_sdk_config(config, &sdk)
+    }
+
+    pub fn from_sdk_config(config: &Config, sdk: &aws_config::SdkConfig) -> Deps {
+        let dedupe: Arc<dyn DedupeStore> = Arc::new(DynamoDedupeStore::new(sdk, &config.state_table));
+        let alert_window = chrono::Duration::from_std(config.alert_window).unwrap_or(chrono::Duration::hours(1));
+        Deps {
+            audit: Arc::new(DynamoAuditLog::new(sdk, &config.audit_table, config.audit_retention)),
+            ledger: Arc::new(DynamoOrderLedger::new(sdk, &config.state_table)),
+            checkpoints: Arc::new(DynamoCheckpointStore::new(sdk, &config.state_table)),
+            id_map: Arc::new(DynamoIdMap::new(sdk, &config.state_table)),
+            queue: Arc::new(SqsQueue::new(sdk, &config.order_queue_url)),
+            secrets: Arc::new(SecretsManagerStore::new(sdk, config.secret_cache_ttl)),
+            alerter: Arc::new(SnsAlerter::new(sdk, &config.alert_topic_arn, dedupe.clone(), alert_window)),
+            connections: Arc::new(DynamoConnectionStore::new(sdk, &config.state_table)),
+            dedupe,
+            http: HttpSettings { timeout: config.http_timeout, retry: RetryPolicy::default() },
+            config: config.clone(),
+        }
+    }
+
+    /// The profile of a connection; `UnknownConnection` when there is none.
+    pub async fn connection(&self, id: &ConnectionId) -> Result<ConnectionProfile, DepsError> {
+        self.connections
+            .get(id)
+            .await
+            .map_err(|source| DepsError::Port { what: format!("connection {id}"), source })?
+            .ok_or_else(|| DepsError::UnknownConnection(id.clone()))
+    }
+
+    /// The name of a connection's secret for one system.
+    pub fn secret_name(&self, connection: &ConnectionId, system: System) -> SecretName {
+        SecretName::new(self.config.secret_prefix.clone(), connection.clone(), system)
+    }
+
+    async fn secret(&self, connection: &ConnectionId, system: System) -> Result<secrecy::SecretString, DepsError> {
+        let name = self.secret_name(connection, system);
+        self.secrets.get(&name).await.map_err(|source| DepsError::Port { what: format!("secret {name}"), source })
+    }
+
+    /// The connection's BigCommerce client; its API base URL is the profile's override or the
+    /// deployment default.
+    pub async fn bigcommerce(&self, profile: &ConnectionProfile) -> Result<bigcommerce::BigCommerceClient, DepsError> {
+        let secret = self.secret(&profile.id, System::Bigcommerce).await?;
+        let credentials = bigcommerce::Credentials::from_secret_json(&secret)
+            .map_err(|error| self.credentials_error(&profile.id, System::Bigcommerce, error))?;
+        let base_url = profile.bigcommerce.api_base_url.as_deref().unwrap_or(&self.config.endpoints.bigcommerce_api);
+        bigcommerce::BigCommerceClient::new(&self.http, base_url, &profile.bigcommerce.store_hash, credentials)
+            .map_err(|error| client_error(&profile.id, System::Bigcommerce, error))
+    }
+
+    /// The connection's Plex client, authenticating as the profile says (API key or OAuth2).
+    pub async fn plex(&self, profile: &ConnectionProfile) -> Result<plex::PlexClient, DepsError> {
+        let secret = self.secret(&profile.id, System::Plex).await?;
+        let credentials = plex::Credentials::from_secret_json(&secret)
+            .map_err(|error| self.credentials_error(&profile.id, System::Plex, error))?;
+        let base_url = profile.plex.connect_base_url.as_deref().unwrap_or(&self.config.endpoints.plex_connect);
+        plex::PlexClient::new(&self.http, base_url, &profile.plex.auth, profile.plex.tenant_id.as_deref(), credentials)
+            .map_err(|error| client_error(&profile.id, System::Plex, error))
+    }
+
+    /// The connection's monday client; `NoMonday` when the connection has no monday account.
+    pub async fn monday(&self, profile: &ConnectionProfile) -> Result<monday::MondayClient, DepsError> {
+        let monday_profile = profile.monday.as_ref().ok_or_else(|| DepsError::NoMonday(profile.id.clone()))?;
+        let secret = self.secret(&profile.id, System::Monday).await?;
+        let credentials = monday::Credentials::from_secret_json(&secret)
+            .map_err(|error| self.credentials_error(&profile.id, System::Monday, error))?;
+        let api_url = monday_profile.api_url.as_deref().unwrap_or(&self.config.endpoints.monday_api);
+        monday::MondayClient::new(&self.http, api_url, &monday_profile.api_version, credentials)
+            .map_err(|error| client_error(&profile.id, System::Monday, error))
+    }
+
+    fn credentials_error(&self, connection: &ConnectionId, system: System, error: impl std::fmt::Display) -> DepsError {
+        DepsError::Credentials { secret: self.secret_name(connection, system).to_string(), reason: error.to_string() }
+    }
+}
+
+/// A client that cannot be built: a bad base URL in the profile, or credentials that do not fit
+/// the profile's auth mode.
+fn client_error(connection: &ConnectionId, system: System, error: impl std::fmt::Display) -> DepsError {
+    DepsError::Client { connection: connection.clone(), system, reason: error.to_string() }
+}
+
+impl Deps {
+    /// Stores a connection: its profile in the state table and its credentials in Secrets Manager
+    /// (each a JSON document, see the README's secret table). Used by the local world and tests to
+    /// seed connections; production connections get theirs from the template and the operator.
+    pub async fn install_connection(
+        &self,
+        profile: &ConnectionProfile,
+        secrets: &[(System, secrecy::SecretString)],
+    ) -> Result<(), DepsError> {
+        for (system, value) in secrets {
+            let name = self.secret_name(&profile.id, *system);
+            self.secrets
+                .put(&name, value)
+                .await
+                .map_err(|source| DepsError::Port { what: format!("secret {name}"), source })?;
+        }
+        self.connections
+            .put(profile)
+            .await
+            .map_err(|source| DepsError::Port { what: format!("connection {}", profile.id), source })
+    }
+}

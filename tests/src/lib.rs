@@ -1,1 +1,0 @@
-//! millwright-e2e
