@@ -39,9 +39,10 @@ step "What the Plex double saw (credentials redacted in its request log)"
 curl -fsS "$SANDBOX_PLEX_URL/__control/requests" | python3 -c '
 import json, sys
 for r in json.load(sys.stdin):
-    h = r.get("headers", {})
-    key = next((v for k, v in h.items() if k.lower() == "x-plex-connect-api-key"), "-")
-    print(f"{r[\"seq\"]:>3} {r[\"method\"]} {r[\"path\"]} -> {r[\"status\"]}  api key: {key}  fault: {r.get(\"fault\") or \"-\"}")
+    headers = {k.lower(): v for k, v in r.get("headers", {}).items()}
+    key = headers.get("x-plex-connect-api-key", "-")
+    fault = r.get("fault") or "-"
+    print("%3d %s %s -> %s  api key: %s  fault: %s" % (r["seq"], r["method"], r["path"], r["status"], key, fault))
 '
 
 step "Done: the three systems were reached through Millwright's own clients"
