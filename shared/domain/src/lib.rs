@@ -12,6 +12,7 @@
 //! - [`ledger`]: the order ledger (BigCommerce order → Plex sales order) with leases.
 //! - [`connection`]: a connection's non-secret profile (store, tenant, board mappings, auth modes).
 //! - [`message`]: what travels on the order queue.
+//! - [`order`]: web orders and the Plex sales orders they become.
 //! - [`alert`]: an operator alert and the cause that de-duplicates it.
 //! - [`ports`]: the capability traits adapters implement.
 
@@ -23,6 +24,7 @@ pub mod error;
 pub mod ids;
 pub mod ledger;
 pub mod message;
+pub mod order;
 pub mod ports;
 
 pub use alert::Alert;
