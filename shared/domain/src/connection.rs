@@ -19,6 +19,79 @@ pub struct ConnectionProfile {
     pub plex: PlexProfile,
     #[serde(default)]
     pub monday: Option<MondayProfile>,
+    /// How web orders become Plex sales orders.
+    #[serde(default)]
+    pub orders: OrderSettings,
+}
+
+/// How the order worker maps and writes a connection's web orders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSettings {
+    /// Which BigCommerce value finds the Plex customer of a registered shopper.
+    #[serde(default)]
+    pub customer_match: CustomerMatch,
+    /// The Plex customer code that guest checkouts (customer id 0) are booked to. Without one, a
+    /// guest order needs mapping.
+    #[serde(default)]
+    pub guest_customer_code: Option<String>,
+    /// BigCommerce status ids that are synced; empty means every status except Incomplete (0).
+    #[serde(default)]
+    pub synced_statuses: Vec<u32>,
+    /// Due date of each release: the order date plus this many days.
+    #[serde(default = "default_due_in_days")]
+    pub due_in_days: u32,
+    /// The Plex building code releases ship from.
+    #[serde(default = "default_ship_from")]
+    pub ship_from: String,
+    /// How the sales order is written to Plex.
+    #[serde(default)]
+    pub strategy: WriteStrategy,
+}
+
+impl Default for OrderSettings {
+    fn default() -> Self {
+        OrderSettings {
+            customer_match: CustomerMatch::default(),
+            guest_customer_code: None,
+            synced_statuses: Vec::new(),
+            due_in_days: default_due_in_days(),
+            ship_from: default_ship_from(),
+            strategy: WriteStrategy::default(),
+        }
+    }
+}
+
+fn default_due_in_days() -> u32 {
+    7
+}
+
+fn default_ship_from() -> String {
+    "MAIN".to_owned()
+}
+
+/// The key that finds a registered shopper's Plex customer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerMatch {
+    /// The id map `customer` (BigCommerce customer id → Plex customer id), filled by an operator.
+    CustomerId,
+    /// The billing e-mail equals the Plex customer's e-mail.
+    #[default]
+    Email,
+    /// The billing company equals the Plex customer's name.
+    Company,
+}
+
+/// The Plex write path of a connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum WriteStrategy {
+    /// Plex Connect REST: sales order, then a line, a price and a release per web order line.
+    #[default]
+    Rest,
+    /// The tenant's own data sources (keys differ per tenant), for tenants whose order entry needs
+    /// fields the REST create lacks (freight, tax, prepaid).
+    DataSource { create_header: u64, add_line: u64, find_by_po: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -31,7 +31,12 @@ impl OrderRef {
 
     /// The reference written into Plex (as the PO number) and used to look the order up there.
     pub fn plex_reference(&self) -> String {
-        format!("BC-{}", self.order_id)
+        Self::reference_for(self.order_id)
+    }
+
+    /// The reference a web order carries in Plex (its PO number): `BC-{order_id}`.
+    pub fn reference_for(order_id: u64) -> String {
+        format!("BC-{order_id}")
     }
 }
 
@@ -82,6 +87,9 @@ pub struct LedgerEntry {
     pub source_modified: Option<DateTime<Utc>>,
     #[serde(default)]
     pub lease: Option<Lease>,
+    /// What Plex was given, once committed (for diffing later updates).
+    #[serde(default)]
+    pub committed: Option<crate::order::CommittedOrder>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -94,6 +102,7 @@ impl LedgerEntry {
             version_hash: None,
             source_modified: None,
             lease: None,
+            committed: None,
             updated_at: now,
         }
     }

@@ -108,7 +108,7 @@ pub struct WebOrderLine {
 
 /// What the order worker asks Plex to hold: one sales order with a line, a price and a release
 /// per web order line. Ids are Plex ids, resolved through the id map before the draft exists.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SalesOrderDraft {
     /// The web order's reference (`BC-{order_id}`), stored as the Plex PO number; the look-up
     /// key that makes a create whose outcome is in doubt safe to repeat.
@@ -119,7 +119,7 @@ pub struct SalesOrderDraft {
     pub lines: Vec<SalesOrderLineDraft>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SalesOrderLineDraft {
     /// 1-based, in the web order's line order.
     pub line_number: u32,
@@ -183,5 +183,332 @@ mod tests {
         assert_eq!(a.content_hash(), b.content_hash());
         b.lines[0].quantity = Decimal::from(11);
         assert_ne!(a.content_hash(), b.content_hash());
+    }
+}
+
+/// A sales order as Plex holds it: its id and, per line number, the Plex line and release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlexOrderRef {
+    pub id: String,
+    #[serde(default)]
+    pub number: Option<String>,
+    #[serde(default)]
+    pub lines: Vec<PlexLineRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlexLineRef {
+    pub line_number: u32,
+    pub line_id: String,
+    #[serde(default)]
+    pub release_id: Option<String>,
+}
+
+/// What the ledger keeps of a committed order: the draft Plex was given and where it landed, so a
+/// later `store/order/updated` can be diffed without reading the order back from Plex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedOrder {
+    pub draft: SalesOrderDraft,
+    pub plex: PlexOrderRef,
+}
+
+/// Why an order cannot be mapped yet: something an operator must create or map. Each gap names
+/// the value, and is one alert cause, so ten orders missing the same SKU raise one alert.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "gap", rename_all = "snake_case")]
+pub enum MappingGap {
+    /// No Plex part has this number.
+    UnknownSku { sku: String },
+    /// No Plex customer matches the shopper by the connection's match key.
+    UnknownCustomer { field: String, value: String },
+    /// The match key's field is empty on this order (e.g. no billing company).
+    MissingCustomerField { field: String },
+    /// A guest order, and the connection has no guest customer configured.
+    NoGuestCustomer,
+}
+
+impl MappingGap {
+    /// The alert cause: one alert per distinct gap per window.
+    pub fn cause(&self) -> String {
+        match self {
+            MappingGap::UnknownSku { sku } => format!("unmapped-sku:{sku}"),
+            MappingGap::UnknownCustomer { field, value } => format!("unknown-customer:{field}:{value}"),
+            MappingGap::MissingCustomerField { field } => format!("missing-customer-field:{field}"),
+            MappingGap::NoGuestCustomer => "no-guest-customer".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for MappingGap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MappingGap::UnknownSku { sku } => write!(f, "SKU {sku:?} has no Plex part with that number"),
+            MappingGap::UnknownCustomer { field, value } => {
+                write!(f, "no Plex customer matches {field} {value:?}")
+            }
+            MappingGap::MissingCustomerField { field } => {
+                write!(f, "the order has no {field}, which this connection matches customers by")
+            }
+            MappingGap::NoGuestCustomer => {
+                write!(f, "guest order, and the connection has no guest_customer_code configured")
+            }
+        }
+    }
+}
+
+/// How to look for an order's Plex customer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CustomerKey {
+    /// A guest order: the configured guest customer, by Plex customer code.
+    GuestCode(String),
+    /// The id map `customer`: BigCommerce customer id → Plex customer id.
+    BigCommerceId(u64),
+    /// The Plex customer whose e-mail is this (compared case-insensitively).
+    Email(String),
+    /// The Plex customer whose name is this.
+    Company(String),
+}
+
+impl CustomerKey {
+    /// The key for this order under the connection's settings, or the gap that prevents one.
+    pub fn for_order(order: &WebOrder, settings: &crate::connection::OrderSettings) -> Result<CustomerKey, MappingGap> {
+        use crate::connection::CustomerMatch;
+        if order.is_guest() {
+            return settings.guest_customer_code.clone().map(CustomerKey::GuestCode).ok_or(MappingGap::NoGuestCustomer);
+        }
+        let present = |value: Option<&String>, field: &str| {
+            value
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| MappingGap::MissingCustomerField { field: field.to_owned() })
+        };
+        match settings.customer_match {
+            CustomerMatch::CustomerId => Ok(CustomerKey::BigCommerceId(order.customer_id)),
+            CustomerMatch::Email => {
+                present(order.billing.email.as_ref(), "billing_address.email").map(CustomerKey::Email)
+            }
+            CustomerMatch::Company => {
+                present(order.billing.company.as_ref(), "billing_address.company").map(CustomerKey::Company)
+            }
+        }
+    }
+
+    /// The gap to report when nothing in Plex matches this key.
+    pub fn not_found(&self) -> MappingGap {
+        let (field, value) = match self {
+            CustomerKey::GuestCode(code) => ("guest_customer_code", code.clone()),
+            CustomerKey::BigCommerceId(id) => ("customer_id", id.to_string()),
+            CustomerKey::Email(email) => ("billing_address.email", email.clone()),
+            CustomerKey::Company(company) => ("billing_address.company", company.clone()),
+        };
+        MappingGap::UnknownCustomer { field: field.to_owned(), value }
+    }
+}
+
+/// A Plex part as the mapping needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRef {
+    pub id: String,
+    pub number: String,
+}
+
+/// Maps a fetched web order to the sales order Plex should hold, given the customer and the parts
+/// the worker resolved. Every gap is reported at once (not just the first), so the operator fixes
+/// an order in one go.
+pub fn plan_sales_order(
+    order: &WebOrder,
+    settings: &crate::connection::OrderSettings,
+    customer: Result<&str, MappingGap>,
+    parts: &std::collections::HashMap<String, PartRef>,
+) -> Result<SalesOrderDraft, Vec<MappingGap>> {
+    let mut gaps: Vec<MappingGap> = Vec::new();
+    if let Err(gap) = &customer {
+        gaps.push(gap.clone());
+    }
+    let due_date = order.date_created.date_naive() + chrono::Days::new(u64::from(settings.due_in_days));
+    let mut lines = Vec::with_capacity(order.lines.len());
+    for (index, line) in order.lines.iter().enumerate() {
+        match parts.get(&line.sku) {
+            Some(part) => lines.push(SalesOrderLineDraft {
+                line_number: u32::try_from(index + 1).unwrap_or(u32::MAX),
+                part_id: part.id.clone(),
+                part_number: part.number.clone(),
+                quantity: line.quantity,
+                unit_price: line.unit_price,
+                currency_code: order.currency_code.clone(),
+                due_date,
+                ship_to_address_id: None,
+            }),
+            None => {
+                let gap = MappingGap::UnknownSku { sku: line.sku.clone() };
+                if !gaps.contains(&gap) {
+                    gaps.push(gap);
+                }
+            }
+        }
+    }
+    match customer {
+        Ok(customer_id) if gaps.is_empty() => Ok(SalesOrderDraft {
+            po_number: crate::ledger::OrderRef::reference_for(order.id),
+            customer_id: customer_id.to_owned(),
+            order_date: order.date_created,
+            note: order.customer_message.clone().filter(|m| !m.trim().is_empty()),
+            lines,
+        }),
+        _ => Err(gaps),
+    }
+}
+
+/// What changed between the sales order Plex holds (as committed) and the one the web order now
+/// asks for, line by line (matched by line number, which follows the web order's line order).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DraftChanges {
+    /// Lines whose quantity or due date changed: Plex lets a release be updated.
+    pub release_updates: Vec<SalesOrderLineDraft>,
+    /// Lines the web order gained: Plex lets a line be added.
+    pub added_lines: Vec<SalesOrderLineDraft>,
+    /// What Plex's API cannot change on an existing order (customer, part of a line, price,
+    /// removed lines), described for a person.
+    pub needs_attention: Vec<String>,
+}
+
+impl DraftChanges {
+    pub fn between(committed: &SalesOrderDraft, wanted: &SalesOrderDraft) -> DraftChanges {
+        let mut changes = DraftChanges::default();
+        if committed.customer_id != wanted.customer_id {
+            changes
+                .needs_attention
+                .push(format!("customer changed from {} to {}", committed.customer_id, wanted.customer_id));
+        }
+        for line in &wanted.lines {
+            match committed.lines.iter().find(|old| old.line_number == line.line_number) {
+                None => changes.added_lines.push(line.clone()),
+                Some(old) if old.part_id != line.part_id => changes.needs_attention.push(format!(
+                    "line {} changed part from {} to {}",
+                    line.line_number, old.part_number, line.part_number
+                )),
+                Some(old) => {
+                    if old.unit_price != line.unit_price {
+                        changes.needs_attention.push(format!(
+                            "line {} ({}) price changed from {} to {}",
+                            line.line_number, line.part_number, old.unit_price, line.unit_price
+                        ));
+                    }
+                    if old.quantity != line.quantity || old.due_date != line.due_date {
+                        changes.release_updates.push(line.clone());
+                    }
+                }
+            }
+        }
+        for old in &committed.lines {
+            if !wanted.lines.iter().any(|line| line.line_number == old.line_number) {
+                changes
+                    .needs_attention
+                    .push(format!("line {} ({}) was removed from the web order", old.line_number, old.part_number));
+            }
+        }
+        changes
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.release_updates.is_empty() && self.added_lines.is_empty() && self.needs_attention.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod planning_tests {
+    use std::collections::HashMap;
+    use std::str::FromStr;
+
+    use super::*;
+    use crate::connection::{CustomerMatch, OrderSettings};
+
+    fn order(customer_id: u64, skus: &[&str]) -> WebOrder {
+        let at = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().with_timezone(&Utc);
+        WebOrder {
+            id: 1042,
+            status_id: 11,
+            status: "Awaiting Fulfillment".into(),
+            customer_id,
+            billing: Address { email: Some("buyer@acme.test".into()), ..Address::default() },
+            shipping: vec![],
+            lines: skus
+                .iter()
+                .enumerate()
+                .map(|(i, sku)| WebOrderLine {
+                    line_id: i as u64 + 1,
+                    product_id: 1,
+                    variant_id: None,
+                    sku: (*sku).into(),
+                    name: (*sku).into(),
+                    quantity: Decimal::from(2),
+                    unit_price: Decimal::from_str("6.90").unwrap(),
+                    address_id: None,
+                })
+                .collect(),
+            currency_code: "USD".into(),
+            date_created: at,
+            date_modified: at,
+            customer_message: Some("  ".into()),
+        }
+    }
+
+    fn parts(skus: &[&str]) -> HashMap<String, PartRef> {
+        skus.iter().map(|s| ((*s).to_owned(), PartRef { id: format!("id-{s}"), number: (*s).to_owned() })).collect()
+    }
+
+    #[test]
+    fn a_fully_mapped_order_becomes_a_draft_with_the_reference_as_po_number() {
+        let draft =
+            plan_sales_order(&order(7, &["A", "B"]), &OrderSettings::default(), Ok("cust-1"), &parts(&["A", "B"]))
+                .unwrap();
+        assert_eq!(draft.po_number, "BC-1042");
+        assert_eq!(draft.customer_id, "cust-1");
+        assert_eq!(draft.note, None, "a blank customer message is no note");
+        assert_eq!(draft.lines.iter().map(|l| l.line_number).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(draft.lines[0].due_date.to_string(), "2026-12-01");
+        assert_eq!(draft.lines[1].part_id, "id-B");
+    }
+
+    #[test]
+    fn every_gap_is_reported_once_and_names_the_value() {
+        let gaps = plan_sales_order(
+            &order(7, &["A", "W-9", "W-9"]),
+            &OrderSettings::default(),
+            Err(MappingGap::UnknownCustomer { field: "billing_address.email".into(), value: "x@y".into() }),
+            &parts(&["A"]),
+        )
+        .unwrap_err();
+        assert_eq!(gaps.len(), 2);
+        assert_eq!(gaps[1].to_string(), "SKU \"W-9\" has no Plex part with that number");
+        assert_eq!(gaps[1].cause(), "unmapped-sku:W-9");
+    }
+
+    #[test]
+    fn customer_keys_follow_the_match_setting_and_guests_need_a_configured_customer() {
+        let settings = OrderSettings::default();
+        assert_eq!(CustomerKey::for_order(&order(7, &[]), &settings), Ok(CustomerKey::Email("buyer@acme.test".into())));
+        assert_eq!(CustomerKey::for_order(&order(0, &[]), &settings), Err(MappingGap::NoGuestCustomer));
+        let guests = OrderSettings { guest_customer_code: Some("WEB-STORE".into()), ..OrderSettings::default() };
+        assert_eq!(CustomerKey::for_order(&order(0, &[]), &guests), Ok(CustomerKey::GuestCode("WEB-STORE".into())));
+        let by_company = OrderSettings { customer_match: CustomerMatch::Company, ..OrderSettings::default() };
+        assert_eq!(
+            CustomerKey::for_order(&order(7, &[]), &by_company),
+            Err(MappingGap::MissingCustomerField { field: "billing_address.company".into() })
+        );
+    }
+
+    #[test]
+    fn changes_split_into_what_plex_can_update_and_what_needs_a_person() {
+        let settings = OrderSettings::default();
+        let old = plan_sales_order(&order(7, &["A", "B"]), &settings, Ok("c"), &parts(&["A", "B", "C"])).unwrap();
+        let mut changed = order(7, &["A", "C", "B"]);
+        changed.lines[0].quantity = Decimal::from(5);
+        let new = plan_sales_order(&changed, &settings, Ok("c"), &parts(&["A", "B", "C"])).unwrap();
+        let changes = DraftChanges::between(&old, &new);
+        assert_eq!(changes.release_updates.iter().map(|l| l.line_number).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(changes.added_lines.iter().map(|l| l.part_number.as_str()).collect::<Vec<_>>(), vec!["B"]);
+        assert_eq!(changes.needs_attention, vec!["line 2 changed part from B to C".to_owned()]);
+        assert!(DraftChanges::between(&old, &old).is_empty());
     }
 }

@@ -16,6 +16,7 @@ use crate::error::PortError;
 use crate::ids::{ConnectionId, RecordKey, SecretName};
 use crate::ledger::{LedgerEntry, OrderRef};
 use crate::message::OrderMessage;
+use crate::order::{CustomerKey, PartRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder};
 
 pub mod memory;
 
@@ -120,4 +121,42 @@ pub trait ConnectionStore: Send + Sync {
     async fn get(&self, id: &ConnectionId) -> Result<Option<ConnectionProfile>, PortError>;
     async fn put(&self, profile: &ConnectionProfile) -> Result<(), PortError>;
     async fn list(&self) -> Result<Vec<ConnectionProfile>, PortError>;
+}
+
+/// A failed call to an external API, as the flows see it: the client crates convert their errors
+/// into this, keeping the class `shared/http` decided and the server's requested wait.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub class: crate::ErrorClass,
+    /// For operators: names the call, the status and the server's reason; never a secret.
+    pub message: String,
+    pub retry_after: Option<std::time::Duration>,
+}
+
+/// Where the order worker reads web orders (BigCommerce).
+#[async_trait]
+pub trait WebOrderSource: Send + Sync {
+    /// The order as it is now, in full (lines and shipping addresses); `None` when the store has
+    /// no such order.
+    async fn order(&self, id: u64) -> Result<Option<WebOrder>, ApiError>;
+}
+
+/// What the order worker needs from Plex: look-ups for mapping, and the sales order writes of the
+/// connection's strategy (REST chain or data sources).
+#[async_trait]
+pub trait SalesOrderSink: Send + Sync {
+    /// The Plex customer id for a guest code, an e-mail or a company name (not for
+    /// `CustomerKey::BigCommerceId`, which the id map answers).
+    async fn find_customer(&self, key: &CustomerKey) -> Result<Option<String>, ApiError>;
+    async fn part_by_number(&self, number: &str) -> Result<Option<PartRef>, ApiError>;
+    /// The sales order whose PO number is this reference: how an in-doubt create is detected.
+    async fn find_by_po(&self, po_number: &str) -> Result<Option<PlexOrderRef>, ApiError>;
+    /// Creates the order with every line; the result lists each line's Plex ids.
+    async fn create(&self, draft: &SalesOrderDraft) -> Result<PlexOrderRef, ApiError>;
+    /// Adds to an existing order the lines of `draft` it lacks (after a create that was cut off
+    /// half-way) and returns the order with all its lines.
+    async fn complete(&self, order: &PlexOrderRef, draft: &SalesOrderDraft) -> Result<PlexOrderRef, ApiError>;
+    /// Changes the quantity and due date of these lines' releases.
+    async fn update_releases(&self, order: &PlexOrderRef, lines: &[SalesOrderLineDraft]) -> Result<(), ApiError>;
 }

@@ -266,6 +266,7 @@ fn profile(id: &str, store_hash: &str) -> ConnectionProfile {
             datasource_base_url: None,
         },
         monday: None,
+        orders: Default::default(),
     }
 }
 
