@@ -17,7 +17,7 @@
 //! - [`provision`]: creating the template's tables, queues and topic under the template's names.
 //! - [`audit`]: [`DynamoAuditLog`], the audit table.
 //! - [`state`]: the state table's adapters, and its key layout.
-//! - [`queue`]: [`SqsQueue`]. [`secrets`]: [`SecretsManagerStore`]. [`alerts`]: [`SnsAlerter`].
+//! - [`queue`]: [`SqsQueue`], and [`SqsEventSource`] (the local runtime's stand-in for Lambda's SQS poller). [`secrets`]: [`SecretsManagerStore`]. [`alerts`]: [`SnsAlerter`].
 
 pub mod alerts;
 pub mod audit;
@@ -31,6 +31,6 @@ pub mod state;
 
 pub use alerts::SnsAlerter;
 pub use audit::DynamoAuditLog;
-pub use queue::SqsQueue;
+pub use queue::{SqsEventSource, SqsQueue};
 pub use secrets::SecretsManagerStore;
 pub use state::{DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoIdMap, DynamoOrderLedger};

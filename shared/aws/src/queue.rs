@@ -43,3 +43,77 @@ impl Queue for SqsQueue {
         output.message_id.ok_or_else(|| PortError::invalid(context, "SQS accepted the message but returned no id"))
     }
 }
+
+/// Reads the order queue the way the Lambda SQS event source does, for the local runtime (which
+/// has no Lambda service to poll for it): receive a batch, hand it over as the records of an
+/// `SqsEvent`, then delete exactly the records the handler did not report as failed. Failed
+/// records stay in the queue and come back after the visibility timeout; SQS's redrive policy
+/// moves them to the dead-letter queue after `maxReceiveCount` deliveries, as in production.
+pub struct SqsEventSource {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsEventSource {
+    pub fn new(sdk: &SdkConfig, queue_url: impl Into<String>) -> Self {
+        Self { client: Client::new(sdk), queue_url: queue_url.into() }
+    }
+
+    /// Up to `max` messages (1 to 10), waiting up to `wait` for the first (long polling), with
+    /// the attributes Lambda puts on each record (`ApproximateReceiveCount`, `MessageGroupId`, ...).
+    pub async fn receive(
+        &self,
+        max: i32,
+        wait: std::time::Duration,
+    ) -> Result<Vec<aws_lambda_events::sqs::SqsMessage>, PortError> {
+        let context = "receiving from the order queue";
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(max.clamp(1, 10))
+            .wait_time_seconds(i32::try_from(wait.as_secs()).unwrap_or(20).min(20))
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .map_err(|err| from_sdk(context, err))?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|message| to_event_record(message, &self.queue_url))
+            .collect())
+    }
+
+    /// Deletes handled records by their receipt handles.
+    pub async fn delete(&self, receipt_handles: &[String]) -> Result<(), PortError> {
+        for handle in receipt_handles {
+            self.client
+                .delete_message()
+                .queue_url(&self.queue_url)
+                .receipt_handle(handle)
+                .send()
+                .await
+                .map_err(|err| from_sdk("deleting a handled message", err))?;
+        }
+        Ok(())
+    }
+}
+
+/// An SQS message as a Lambda event record: body, ids and the system attributes by name.
+fn to_event_record(message: aws_sdk_sqs::types::Message, queue_url: &str) -> aws_lambda_events::sqs::SqsMessage {
+    let mut record = aws_lambda_events::sqs::SqsMessage::default();
+    record.message_id = message.message_id;
+    record.receipt_handle = message.receipt_handle;
+    record.body = message.body;
+    record.md5_of_body = message.md5_of_body;
+    record.event_source = Some("aws:sqs".to_owned());
+    record.event_source_arn = Some(queue_url.to_owned());
+    record.attributes = message
+        .attributes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value))
+        .collect();
+    record
+}

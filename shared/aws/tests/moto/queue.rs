@@ -125,3 +125,35 @@ async fn a_message_received_more_than_max_receive_count_times_lands_in_the_dead_
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(receive(&stack, &stack.provisioned.queue_url, 0).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_event_source_hands_over_lambda_records_and_deletes_only_what_was_handled() {
+    // GIVEN two orders on a queue whose messages come back one second after a failed attempt
+    let stack =
+        Stack::with_options(ProvisionOptions { visibility_timeout_seconds: 1, ..ProvisionOptions::default() }).await;
+    let queue = SqsQueue::new(&stack.sdk, &stack.provisioned.queue_url);
+    queue.enqueue(&message(1, "d-1")).await.unwrap();
+    queue.enqueue(&message(2, "d-2")).await.unwrap();
+    let source = millwright_aws::SqsEventSource::new(&stack.sdk, &stack.provisioned.queue_url);
+
+    // WHEN both are received and only order 1 is deleted (order 2 "failed")
+    let records = source.receive(10, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(records.len(), 2);
+    let first = records.iter().find(|r| r.body.as_deref().unwrap().contains("\"order_id\":1")).unwrap();
+    assert_eq!(first.attributes.get("ApproximateReceiveCount").map(String::as_str), Some("1"));
+    assert_eq!(first.attributes.get("MessageGroupId").map(String::as_str), Some("acme#1"));
+    assert_eq!(first.event_source.as_deref(), Some("aws:sqs"));
+    source.delete(&[first.receipt_handle.clone().unwrap()]).await.unwrap();
+
+    // THEN only order 2 comes back, on its second delivery
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let again = loop {
+        let records = source.receive(10, Duration::from_secs(1)).await.unwrap();
+        if !records.is_empty() || Instant::now() > deadline {
+            break records;
+        }
+    };
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert!(again[0].body.as_deref().unwrap().contains("\"order_id\":2"));
+    assert_eq!(again[0].attributes.get("ApproximateReceiveCount").map(String::as_str), Some("2"));
+}
