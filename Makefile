@@ -60,9 +60,10 @@ $(VENV)/.sam-installed: $(STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'aws-sam-cli==1.170.0'
 	touch $@
 
-invoke: ## Invoke a function under `cargo lambda watch`: make invoke FN=order-worker EVENT=events/x.json
+# `cargo lambda watch -A 127.0.0.1` listens on IPv4 loopback only; invoke's default address is ::1.
+invoke: ## Invoke a function under `cargo lambda watch -A 127.0.0.1`: make invoke FN=webhook-receiver EVENT=events/x.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<events/file.json>"; exit 2; }
-	$(VENV)/bin/cargo-lambda lambda invoke $(FN) --data-file $(EVENT)
+	$(VENV)/bin/cargo-lambda lambda invoke --invoke-address 127.0.0.1 $(FN) --data-file $(EVENT)
 
 clean: ## Remove build output, the virtualenv and local-world state.
 	$(CARGO) clean

@@ -45,4 +45,43 @@ for r in json.load(sys.stdin):
     print("%3d %s %s -> %s  api key: %s  fault: %s" % (r["seq"], r["method"], r["path"], r["status"], key, fault))
 '
 
+step "A BigCommerce order webhook, delivered three times: authenticated, repeated, forged"
+echo "receiver: $WEBHOOK_RECEIVER_URL/webhooks/bigcommerce/demo"
+# The committed sample event: store/order/created for order 100 of the demo store, with the demo
+# connection's webhook secret (the sandbox's, not a real one) in its X-Millwright-Auth header.
+sample="$root/events/webhook-receiver/order-created.json"
+hook_body=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["body"], end="")' "$sample")
+demo_secret=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["headers"]["x-millwright-auth"])' "$sample")
+post_hook() { # $1 = label, $2 = X-Millwright-Auth value
+  local answer
+  answer=$(curl -sS -X POST "$WEBHOOK_RECEIVER_URL/webhooks/bigcommerce/demo" \
+    -H 'Content-Type: application/json' -H "X-Millwright-Auth: $2" --data-binary "$hook_body" \
+    -w ' %{http_code}')
+  printf '  %-34s -> %s\n' "$1" "${answer##* } ${answer% *}"
+}
+post_hook "with the demo's webhook secret" "$demo_secret"
+post_hook "the same delivery again" "$demo_secret"
+post_hook "with a guessed secret" "guessed"
+"$root/.venv/bin/python" - <<'PY'
+import json
+import os
+
+import boto3
+from boto3.dynamodb.conditions import Key
+
+aws = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+depth = boto3.client("sqs", **aws).get_queue_attributes(
+    QueueUrl=os.environ["ORDER_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages"]
+)["Attributes"]["ApproximateNumberOfMessages"]
+print(f"  messages on the order queue: {depth}")
+table = boto3.resource("dynamodb", **aws).Table(os.environ["AUDIT_TABLE_NAME"])
+events = table.query(KeyConditionExpression=Key("pk").eq("demo#bc-order#100"))["Items"]
+events += table.query(IndexName="by-outcome", KeyConditionExpression=Key("outcome_pk").eq("demo#rejected"))["Items"]
+print("  audit trail:")
+for item in sorted(events, key=lambda item: item["sk"]):
+    event = json.loads(item["event"])
+    message = event.get("message") or "queued as SQS message %s" % event.get("detail", {}).get("message_id", "?")
+    print(f"    {item['pk'][:44]:<44} {item['stage']:<9} {item['outcome']:<10} {message}")
+PY
+
 step "Done: the three systems were reached through Millwright's own clients"

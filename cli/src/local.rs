@@ -2,15 +2,23 @@
 //!
 //! Starts `moto_server` (the AWS emulator, a child process) and the sandbox doubles (in-process),
 //! creates the resources the SAM template creates under the same names, seeds the demo connection
-//! (profile, secrets, sandbox data), writes the environment file, and runs until SIGINT or SIGTERM,
-//! then stops what it started.
+//! (profile, secrets, sandbox data), serves the functions, writes the environment file, and runs
+//! until SIGINT or SIGTERM, then stops what it started.
+//!
+//! The functions run with Lambda's wiring: the webhook receiver is an HTTP server on 127.0.0.1 whose
+//! every request becomes the same `lambda_http::Request` API Gateway would hand the function, and
+//! goes through the same `webhook_receiver::handle_http` the Lambda `main` calls.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use axum::extract::{Path as RoutePath, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use domain::{ConnectionProfile, System};
 use millwright_aws::provision::{ProvisionOptions, ResourceNames};
 use runtime::config::{self, Config};
@@ -24,6 +32,8 @@ pub struct UpOptions {
     pub stack: String,
     pub env_file: PathBuf,
     pub moto_port: u16,
+    /// The webhook receiver's port; 0 picks a free one.
+    pub webhook_port: u16,
     pub sandbox: sandbox::SandboxConfig,
     pub alert_email: String,
 }
@@ -64,6 +74,7 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
     let config = Config::from_lookup(|name| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()))?;
     let deps = runtime::Deps::from_sdk_config(&config, &sdk);
     seed_demo_connection(&deps).await.context("seeding the demo connection")?;
+    let (receiver_url, receiver) = serve_webhook_receiver(deps.clone(), options.webhook_port).await?;
 
     // Everything a command needs to reach this world: the configuration plus the emulator's
     // region and dummy credentials, and the sandbox's control planes for tests and the demo.
@@ -76,6 +87,8 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
         ("SANDBOX_PLEX_URL", sandbox.plex_url.clone()),
         ("SANDBOX_MONDAY_URL", sandbox.monday_url.clone()),
         ("ORDER_DLQ_URL", provisioned.dlq_url.clone()),
+        // Hooks are registered at `{WEBHOOK_RECEIVER_URL}/webhooks/bigcommerce/{connection}`.
+        ("WEBHOOK_RECEIVER_URL", receiver_url.clone()),
         ("MILLWRIGHT_STACK", options.stack.clone()),
     ]);
     if let Some(pid) = moto_pid {
@@ -88,10 +101,12 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
     println!("  bigcommerce double  {}", sandbox.bigcommerce_url);
     println!("  plex double         {}", sandbox.plex_url);
     println!("  monday double       {}", sandbox.monday_url);
+    println!("  webhook receiver    {receiver_url}{}{{connection}}", webhook_receiver::edge::ROUTE_PREFIX);
     println!("  demo connection     {}", sandbox::demo::CONNECTION_ID);
     println!("  environment         {}", options.env_file.display());
 
     wait_for_shutdown_signal().await?;
+    receiver.abort();
     sandbox.shutdown().await;
     std::fs::remove_file(&options.env_file).ok();
     Ok(ExitCode::SUCCESS)
@@ -110,6 +125,45 @@ async fn seed_demo_connection(deps: &runtime::Deps) -> anyhow::Result<()> {
     }
     deps.install_connection(&profile, &secrets).await?;
     Ok(())
+}
+
+/// The largest request the local receiver reads. Lambda refuses request payloads over 6 MB before
+/// the function runs, so a larger one never reaches the handler in production either.
+const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+
+/// Serves the webhook receiver on 127.0.0.1 at the route API Gateway has in the template; returns
+/// its base URL and the server task.
+async fn serve_webhook_receiver(
+    deps: runtime::Deps,
+    port: u16,
+) -> anyhow::Result<(String, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .with_context(|| format!("binding the webhook receiver to 127.0.0.1:{port}"))?;
+    let address = listener.local_addr()?;
+    let route = format!("{}{{connection_id}}", webhook_receiver::edge::ROUTE_PREFIX);
+    let app = axum::Router::new().route(&route, axum::routing::post(receive_webhook)).with_state(Arc::new(deps));
+    let server = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(error.message = %error, "the webhook receiver stopped");
+        }
+    });
+    Ok((format!("http://{address}"), server))
+}
+
+/// One request, converted into what API Gateway would hand the Lambda function and back.
+async fn receive_webhook(
+    State(deps): State<Arc<runtime::Deps>>,
+    RoutePath(connection_id): RoutePath<String>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, LAMBDA_PAYLOAD_LIMIT).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request payload too large or unreadable").into_response();
+    };
+    let request = webhook_receiver::request_from_parts(parts, body.to_vec(), &connection_id);
+    let response = webhook_receiver::handle_http(&deps, request).await;
+    response.map(|body| axum::body::Body::from(body.to_vec()))
 }
 
 /// Finds `moto_server`: `$MOTO_SERVER`, then the repository's virtualenv, then `PATH`.

@@ -54,6 +54,9 @@ enum LocalCommand {
         plex_port: u16,
         #[arg(long, default_value_t = 0)]
         monday_port: u16,
+        /// The webhook receiver's port (`POST /webhooks/bigcommerce/{connection}`); 0 picks a free one.
+        #[arg(long, default_value_t = 0)]
+        webhook_port: u16,
         /// The e-mail address subscribed to the alert topic.
         #[arg(long, default_value = "ops@example.com")]
         alert_email: String,
@@ -68,13 +71,23 @@ async fn main() -> ExitCode {
         Command::Check { connections } => check::run(&connections).await,
         Command::Local {
             command:
-                LocalCommand::Up { stack, env_file, moto_port, bigcommerce_port, plex_port, monday_port, alert_email },
+                LocalCommand::Up {
+                    stack,
+                    env_file,
+                    moto_port,
+                    bigcommerce_port,
+                    plex_port,
+                    monday_port,
+                    webhook_port,
+                    alert_email,
+                },
         } => {
             let env_file = env_file.unwrap_or_else(|| PathBuf::from(".local").join(format!("{stack}.env")));
             let options = local::UpOptions {
                 stack,
                 env_file,
                 moto_port,
+                webhook_port,
                 sandbox: sandbox::SandboxConfig {
                     bigcommerce_port,
                     plex_port,

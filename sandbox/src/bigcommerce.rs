@@ -12,10 +12,15 @@
 //! Error bodies follow each API generation: v2 answers `[{"status": 404, "message": "..."}]`, v3
 //! answers `{"status": 401, "title": "...", "type": "..."}` (both shapes are in the official specs).
 //!
-//! Endpoints: see `api`. Add new ones in `router`.
+//! Endpoints: store information in `api`, orders v2 in `orders`, hooks v3 in `hooks`; the webhook
+//! sender and its control endpoints (`/__control/orders`, `/__control/deliveries`) in `webhooks`.
+//! Add new routes in `api_router`.
 
 mod api;
+mod hooks;
 mod model;
+mod orders;
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +40,7 @@ use crate::double::{Common, Double, SystemFault};
 use crate::ratelimit::{WindowCharge, ceil_seconds, scaled_ms};
 use crate::{lock, reply};
 use model::{Hook, SeedDocument, Store, upsert};
+use webhooks::{Deliveries, WebhookConfig};
 
 /// The `type` every v3 error carries.
 const ERROR_TYPE: &str = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes";
@@ -46,6 +52,9 @@ const DEFAULT_WINDOW_MS: f64 = 30_000.0;
 pub(crate) struct BigCommerce {
     common: Common,
     state: Mutex<BigCommerceState>,
+    /// The webhook sender's log and counters, apart from `state` so a delivery never waits on an
+    /// API request.
+    deliveries: Deliveries,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +68,7 @@ struct BigCommerceState {
 #[serde(deny_unknown_fields)]
 pub(crate) struct BigCommerceConfig {
     pub rate_limit: QuotaConfig,
+    pub webhooks: WebhookConfig,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -73,6 +83,7 @@ impl BigCommerceConfig {
     fn defaults(time_scale: f64) -> Self {
         BigCommerceConfig {
             rate_limit: QuotaConfig { quota: DEFAULT_QUOTA, window_ms: scaled_ms(DEFAULT_WINDOW_MS, time_scale) },
+            webhooks: WebhookConfig::defaults(time_scale),
         }
     }
 }
@@ -138,6 +149,7 @@ impl BigCommerce {
                 config: BigCommerceConfig::defaults(time_scale),
                 stores: BTreeMap::new(),
             }),
+            deliveries: Deliveries::default(),
         }
     }
 
@@ -190,20 +202,44 @@ impl Double for BigCommerce {
         Router::new()
             .route("/stores/{store_hash}/v2/store", get(api::store_information))
             .route("/stores/{store_hash}/v2/time", get(api::system_time))
-            .route("/stores/{store_hash}/v3/hooks", get(api::list_hooks))
+            .route("/stores/{store_hash}/v2/orders", get(orders::list_orders))
+            .route("/stores/{store_hash}/v2/orders/count", get(orders::count_orders))
+            .route("/stores/{store_hash}/v2/orders/{order_id}", get(orders::get_order))
+            .route("/stores/{store_hash}/v2/orders/{order_id}/products", get(orders::order_products))
+            .route("/stores/{store_hash}/v2/orders/{order_id}/products/{line_id}", get(orders::order_product))
+            .route(
+                "/stores/{store_hash}/v2/orders/{order_id}/shipping_addresses",
+                get(orders::order_shipping_addresses),
+            )
+            .route(
+                "/stores/{store_hash}/v2/orders/{order_id}/shipping_addresses/{address_id}",
+                get(orders::order_shipping_address),
+            )
+            .route("/stores/{store_hash}/v2/orders/{order_id}/consignments", get(orders::order_consignments))
+            .route("/stores/{store_hash}/v3/hooks", get(hooks::list_hooks).post(hooks::create_hook))
+            .route(
+                "/stores/{store_hash}/v3/hooks/{hook_id}",
+                get(hooks::get_hook).put(hooks::update_hook).delete(hooks::delete_hook),
+            )
             .fallback(api::not_found)
             .layer(middleware::from_fn_with_state(self.clone(), Self::admit))
             .with_state(self)
     }
 
+    fn control_router(self: Arc<Self>) -> Router {
+        webhooks::control_routes(self)
+    }
+
     fn reset(&self) {
         *lock(&self.state) =
             BigCommerceState { config: BigCommerceConfig::defaults(self.common.time_scale), stores: BTreeMap::new() };
+        self.deliveries.reset();
     }
 
     fn seed(&self, document: Value) -> Result<Value, ControlError> {
         let document: SeedDocument = control::parse("BigCommerce seed", document)?;
-        let now = self.common.clock.now().timestamp();
+        let now_at = self.common.clock.now();
+        let now = now_at.timestamp();
         let mut state = lock(&self.state);
         let mut seeded = Vec::new();
         for seed in document.stores {
@@ -253,11 +289,20 @@ impl Double for BigCommerce {
                 };
                 upsert(&mut store.hooks, hook, |hook| hook.id);
             }
+            if let Some(signing) = seed.webhook_signing {
+                store.webhook_signing = store.webhook_signing.merged(signing);
+            }
+            for (index, order) in seed.orders.into_iter().enumerate() {
+                let order = orders::build_order(order, store, now_at)
+                    .map_err(|reason| ControlError::bad_request(format!("orders[{index}]: {reason}")))?;
+                upsert(&mut store.orders, order, |order| order.id);
+            }
             seeded.push(json!({
                 "store_hash": store.store_hash,
                 "api_accounts": store.api_accounts.len(),
                 "products": store.products.len(),
                 "hooks": store.hooks.len(),
+                "orders": store.orders.len(),
             }));
         }
         Ok(json!({ "stores": seeded }))
@@ -277,6 +322,7 @@ impl Double for BigCommerce {
         if config.rate_limit.window_ms < 1 {
             return Err(ControlError::bad_request("rate_limit.window_ms must be at least 1"));
         }
+        config.webhooks.validate().map_err(ControlError::bad_request)?;
         state.config = config;
         Ok(serde_json::to_value(&state.config).unwrap_or_default())
     }

@@ -40,8 +40,19 @@ pub const PLEX_DATASOURCE_USER: &str = "plex-demo-ws";
 pub const PLEX_DATASOURCE_PASSWORD: &str = "plex-demo-ws-pass";
 /// A registered read data source: parts by number and status.
 pub const PLEX_PART_LOOKUP_DATASOURCE_ID: u64 = 18_765;
-/// The Plex customer that web orders are booked to.
+/// The Plex customer that web orders are booked to, and its id.
 pub const PLEX_WEB_CUSTOMER_CODE: &str = "WEB-STORE";
+pub const PLEX_WEB_CUSTOMER_ID: &str = "0c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e";
+/// The web customer's ship-to and bill-to address codes.
+pub const PLEX_WEB_SHIP_TO_CODE: &str = "WEB-SHIP";
+pub const PLEX_WEB_BILL_TO_CODE: &str = "WEB-BILL";
+/// A distributor customer with two ship-to addresses and an inactive one.
+pub const PLEX_ACME_CUSTOMER_ID: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+/// The "procedure" data sources of the web-order-via-data-source route: add a sales order header,
+/// add a line (with its price and release), and find sales orders by PO number.
+pub const PLEX_ORDER_HEADER_DATASOURCE_ID: u64 = 230_853;
+pub const PLEX_ORDER_LINE_DATASOURCE_ID: u64 = 230_854;
+pub const PLEX_ORDER_BY_PO_DATASOURCE_ID: u64 = 230_855;
 
 /// monday.com personal API token and the account and user it belongs to.
 pub const MONDAY_TOKEN: &str = "monday-demo-token";
@@ -54,6 +65,13 @@ pub const MONDAY_USER_EMAIL: &str = "integration@millwright.example";
 
 /// SKUs the demo store sells; each is also a Plex part number.
 pub const STORE_SKUS: &[&str] = &["MW-BOLT-M8", "MW-NUT-M8", "MW-BRKT-100-ZN", "MW-BRKT-100-SS"];
+
+/// The demo store's orders: a registered customer's (two lines, one shipping address) and a
+/// guest's (one line). Orders placed through `POST /__control/orders` get the ids after these.
+pub const BIGCOMMERCE_DEMO_ORDER_ID: u64 = 100;
+pub const BIGCOMMERCE_DEMO_GUEST_ORDER_ID: u64 = 101;
+/// The registered customer of the first demo order.
+pub const BIGCOMMERCE_DEMO_CUSTOMER_ID: u64 = 7;
 
 /// Seed for the BigCommerce double (`POST /__control/seed`).
 pub fn seed_bigcommerce() -> Value {
@@ -109,13 +127,67 @@ pub fn seed_bigcommerce() -> Value {
                         { "id": 214, "sku": "MW-BRKT-100-SS", "inventory_level": 15, "option_values": [{ "label": "Stainless", "option_display_name": "Finish" }] }
                     ]
                 }
-            ]
+            ],
+            "orders": [demo_order(), demo_guest_order()]
         }]
     })
 }
 
-/// Seed for the Plex double: two tenants (the first is the default), the API key, OAuth client,
-/// Data Source user and one read data source.
+/// A registered customer's order: 100 bolts and 4 zinc brackets to one address.
+fn demo_order() -> Value {
+    json!({
+        "id": BIGCOMMERCE_DEMO_ORDER_ID,
+        "status_id": 11,
+        "customer_id": BIGCOMMERCE_DEMO_CUSTOMER_ID,
+        "currency_code": "USD",
+        "customer_message": "Please deliver to the loading dock.",
+        "billing_address": demo_address("Robin", "Fitter", "Fitter Fabrication LLC", "robin@fitter.example"),
+        "shipping_addresses": [
+            { "id": 1, "shipping_method": "Ground", "first_name": "Robin", "last_name": "Fitter",
+              "company": "Fitter Fabrication LLC", "street_1": "12 Foundry Road", "street_2": "Dock 3",
+              "city": "Austin", "state": "Texas", "zip": "78701", "country": "United States",
+              "country_iso2": "US", "phone": "+1 555 0142", "email": "robin@fitter.example" }
+        ],
+        "products": [
+            { "product_id": 111, "variant_id": 211, "sku": "MW-BOLT-M8", "name": "Hex Bolt M8 x 40, zinc plated",
+              "quantity": 100, "price_ex_tax": "0.4500", "order_address_id": 1 },
+            { "product_id": 113, "variant_id": 213, "sku": "MW-BRKT-100-ZN", "name": "Mounting Bracket 100 mm (Finish: Zinc)",
+              "quantity": 4, "price_ex_tax": "6.9000", "order_address_id": 1 }
+        ]
+    })
+}
+
+/// A guest checkout (customer 0): 250 nuts.
+fn demo_guest_order() -> Value {
+    json!({
+        "id": BIGCOMMERCE_DEMO_GUEST_ORDER_ID,
+        "status_id": 11,
+        "customer_id": 0,
+        "currency_code": "USD",
+        "billing_address": demo_address("Sam", "Guest", "", "sam.guest@example.com"),
+        "shipping_addresses": [
+            { "id": 2, "shipping_method": "Free Shipping", "first_name": "Sam", "last_name": "Guest",
+              "street_1": "9 Elm Street", "city": "Denver", "state": "Colorado", "zip": "80202",
+              "country": "United States", "country_iso2": "US", "email": "sam.guest@example.com" }
+        ],
+        "products": [
+            { "product_id": 112, "variant_id": 212, "sku": "MW-NUT-M8", "name": "Hex Nut M8",
+              "quantity": 250, "price_ex_tax": "0.1200", "order_address_id": 2 }
+        ]
+    })
+}
+
+fn demo_address(first_name: &str, last_name: &str, company: &str, email: &str) -> Value {
+    json!({
+        "first_name": first_name, "last_name": last_name, "company": company,
+        "street_1": "500 Commerce Street", "street_2": "", "city": "Austin", "state": "Texas", "zip": "78701",
+        "country": "United States", "country_iso2": "US", "phone": "+1 555 0100", "email": email
+    })
+}
+
+/// Seed for the Plex double: two tenants (the first is the default) with customers (and their
+/// addresses) and parts, the API key, OAuth client, Data Source user, one read data source and the
+/// three sales-order data sources.
 pub fn seed_plex() -> Value {
     json!({
         "tenants": [
@@ -127,24 +199,33 @@ pub fn seed_plex() -> Value {
                 "default": true,
                 "customers": [
                     {
-                        "id": "0c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e",
+                        "id": PLEX_WEB_CUSTOMER_ID,
                         "code": PLEX_WEB_CUSTOMER_CODE,
                         "name": "Web Store Orders",
                         "status": "Active",
                         "type": "Web",
                         "email": "orders@millwright.example",
                         "createdDate": "2025-11-03T14:00:00Z",
-                        "modifiedDate": "2026-01-05T10:00:00.12Z"
+                        "modifiedDate": "2026-01-05T10:00:00.12Z",
+                        "addresses": [
+                            address("a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a01", PLEX_WEB_SHIP_TO_CODE, "Web Store Fulfilment", "400 Mill Road", true, false, true),
+                            address("a1b2c3d4-0002-4e5f-8a9b-0c1d2e3f4a02", PLEX_WEB_BILL_TO_CODE, "Web Store Accounts", "1 Commerce Plaza", false, true, true)
+                        ]
                     },
                     {
-                        "id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                        "id": PLEX_ACME_CUSTOMER_ID,
                         "code": "ACME",
                         "name": "Acme Fabrication Ltd",
                         "status": "Active",
                         "type": "Distributor",
                         "phone": "+1 555 0100",
                         "createdDate": "2024-06-12T09:30:15.123Z",
-                        "modifiedDate": "2026-02-10T08:30:15.1234567Z"
+                        "modifiedDate": "2026-02-10T08:30:15.1234567Z",
+                        "addresses": [
+                            address("b2c3d4e5-0001-4f6a-9b0c-1d2e3f4a5b01", "ACME-HQ", "Acme Head Office", "12 Foundry Lane", true, true, true),
+                            address("b2c3d4e5-0002-4f6a-9b0c-1d2e3f4a5b02", "ACME-DOCK2", "Acme Dock 2", "14 Foundry Lane", true, false, true),
+                            address("b2c3d4e5-0003-4f6a-9b0c-1d2e3f4a5b03", "ACME-OLD", "Acme (old site)", "3 Canal Street", true, true, false)
+                        ]
                     },
                     {
                         "id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
@@ -191,26 +272,92 @@ pub fn seed_plex() -> Value {
         }],
         "datasource_users": [{
             "username": PLEX_DATASOURCE_USER,
-            "password": PLEX_DATASOURCE_PASSWORD
+            "password": PLEX_DATASOURCE_PASSWORD,
+            "tenant": PLEX_TENANT_CODE
         }],
-        "datasources": [{
-            "id": PLEX_PART_LOOKUP_DATASOURCE_ID,
-            "name": "Part_Lookup_By_Number",
-            "description": "Parts by number and status (demo read data source).",
-            "inputs": [
-                { "name": "Part_No", "type": "string", "required": true, "nullable": false },
-                { "name": "Part_Status", "type": "string" },
-                { "name": "Modified_After", "type": "date" }
-            ],
-            "columns": ["Part_Key", "Part_No", "Revision", "Name", "Part_Status"],
-            "rows": [
-                [8_265_836, "MW-BOLT-M8", "A", "Hex Bolt M8 x 40, zinc plated", "Production"],
-                [8_265_837, "MW-NUT-M8", "A", "Hex Nut M8", "Production"],
-                [8_265_838, "MW-BRKT-100-ZN", "B", "Mounting Bracket 100 mm, zinc", "Production"],
-                [8_265_839, "MW-BRKT-100-SS", "B", "Mounting Bracket 100 mm, stainless", "Production"],
-                [8_265_840, "MW-GEAR-24", "", "Spur Gear 24T", "Obsolete"]
-            ]
-        }]
+        "datasources": [
+            {
+                "id": PLEX_ORDER_HEADER_DATASOURCE_ID,
+                "name": "Sales_Order_Add_Web",
+                "description": "Adds a web sales order header (demo procedure).",
+                "inputs": [
+                    { "name": "Customer_Code", "type": "string", "required": true, "nullable": false },
+                    { "name": "Order_No_Custom", "type": "string" },
+                    { "name": "PO_No", "type": "string", "required": true, "nullable": false },
+                    { "name": "Ship_To_Customer_Address_Code", "type": "string" },
+                    { "name": "Bill_To_Customer_Address_Code", "type": "string" },
+                    { "name": "Freight_Amount", "type": "decimal" },
+                    { "name": "Tax_Amount", "type": "decimal" },
+                    { "name": "Prepaid_Amount", "type": "decimal" }
+                ],
+                "outputs": { "Result_Error": null, "ResultCode": null, "ResultMessage": null, "Order_No": null },
+                "procedure": "sales_order_add"
+            },
+            {
+                "id": PLEX_ORDER_LINE_DATASOURCE_ID,
+                "name": "Sales_Order_Line_Add_Web",
+                "description": "Adds a line with its price and release to a sales order (demo procedure).",
+                "inputs": [
+                    { "name": "Order_No", "type": "string", "required": true, "nullable": false },
+                    { "name": "Part_No", "type": "string", "required": true, "nullable": false },
+                    { "name": "Quantity", "type": "decimal", "required": true, "nullable": false },
+                    { "name": "Price", "type": "decimal", "required": true, "nullable": false },
+                    { "name": "Due_Date", "type": "date", "required": true, "nullable": false },
+                    { "name": "Release_Status", "type": "string" }
+                ],
+                "outputs": { "Result_Error": null, "ResultCode": null, "ResultMessage": null },
+                "procedure": "sales_order_line_add"
+            },
+            {
+                "id": PLEX_ORDER_BY_PO_DATASOURCE_ID,
+                "name": "Sales_Orders_By_PO",
+                "description": "Sales orders with a customer PO number (demo procedure).",
+                "inputs": [
+                    { "name": "PO_No", "type": "string", "required": true, "nullable": false },
+                    { "name": "Customer_Code", "type": "string" }
+                ],
+                "columns": ["Order_No", "PO_No", "Customer_Code", "Line_Count"],
+                "procedure": "sales_orders_by_po"
+            },
+            {
+                "id": PLEX_PART_LOOKUP_DATASOURCE_ID,
+                "name": "Part_Lookup_By_Number",
+                "description": "Parts by number and status (demo read data source).",
+                "inputs": [
+                    { "name": "Part_No", "type": "string", "required": true, "nullable": false },
+                    { "name": "Part_Status", "type": "string" },
+                    { "name": "Modified_After", "type": "date" }
+                ],
+                "columns": ["Part_Key", "Part_No", "Revision", "Name", "Part_Status"],
+                "rows": [
+                    [8_265_836, "MW-BOLT-M8", "A", "Hex Bolt M8 x 40, zinc plated", "Production"],
+                    [8_265_837, "MW-NUT-M8", "A", "Hex Nut M8", "Production"],
+                    [8_265_838, "MW-BRKT-100-ZN", "B", "Mounting Bracket 100 mm, zinc", "Production"],
+                    [8_265_839, "MW-BRKT-100-SS", "B", "Mounting Bracket 100 mm, stainless", "Production"],
+                    [8_265_840, "MW-GEAR-24", "", "Spur Gear 24T", "Obsolete"]
+                ]
+            }
+        ]
+    })
+}
+
+/// A customer address of the demo seed.
+fn address(id: &str, code: &str, name: &str, street: &str, ship_to: bool, bill_to: bool, active: bool) -> Value {
+    json!({
+        "id": id,
+        "code": code,
+        "name": name,
+        "address": street,
+        "city": "Springfield",
+        "state": "IL",
+        "zip": "62701",
+        "country": "USA",
+        "shipTo": ship_to,
+        "billTo": bill_to,
+        "soldTo": bill_to,
+        "active": active,
+        "createdDate": "2025-11-03T14:00:00Z",
+        "modifiedDate": "2025-11-03T14:00:00Z"
     })
 }
 

@@ -54,8 +54,9 @@ pub struct SandboxConfig {
     pub plex_port: u16,
     pub monday_port: u16,
     /// Multiplies every default time window: rate-limit windows (BigCommerce 30 s, Plex 60 s,
-    /// monday 60 s) and the Plex OAuth token lifetime. `0.001` turns a 30 s window into 30 ms, so a
-    /// test can watch a quota refresh without waiting. `1.0` is real time.
+    /// monday 60 s), the Plex OAuth token lifetime, and the BigCommerce webhook retry delays (60 s
+    /// to 24 h) and delivery timeout (10 s, at least 1 s). `0.001` turns a 30 s window into 30 ms,
+    /// so a test can watch a quota refresh without waiting. `1.0` is real time.
     pub time_scale: f64,
     /// Apply the demo connection's seed documents ([`demo`]) at start-up.
     pub seed_demo: bool,

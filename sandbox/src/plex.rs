@@ -4,8 +4,10 @@
 //! - Connect (`/{collection}/{version}/{resource}`): `X-Plex-Connect-Api-Key`, or a Bearer token in
 //!   the `oauth2`/`either` auth modes; tenant selection by `X-Plex-Connect-Tenant-Id` or
 //!   `X-Plex-Connect-Customer-Id`; per-credential collection subscriptions; 200 calls per rolling
-//!   minute per credential. See `auth` and `connect`.
-//! - Data Source API (`/api/datasources/...`): HTTP Basic with a web-service user. See `datasource`.
+//!   minute per credential. See `auth`, `connect` (tenants, customers, addresses, parts) and
+//!   `sales` (sales orders, lines, prices, releases); writes go through `store`.
+//! - Data Source API (`/api/datasources/...`): HTTP Basic with a web-service user. See `datasource`,
+//!   and `procedures` for the data sources that read and write sales orders.
 //! - `POST /oauth2/token`: client credentials, only outside the default `api_key` mode. See `auth`.
 //!
 //! Every Connect error is `{"code": "...", "message": "..."}` (plus `errors[]` for validation);
@@ -15,12 +17,15 @@ mod auth;
 mod connect;
 mod datasource;
 mod model;
+mod procedures;
+mod sales;
+mod store;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::Response;
@@ -33,7 +38,7 @@ use crate::control::{self, ControlError};
 use crate::double::{Common, Double, SystemFault};
 use crate::ratelimit::{RollingWindow, scaled_ms};
 use crate::{lock, reply};
-use model::{ApiKey, DataSource, DataSourceUser, IssuedToken, OAuthClient, Resource, SeedDocument, Tenant};
+use model::{ApiKey, DataSource, DataSourceUser, IssuedToken, OAuthClient, SeedDocument, Tenant};
 
 /// "Most of the APIs … are limited to 200 calls per minute."
 const DEFAULT_CALLS_PER_WINDOW: u64 = 200;
@@ -80,6 +85,23 @@ impl PlexState {
 
     fn tenant(&self, reference: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|tenant| tenant.is(reference))
+    }
+
+    fn tenant_mut(&mut self, reference: &str) -> Option<&mut Tenant> {
+        self.tenants.iter_mut().find(|tenant| tenant.is(reference))
+    }
+
+    /// Where records without a named tenant go: the default tenant, else the first one.
+    fn default_tenant_index(&self) -> Option<usize> {
+        self.tenants.iter().position(|tenant| tenant.default).or((!self.tenants.is_empty()).then_some(0))
+    }
+
+    /// The tenant a Data Source user is bound to: the one it names, else the default tenant.
+    fn datasource_tenant_mut(&mut self, reference: Option<&str>) -> Option<&mut Tenant> {
+        match reference {
+            Some(reference) => self.tenant_mut(reference),
+            None => self.default_tenant_index().and_then(|index| self.tenants.get_mut(index)),
+        }
     }
 
     fn next_transaction_no(&mut self) -> String {
@@ -211,14 +233,23 @@ impl Plex {
     }
 }
 
-/// Adds seeded records of one resource to a tenant.
+/// Adds seeded customers (with their addresses), parts and sales orders to a tenant, in that
+/// order, so orders can refer to the customers and parts of the same document.
 fn seed_records(
     tenant: &mut Tenant,
-    resource: &'static Resource,
-    records: Vec<serde_json::Map<String, Value>>,
+    customers: Vec<serde_json::Map<String, Value>>,
+    parts: Vec<serde_json::Map<String, Value>>,
+    sales_orders: Vec<serde_json::Map<String, Value>>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ControlError> {
-    tenant.upsert(resource, records, now).map_err(ControlError::bad_request)
+    for customer in customers {
+        store::seed_customer(tenant, customer, now).map_err(ControlError::bad_request)?;
+    }
+    tenant.upsert(&model::PARTS, parts, now).map_err(ControlError::bad_request)?;
+    for order in sales_orders {
+        store::seed_order(tenant, order, now).map_err(ControlError::bad_request)?;
+    }
+    Ok(())
 }
 
 impl Double for Plex {
@@ -229,16 +260,35 @@ impl Double for Plex {
     }
 
     fn api_router(self: Arc<Self>) -> Router {
-        Router::new()
+        let mut router = Router::new()
             .route("/oauth2/token", post(auth::issue_token))
             .route("/api/datasources/search", get(datasource::search))
             .route("/api/datasources/{id}", get(datasource::describe))
             .route("/api/datasources/{id}/execute", any(datasource::execute))
             .route("/mdm/v1/tenants", get(connect::list_tenants))
-            .route("/mdm/v1/customers", get(connect::list_customers))
+            .route("/mdm/v1/customers", get(connect::list_customers).post(connect::create_customer))
             .route("/mdm/v1/customers/{id}", get(connect::get_customer))
+            .route("/mdm/v1/customers/{id}/addresses", get(connect::list_addresses).post(connect::create_address))
+            .route("/mdm/v1/customers/{id}/addresses/{address_id}", get(connect::get_address))
             .route("/mdm/v1/parts", get(connect::list_parts))
-            .route("/mdm/v1/parts/{id}", get(connect::get_part))
+            .route("/mdm/v1/parts/{id}", get(connect::get_part));
+        // Paperless wrote through `sales/v1-beta1`; the spec lists `sales/v1`. Both answer alike.
+        for version in ["v1", "v1-beta1"] {
+            let base = format!("/sales/{version}");
+            router = router
+                .route(&format!("{base}/orders"), get(sales::list_orders).post(sales::create_order))
+                .route(&format!("{base}/orders/{{id}}"), get(sales::get_order).put(sales::update_order))
+                .route(&format!("{base}/orders/{{id}}/lines"), get(sales::list_lines).post(sales::create_line))
+                .route(&format!("{base}/orders/{{id}}/lines/{{line_id}}"), get(sales::get_line))
+                .route(
+                    &format!("{base}/orders/{{id}}/lines/{{line_id}}/prices"),
+                    get(sales::list_prices).post(sales::create_price),
+                )
+                .route(&format!("{base}/orders/{{id}}/lines/{{line_id}}/prices/{{price_id}}"), get(sales::get_price))
+                .route(&format!("{base}/releases"), get(sales::list_releases).post(sales::create_release))
+                .route(&format!("{base}/releases/{{id}}"), get(sales::get_release).put(sales::update_release));
+        }
+        router
             .fallback(connect::not_found)
             .layer(middleware::from_fn_with_state(self.clone(), auth::connect_admission))
             .with_state(self)
@@ -248,6 +298,7 @@ impl Double for Plex {
         Router::new()
             .route("/keys/{key}/expire", post(expire_key))
             .route("/tokens/expire-all", post(expire_all_tokens))
+            .route("/sales-orders", get(sales_orders))
             .with_state(self)
     }
 
@@ -263,14 +314,7 @@ impl Double for Plex {
             let index = match state.tenants.iter().position(|tenant| tenant.id.eq_ignore_ascii_case(&seed.id)) {
                 Some(index) => index,
                 None => {
-                    state.tenants.push(Tenant {
-                        id: seed.id.clone(),
-                        code: seed.code.clone(),
-                        customer_id: None,
-                        name: None,
-                        default: false,
-                        records: BTreeMap::new(),
-                    });
+                    state.tenants.push(Tenant::new(seed.id.clone(), seed.code.clone()));
                     state.tenants.len() - 1
                 }
             };
@@ -282,22 +326,18 @@ impl Double for Plex {
             tenant.customer_id = seed.customer_id.or(tenant.customer_id.take());
             tenant.name = seed.name.or(tenant.name.take());
             tenant.default |= seed.default;
-            seed_records(tenant, &model::CUSTOMERS, seed.customers, now)?;
-            seed_records(tenant, &model::PARTS, seed.parts, now)?;
+            seed_records(tenant, seed.customers, seed.parts, seed.sales_orders, now)?;
         }
-        if !document.customers.is_empty() || !document.parts.is_empty() {
+        if !document.customers.is_empty() || !document.parts.is_empty() || !document.sales_orders.is_empty() {
             let target = match &document.tenant {
                 Some(reference) => state.tenants.iter().position(|tenant| tenant.is(reference)),
-                None => {
-                    state.tenants.iter().position(|tenant| tenant.default).or((!state.tenants.is_empty()).then_some(0))
-                }
+                None => state.default_tenant_index(),
             };
             let Some(index) = target else {
                 return Err(ControlError::bad_request("top-level records need a seeded tenant to go to"));
             };
             let tenant = &mut state.tenants[index];
-            seed_records(tenant, &model::CUSTOMERS, document.customers, now)?;
-            seed_records(tenant, &model::PARTS, document.parts, now)?;
+            seed_records(tenant, document.customers, document.parts, document.sales_orders, now)?;
         }
         for key in document.api_keys {
             state.api_keys.insert(key.key.clone(), key);
@@ -354,6 +394,9 @@ impl Double for Plex {
                     "name": tenant.name,
                     "default": tenant.default,
                     "records": tenant.records,
+                    "addresses": tenant.addresses,
+                    "order_charges": tenant.order_charges,
+                    "orders_per_po": sales::orders_per_po(tenant),
                 })
             })
             .collect();
@@ -450,6 +493,47 @@ async fn expire_key(State(plex): State<Arc<Plex>>, Path(key): Path<String>) -> R
     };
     api_key.expired = true;
     Ok(axum::Json(json!({ "expired": true })))
+}
+
+#[derive(Debug, Deserialize)]
+struct SalesOrderQuery {
+    #[serde(default)]
+    po_number: Option<String>,
+    #[serde(default)]
+    tenant: Option<String>,
+}
+
+/// `GET /__control/sales-orders[?po_number=][&tenant=]`: sales orders with their lines, prices and
+/// releases nested (and the data-source charges), of every tenant or one.
+async fn sales_orders(
+    State(plex): State<Arc<Plex>>,
+    Query(query): Query<SalesOrderQuery>,
+) -> Result<axum::Json<Value>, ControlError> {
+    let state = lock(&plex.state);
+    if let Some(reference) = &query.tenant
+        && state.tenant(reference).is_none()
+    {
+        return Err(ControlError::not_found("no such tenant"));
+    }
+    let orders: Vec<Value> = state
+        .tenants
+        .iter()
+        .filter(|tenant| query.tenant.as_deref().is_none_or(|reference| tenant.is(reference)))
+        .flat_map(|tenant| {
+            tenant
+                .records(&model::SALES_ORDERS)
+                .iter()
+                .filter(|order| {
+                    query.po_number.as_deref().is_none_or(|wanted| model::text(order, "poNumber") == Some(wanted))
+                })
+                .map(|order| {
+                    let mut view = store::order_view(tenant, order);
+                    view["tenant"] = json!(tenant.code);
+                    view
+                })
+        })
+        .collect();
+    Ok(axum::Json(Value::Array(orders)))
 }
 
 /// `POST /__control/tokens/expire-all`: every issued token is expired from now on.

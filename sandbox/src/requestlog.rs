@@ -150,7 +150,7 @@ fn redact_headers(headers: &HeaderMap) -> Map<String, Value> {
     recorded
 }
 
-fn redact_query(query: &str) -> String {
+pub(crate) fn redact_query(query: &str) -> String {
     let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(query) else {
         // Not decodable: the whole string might hide a secret, so none of it is kept.
         return REDACTED.to_owned();

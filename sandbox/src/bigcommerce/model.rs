@@ -1,22 +1,39 @@
-//! The BigCommerce double's data: stores, their API accounts, catalog and webhooks, and the seed
-//! document that fills them.
+//! The BigCommerce double's data: stores, their API accounts, catalog, orders and webhooks, and the
+//! seed document that fills them.
 //!
 //! Seed format (`POST /__control/seed`), every list optional; seeding an existing store merges into it
-//! (API accounts by `client_id`, products and hooks by `id`):
+//! (API accounts by `client_id`, products, hooks and orders by `id`):
 //!
 //! ```json
 //! {"stores": [{"store_hash": "abc123", "store_id": 1001, "info": {"name": "..."},
 //!   "api_accounts": [{"client_id": "...", "access_token": "...", "client_secret": "..."}],
 //!   "products": [{"id": 1, "name": "...", "sku": "...", "price": 1.5, "inventory_tracking": "variant",
 //!                 "inventory_level": 3, "variants": [{"id": 2, "sku": "...", "inventory_level": 3}]}],
-//!   "hooks": [{"scope": "store/order/created", "destination": "https://...", "is_active": true}]}]}
+//!   "hooks": [{"scope": "store/order/created", "destination": "https://...", "is_active": true}],
+//!   "webhook_signing": {"custom_headers": true, "standard_webhooks": true, "x_bc_signature": "off"},
+//!   "orders": [{"id": 100, "status_id": 11, "customer_id": 0, "currency_code": "USD",
+//!               "billing_address": {"first_name": "...", "street_1": "...", "country_iso2": "US", ...},
+//!               "shipping_addresses": [{"id": 1, "first_name": "...", ..., "shipping_method": "Free Shipping"}],
+//!               "products": [{"product_id": 111, "variant_id": 211, "sku": "MW-BOLT-M8", "name": "...",
+//!                             "quantity": 100, "price_ex_tax": "0.4500", "order_address_id": 1}],
+//!               "customer_message": "...", "date_created": "Tue, 05 Mar 2019 21:40:11 +0000"}]}]}
 //! ```
+//!
+//! An order's `id`, its shipping address ids and its line ids are assigned when left out (the next
+//! free number in the store); `status_id` is required and names the status; money is a decimal string
+//! or a number and is kept exactly (shown with four decimals, as BigCommerce does); dates are RFC-2822
+//! or RFC-3339 and default to the double's clock. A line's `order_address_id` defaults to the order's
+//! first shipping address. `webhook_signing` overrides, for this store, which authenticators the
+//! webhook sender adds (see `webhooks`).
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use super::webhooks::SigningOverride;
 use crate::ratelimit::FixedWindow;
 use crate::requestlog::REDACTED;
 
@@ -42,6 +59,10 @@ pub(crate) struct StoreSeed {
     pub products: Vec<Product>,
     #[serde(default)]
     pub hooks: Vec<HookSeed>,
+    #[serde(default)]
+    pub webhook_signing: Option<SigningOverride>,
+    #[serde(default)]
+    pub orders: Vec<OrderSeed>,
 }
 
 /// A store-level API account: the token authenticates, the client id scopes hook visibility, and the
@@ -140,6 +161,9 @@ pub(crate) struct Store {
     pub api_accounts: Vec<ApiAccount>,
     pub products: Vec<Product>,
     pub hooks: Vec<Hook>,
+    pub orders: Vec<Order>,
+    /// This store's choice of webhook authenticators, over the double's configured defaults.
+    pub webhook_signing: SigningOverride,
     /// The store's request quota; BigCommerce shares it between every app on the store.
     pub window: FixedWindow,
 }
@@ -147,6 +171,19 @@ pub(crate) struct Store {
 impl Store {
     pub(crate) fn account_for_token(&self, token: &str) -> Option<&ApiAccount> {
         self.api_accounts.iter().find(|account| account.access_token == token)
+    }
+
+    pub(crate) fn account(&self, client_id: &str) -> Option<&ApiAccount> {
+        self.api_accounts.iter().find(|account| account.client_id == client_id)
+    }
+
+    pub(crate) fn order(&self, id: u64) -> Option<&Order> {
+        self.orders.iter().find(|order| order.id == id)
+    }
+
+    /// The id the next hook gets: hook ids are unique per store, as on the real API.
+    pub(crate) fn next_hook_id(&self) -> u64 {
+        self.hooks.iter().map(|hook| hook.id).max().unwrap_or(0) + 1
     }
 
     /// The state dump's view: data as stored, tokens and secrets redacted.
@@ -181,6 +218,8 @@ impl Store {
             "api_accounts": accounts,
             "products": self.products,
             "hooks": hooks,
+            "webhook_signing": self.webhook_signing,
+            "orders": self.orders,
         })
     }
 }
@@ -191,4 +230,181 @@ pub(crate) fn upsert<T, K: PartialEq>(items: &mut Vec<T>, item: T, key: impl Fn(
         Some(index) => items[index] = item,
         None => items.push(item),
     }
+}
+
+/// An order as seeded, or as placed through `POST /__control/orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OrderSeed {
+    #[serde(default)]
+    pub id: Option<u64>,
+    pub status_id: u32,
+    /// 0 for a guest checkout.
+    #[serde(default)]
+    pub customer_id: u64,
+    #[serde(default)]
+    pub billing_address: AddressSeed,
+    #[serde(default)]
+    pub shipping_addresses: Vec<ShippingAddressSeed>,
+    #[serde(default)]
+    pub products: Vec<OrderProductSeed>,
+    #[serde(default = "default_currency")]
+    pub currency_code: String,
+    #[serde(default)]
+    pub customer_message: Option<String>,
+    #[serde(default)]
+    pub date_created: Option<String>,
+    #[serde(default)]
+    pub date_modified: Option<String>,
+}
+
+fn default_currency() -> String {
+    "USD".to_owned()
+}
+
+/// An address as a seed gives it. Unknown fields are collected rather than ignored, so seeding can
+/// refuse a misspelt one (`stret_1`) instead of silently dropping it.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AddressSeed {
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    #[serde(default)]
+    pub company: String,
+    #[serde(default)]
+    pub street_1: String,
+    #[serde(default)]
+    pub street_2: String,
+    #[serde(default)]
+    pub city: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub zip: String,
+    #[serde(default)]
+    pub country: String,
+    #[serde(default)]
+    pub country_iso2: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub form_fields: Vec<Value>,
+    #[serde(flatten)]
+    pub unknown: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ShippingAddressSeed {
+    #[serde(default)]
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub shipping_method: Option<String>,
+    #[serde(flatten)]
+    pub address: AddressSeed,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OrderProductSeed {
+    #[serde(default)]
+    pub id: Option<u64>,
+    /// 0 for a custom product that is not in the catalog.
+    #[serde(default)]
+    pub product_id: u64,
+    #[serde(default)]
+    pub variant_id: Option<u64>,
+    #[serde(default)]
+    pub sku: String,
+    pub name: String,
+    pub quantity: u32,
+    pub price_ex_tax: Money,
+    /// Defaults to `price_ex_tax` (the double charges no tax unless told).
+    #[serde(default)]
+    pub price_inc_tax: Option<Money>,
+    #[serde(default)]
+    pub order_address_id: Option<u64>,
+}
+
+/// A money amount given as a decimal string (`"0.4500"`, as BigCommerce sends them) or a JSON
+/// number; parsed from its text so no binary rounding creeps in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Money(pub Decimal);
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Text(String),
+            Number(serde_json::Number),
+        }
+        let text = match Given::deserialize(deserializer)? {
+            Given::Text(text) => text,
+            Given::Number(number) => number.to_string(),
+        };
+        text.trim()
+            .parse::<Decimal>()
+            .or_else(|_| Decimal::from_scientific(text.trim()))
+            .map(Money)
+            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a decimal amount")))
+    }
+}
+
+/// A postal address as the double keeps it (billing, or one shipping destination).
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Address {
+    pub first_name: String,
+    pub last_name: String,
+    pub company: String,
+    pub street_1: String,
+    pub street_2: String,
+    pub city: String,
+    pub state: String,
+    pub zip: String,
+    pub country: String,
+    pub country_iso2: String,
+    pub phone: String,
+    pub email: String,
+    pub form_fields: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ShippingAddress {
+    pub id: u64,
+    pub address: Address,
+    pub shipping_method: String,
+}
+
+/// One order line (an "order product").
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct OrderProduct {
+    pub id: u64,
+    pub product_id: u64,
+    pub variant_id: Option<u64>,
+    pub sku: String,
+    pub name: String,
+    pub quantity: u32,
+    pub price_ex_tax: Decimal,
+    pub price_inc_tax: Decimal,
+    /// The shipping address (and so the shipping consignment) the line goes to; 0 when the order
+    /// has none.
+    pub order_address_id: u64,
+}
+
+/// An order as the double keeps it; `orders` renders it in the v2 shapes.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Order {
+    pub id: u64,
+    pub status_id: u32,
+    pub customer_id: u64,
+    pub billing_address: Address,
+    pub shipping_addresses: Vec<ShippingAddress>,
+    pub products: Vec<OrderProduct>,
+    pub currency_code: String,
+    pub customer_message: String,
+    pub date_created: DateTime<Utc>,
+    pub date_modified: DateTime<Utc>,
 }

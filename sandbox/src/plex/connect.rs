@@ -7,12 +7,16 @@
 //!   naming the field; `xxxBegin <= field <= xxxEnd`, both ends inclusive;
 //! - an empty result is `200 []`, or 404 `RESOURCE_NOT_FOUND` when `empty_list_status` is 404.
 //!
+//! - ids (`id`, `customerId`, ...) and booleans compare case-insensitively, as UUIDs and flags do.
+//!
 //! To add a list endpoint: a [`Filters`] table, a route in `Plex::api_router`, and a two-line handler
-//! calling [`list`] (or [`get_one`]) with the resource from `model`.
+//! calling [`list`] (or [`get_one`]) with the resource from `model`; a sub-resource list (an order's
+//! lines) selects its records and calls [`list_records`]. Writes go through `store`.
 
 use std::sync::Arc;
 
 use axum::Extension;
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -20,7 +24,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::auth::ConnectContext;
-use super::model::{CUSTOMERS, PARTS, Resource};
+use super::model::{CUSTOMERS, PARTS, Resource, Tenant, has_id};
+use super::store::{self, Rejection};
 use super::{Plex, connect_error, resource_not_found};
 use crate::{lock, reply};
 
@@ -50,6 +55,23 @@ const CUSTOMER_FILTERS: Filters = Filters {
         ("category", "category"),
         ("class", "class"),
         ("catalog", "catalog"),
+    ],
+    date_windows: &[("modifiedDateBegin", "modifiedDateEnd", "modifiedDate")],
+};
+
+/// `GET /mdm/v1/customers/{customerId}/addresses`.
+const ADDRESS_FILTERS: Filters = Filters {
+    equals: &[
+        ("id", "id"),
+        ("code", "code"),
+        ("quoteTo", "quoteTo"),
+        ("shipTo", "shipTo"),
+        ("billTo", "billTo"),
+        ("remitTo", "remitTo"),
+        ("thirdPartyShipTo", "thirdPartyShipTo"),
+        ("pool", "pool"),
+        ("oldCustomerNo", "oldCustomerNo"),
+        ("active", "active"),
     ],
     date_windows: &[("modifiedDateBegin", "modifiedDateEnd", "modifiedDate")],
 };
@@ -134,7 +156,7 @@ fn argument_invalid(field: &str, provided: &str) -> Response {
     reply::json_as(StatusCode::BAD_REQUEST, reply::JSON_UTF8, &body)
 }
 
-fn query_pairs(raw: Option<String>) -> Result<Vec<(String, String)>, Response> {
+pub(crate) fn query_pairs(raw: Option<String>) -> Result<Vec<(String, String)>, Response> {
     match raw {
         None => Ok(Vec::new()),
         Some(raw) => serde_urlencoded::from_str(&raw).map_err(|_| {
@@ -153,8 +175,14 @@ fn field_text(value: Option<&Value>) -> Option<String> {
     }
 }
 
+/// Whether a filter value matches a record's value: ids (UUIDs) and flags ignore case.
+fn matches(field: &str, actual: &str, wanted: &str) -> bool {
+    let caseless = field == "id" || field.ends_with("Id") || matches!(actual, "true" | "false");
+    if caseless { actual.eq_ignore_ascii_case(wanted) } else { actual == wanted }
+}
+
 /// The records that pass every filter given in the query.
-fn select(
+pub(crate) fn select(
     records: &[Map<String, Value>],
     query: &[(String, String)],
     filters: &Filters,
@@ -189,7 +217,8 @@ fn select(
         .iter()
         .filter(|record| {
             equals.iter().all(|(field, wanted)| {
-                field_text(record.get(*field)).is_some_and(|actual| wanted.contains(&actual.as_str()))
+                field_text(record.get(*field))
+                    .is_some_and(|actual| wanted.iter().any(|wanted| matches(field, &actual, wanted)))
             })
         })
         .filter(|record| {
@@ -221,16 +250,25 @@ pub(crate) fn list(
     filters: &Filters,
     raw_query: Option<String>,
 ) -> Response {
+    let records = {
+        let state = lock(&plex.state);
+        state.tenant(&context.tenant_id).map(|tenant| tenant.records(resource).to_vec()).unwrap_or_default()
+    };
+    list_records(plex, &records, filters, raw_query)
+}
+
+/// Lists records a handler picked (a sub-resource's), filtered by the query.
+pub(crate) fn list_records(
+    plex: &Plex,
+    records: &[Map<String, Value>],
+    filters: &Filters,
+    raw_query: Option<String>,
+) -> Response {
     let query = match query_pairs(raw_query) {
         Ok(query) => query,
         Err(response) => return response,
     };
-    let selected = {
-        let state = lock(&plex.state);
-        let records = state.tenant(&context.tenant_id).map(|tenant| tenant.records(resource)).unwrap_or_default();
-        select(records, &query, filters)
-    };
-    match selected {
+    match select(records, &query, filters) {
         Ok(records) => list_response(plex, records),
         Err(response) => response,
     }
@@ -239,15 +277,43 @@ pub(crate) fn list(
 /// One record of the caller's tenant by id, or 404.
 pub(crate) fn get_one(plex: &Plex, context: &ConnectContext, resource: &Resource, id: &str) -> Response {
     let state = lock(&plex.state);
-    let record = state.tenant(&context.tenant_id).and_then(|tenant| {
-        tenant
-            .records(resource)
-            .iter()
-            .find(|record| record.get("id").and_then(Value::as_str).is_some_and(|own| own.eq_ignore_ascii_case(id)))
-    });
-    match record {
+    match state.tenant(&context.tenant_id).and_then(|tenant| tenant.find(resource, id)) {
         Some(record) => reply::json_as(StatusCode::OK, reply::JSON_UTF8, &Value::Object(record.clone())),
         None => resource_not_found(),
+    }
+}
+
+/// Reads a request body as a JSON object, or answers 400 `REQUEST_MALFORMED`.
+pub(crate) fn json_object(body: &Bytes) -> Result<Map<String, Value>, Response> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        _ => {
+            Err(connect_error(StatusCode::BAD_REQUEST, "REQUEST_MALFORMED", "The request body must be a JSON object."))
+        }
+    }
+}
+
+/// Runs a write against the caller's tenant and answers with the record it returns (`status`)
+/// or with the rejection.
+pub(crate) fn write(
+    plex: &Plex,
+    context: &ConnectContext,
+    status: StatusCode,
+    body: &Bytes,
+    operation: impl FnOnce(&mut Tenant, &Map<String, Value>, DateTime<Utc>) -> Result<Map<String, Value>, Rejection>,
+) -> Response {
+    let body = match json_object(body) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let now = plex.common.clock.now();
+    let mut state = lock(&plex.state);
+    let Some(tenant) = state.tenant_mut(&context.tenant_id) else {
+        return resource_not_found();
+    };
+    match operation(tenant, &body, now) {
+        Ok(record) => reply::json_as(status, reply::JSON_UTF8, &Value::Object(record)),
+        Err(rejection) => rejection.response(),
     }
 }
 
@@ -292,6 +358,63 @@ pub(crate) async fn get_customer(
     Path(id): Path<String>,
 ) -> Response {
     get_one(&plex, &context, &CUSTOMERS, &id)
+}
+
+/// `POST /mdm/v1/customers` → 201 (the order worker may create web customers).
+pub(crate) async fn create_customer(
+    State(plex): State<Arc<Plex>>,
+    Extension(context): Extension<ConnectContext>,
+    body: Bytes,
+) -> Response {
+    write(&plex, &context, StatusCode::CREATED, &body, store::create_customer)
+}
+
+/// `GET /mdm/v1/customers/{customerId}/addresses` (`shipTo`, `billTo`, `active`, ...); 404 when
+/// the customer is unknown.
+pub(crate) async fn list_addresses(
+    State(plex): State<Arc<Plex>>,
+    Extension(context): Extension<ConnectContext>,
+    Path(customer_id): Path<String>,
+    RawQuery(raw_query): RawQuery,
+) -> Response {
+    let addresses = {
+        let state = lock(&plex.state);
+        let Some(tenant) =
+            state.tenant(&context.tenant_id).filter(|tenant| tenant.find(&CUSTOMERS, &customer_id).is_some())
+        else {
+            return resource_not_found();
+        };
+        store::addresses_of(tenant, &customer_id).to_vec()
+    };
+    list_records(&plex, &addresses, &ADDRESS_FILTERS, raw_query)
+}
+
+/// `GET /mdm/v1/customers/{customerId}/addresses/{addressId}`.
+pub(crate) async fn get_address(
+    State(plex): State<Arc<Plex>>,
+    Extension(context): Extension<ConnectContext>,
+    Path((customer_id, address_id)): Path<(String, String)>,
+) -> Response {
+    let state = lock(&plex.state);
+    let address = state.tenant(&context.tenant_id).and_then(|tenant| {
+        store::addresses_of(tenant, &customer_id).iter().find(|address| has_id(address, &address_id))
+    });
+    match address {
+        Some(address) => reply::json_as(StatusCode::OK, reply::JSON_UTF8, &Value::Object(address.clone())),
+        None => resource_not_found(),
+    }
+}
+
+/// `POST /mdm/v1/customers/{customerId}/addresses` → 201.
+pub(crate) async fn create_address(
+    State(plex): State<Arc<Plex>>,
+    Extension(context): Extension<ConnectContext>,
+    Path(customer_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    write(&plex, &context, StatusCode::CREATED, &body, |tenant, body, now| {
+        store::create_address(tenant, &customer_id, body, now)
+    })
 }
 
 /// `GET /mdm/v1/parts`: the SKU → part lookup (`?number=`).
@@ -361,6 +484,8 @@ mod tests {
         assert_eq!(ids(picked.ok().unwrap()), ["a", "c"]);
         let window = [("modifiedDateBegin", "2026-01-01T00:00Z"), ("modifiedDateEnd", "2026-01-02T00:00:00.5Z")];
         assert_eq!(ids(select(&records, &query(&window), &CUSTOMER_FILTERS).ok().unwrap()), ["a", "b"]);
+        assert_eq!(ids(select(&records, &query(&[("ID", "B")]), &CUSTOMER_FILTERS).ok().unwrap()), ["b"]);
+        assert!(select(&records, &query(&[("code", "x")]), &CUSTOMER_FILTERS).ok().unwrap().is_empty());
         assert!(select(&records, &query(&[("modifiedDateBegin", "2026-01-01")]), &CUSTOMER_FILTERS).is_err());
     }
 }

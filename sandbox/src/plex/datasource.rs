@@ -12,6 +12,10 @@
 //! The default request is `{"inputs": {...}}` and the answer has one table of column names and row
 //! arrays; with `format=2` the request is the flat inputs object and the answer has row objects.
 //! Every answer, errors included, carries a string `transactionNo`.
+//!
+//! A data source with a `procedure` runs it against the user's tenant (`procedures`) instead of
+//! returning its fixed rows; a procedure that writes answers with an empty result table. A user
+//! whose tenant does not exist gets 403 `CUSTOMER_ACCESS_DENIED`.
 
 use std::sync::Arc;
 
@@ -25,7 +29,8 @@ use serde_json::{Map, Value, json};
 use super::Plex;
 use super::auth::basic_credentials;
 use super::connect::parse_plex_datetime;
-use super::model::{DataSource, InputDef, InputType};
+use super::model::{InputDef, InputType};
+use super::procedures;
 use crate::{lock, reply};
 
 /// A Data Source error body.
@@ -34,15 +39,23 @@ pub(crate) fn error(status: StatusCode, code: &str, message: &str, transaction_n
     reply::json_as(status, reply::JSON_UTF8, &body)
 }
 
+/// The web-service user a request authenticated as.
+struct Caller {
+    /// Data source ids the user may execute; every one when empty.
+    granted: Vec<u64>,
+    /// The tenant the account is bound to (id or code); the default tenant when `None`.
+    tenant: Option<String>,
+}
+
 /// Checks the Basic credentials; on failure returns the 401 to send.
-fn authenticate(plex: &Plex, headers: &HeaderMap) -> Result<Vec<u64>, Response> {
+fn authenticate(plex: &Plex, headers: &HeaderMap) -> Result<Caller, Response> {
     let mut state = lock(&plex.state);
     let granted = basic_credentials(headers).and_then(|(username, password)| {
         state
             .datasource_users
             .get(&username)
             .filter(|user| user.password == password)
-            .map(|user| user.datasources.clone())
+            .map(|user| Caller { granted: user.datasources.clone(), tenant: user.tenant.clone() })
     });
     granted.ok_or_else(|| {
         let transaction_no = state.next_transaction_no();
@@ -83,18 +96,20 @@ pub(crate) async fn execute(
             &transaction_no,
         );
     }
-    let granted = match authenticate(&plex, &headers) {
-        Ok(granted) => granted,
+    let caller = match authenticate(&plex, &headers) {
+        Ok(caller) => caller,
         Err(response) => return response,
     };
+    let now = plex.common.clock.now();
     let mut state = lock(&plex.state);
     let transaction_no = state.next_transaction_no();
     let fail = |status: StatusCode, code: &str, message: String| error(status, code, &message, &transaction_no);
 
-    let Some(datasource) = id.parse::<u64>().ok().and_then(|key| state.datasources.get(&key)) else {
+    // A copy, so a procedure can change the state it was registered in.
+    let Some(datasource) = id.parse::<u64>().ok().and_then(|key| state.datasources.get(&key)).cloned() else {
         return fail(StatusCode::BAD_REQUEST, "DATA_SOURCE_NOT_FOUND", format!("Data source '{id}' was not found."));
     };
-    if !granted.is_empty() && !granted.contains(&datasource.id) {
+    if !caller.granted.is_empty() && !caller.granted.contains(&datasource.id) {
         return fail(
             StatusCode::FORBIDDEN,
             "DATA_SOURCE_ACCESS_DENIED",
@@ -138,8 +153,26 @@ pub(crate) async fn execute(
         return fail(StatusCode::BAD_REQUEST, code, message);
     }
 
+    let (columns, rows, outputs) = match datasource.procedure {
+        None => (
+            datasource.columns.clone(),
+            matching_rows(&datasource.columns, &datasource.rows, &inputs),
+            datasource.outputs,
+        ),
+        Some(procedure) => {
+            let Some(tenant) = state.datasource_tenant_mut(caller.tenant.as_deref()) else {
+                return fail(
+                    StatusCode::FORBIDDEN,
+                    "CUSTOMER_ACCESS_DENIED",
+                    "The user's account has no access to a tenant.".to_owned(),
+                );
+            };
+            let outcome = procedures::run(procedure, &datasource.outputs, tenant, &inputs, now);
+            (outcome.columns, outcome.rows, outcome.outputs)
+        }
+    };
     let row_limit = state.config.datasource_row_limit;
-    let body = run(datasource, &inputs, row_limit, flat, &transaction_no);
+    let body = render(&columns, rows, &outputs, row_limit, flat, &transaction_no);
     let text = if params.pretty == Some(true) {
         serde_json::to_string_pretty(&body).unwrap_or_default()
     } else {
@@ -216,52 +249,53 @@ fn check_type(definition: &InputDef, value: &Value) -> Result<(), (&'static str,
     }
 }
 
-/// Executes a read data source: rows whose columns match every non-null input named like a column.
-fn run(
-    datasource: &DataSource,
-    inputs: &Map<String, Value>,
+/// A read data source's rows whose columns match every non-null input named like a column.
+fn matching_rows(columns: &[String], rows: &[Vec<Value>], inputs: &Map<String, Value>) -> Vec<Vec<Value>> {
+    let filters: Vec<(usize, &Value)> = inputs
+        .iter()
+        .filter(|(_, value)| !value.is_null())
+        .filter_map(|(name, value)| columns.iter().position(|column| column == name).map(|index| (index, value)))
+        .collect();
+    rows.iter().filter(|row| filters.iter().all(|(index, value)| row.get(*index) == Some(*value))).cloned().collect()
+}
+
+/// The answer body in the requested format; at most one table, as Plex sends; none when the
+/// data source has no columns (a write).
+fn render(
+    columns: &[String],
+    rows: Vec<Vec<Value>>,
+    outputs: &Map<String, Value>,
     row_limit: Option<usize>,
     flat: bool,
     transaction_no: &str,
 ) -> Value {
-    let filters: Vec<(usize, &Value)> = inputs
-        .iter()
-        .filter(|(_, value)| !value.is_null())
-        .filter_map(|(name, value)| {
-            datasource.columns.iter().position(|column| column == name).map(|index| (index, value))
-        })
-        .collect();
-    let matching: Vec<&Vec<Value>> = datasource
-        .rows
-        .iter()
-        .filter(|row| filters.iter().all(|(index, value)| row.get(*index) == Some(*value)))
-        .collect();
     let limit = row_limit.unwrap_or(usize::MAX);
-    let row_limit_exceeded = matching.len() > limit;
-    let rows = matching.into_iter().take(limit);
+    let row_limit_exceeded = rows.len() > limit;
+    let rows = rows.into_iter().take(limit);
     if flat {
         let rows: Vec<Value> = rows
             .map(|row| {
-                let object: Map<String, Value> = datasource.columns.iter().cloned().zip(row.iter().cloned()).collect();
+                let object: Map<String, Value> = columns.iter().cloned().zip(row).collect();
                 Value::Object(object)
             })
             .collect();
         json!({
-            "outputs": datasource.outputs,
+            "outputs": outputs,
             "rows": rows,
             "rowLimitExceeded": row_limit_exceeded,
             "transactionNo": transaction_no,
         })
     } else {
-        json!({
-            "outputs": datasource.outputs,
-            "tables": [{
-                "columns": datasource.columns,
+        let tables = if columns.is_empty() {
+            json!([])
+        } else {
+            json!([{
+                "columns": columns,
                 "rows": rows.collect::<Vec<_>>(),
                 "rowLimitExceeded": row_limit_exceeded,
-            }],
-            "transactionNo": transaction_no,
-        })
+            }])
+        };
+        json!({ "outputs": outputs, "tables": tables, "transactionNo": transaction_no })
     }
 }
 

@@ -5,23 +5,34 @@
 //!
 //! ```json
 //! {"tenants": [{"id": "uuid", "code": "MW-DEMO", "customer_id": "310507", "name": "...", "default": true,
-//!               "customers": [...], "parts": [...]}],
-//!  "tenant": "MW-DEMO", "customers": [...], "parts": [...],
+//!               "customers": [...], "parts": [...], "sales_orders": [...]}],
+//!  "tenant": "MW-DEMO", "customers": [...], "parts": [...], "sales_orders": [...],
 //!  "api_keys": [{"key": "...", "secret": "...", "tenants": ["MW-DEMO"], "default_tenant": "MW-DEMO",
 //!                "collections": ["mdm", "sales"], "expired": false}],
 //!  "oauth_clients": [{"client_id": "...", "client_secret": "...", "tenants": [], "collections": []}],
-//!  "datasource_users": [{"username": "...", "password": "...", "datasources": [18765]}],
+//!  "datasource_users": [{"username": "...", "password": "...", "datasources": [18765], "tenant": "MW-DEMO"}],
 //!  "datasources": [{"id": 18765, "name": "...", "inputs": [{"name": "Part_No", "type": "string",
 //!                   "required": true, "nullable": false}], "columns": ["Part_No"], "rows": [["A-1"]],
-//!                   "outputs": {}}]}
+//!                   "outputs": {}, "procedure": null}]}
 //! ```
 //!
-//! Top-level `customers`/`parts` go to the tenant named by `tenant` (id or code), or the default
-//! tenant. Tenants are referred to by id or code everywhere. An empty `tenants` list on a credential
-//! means every tenant; an empty `collections` list means every API product. Records get every field of
-//! their Plex schema (missing ones become `null`, as the real API sends them), an `id` when they have
-//! none, and `createdDate`/`modifiedDate` from the double's clock when absent. Seeding a record whose
-//! `id` exists replaces it.
+//! Top-level `customers`/`parts`/`sales_orders` go to the tenant named by `tenant` (id or code), or
+//! the default tenant. Tenants are referred to by id or code everywhere. An empty `tenants` list on a
+//! credential means every tenant; an empty `collections` list means every API product. Records get
+//! every field of their Plex schema (missing ones become `null`, as the real API sends them), an `id`
+//! when they have none, and `createdDate`/`modifiedDate` from the double's clock when absent. Seeding
+//! a record whose `id` exists replaces it.
+//!
+//! A customer may carry `"addresses": [{...address fields...}]`. A sales order is seeded with the
+//! fields of `POST /sales/v1/orders` (plus `orderNumber`, or `customerCode` instead of `customerId`)
+//! and `"lines": [{...line fields (or partNumber instead of partId)..., "prices": [{...}],
+//! "releases": [{...}]}]`; it goes through the same validation as the REST endpoints, so a seed can
+//! pre-create exactly what a client could have created (a half-written order, say).
+//!
+//! A data source user acts on one tenant (`tenant`, else the default tenant), as Plex web-service
+//! accounts are bound to one. A data source with a `procedure` (`sales_order_add`,
+//! `sales_order_line_add`, `sales_orders_by_po`) computes its outputs and rows from, and writes to,
+//! that tenant's records instead of returning fixed rows: see `procedures`.
 
 use std::collections::BTreeMap;
 
@@ -105,6 +116,192 @@ pub(crate) static PARTS: Resource = Resource {
     ],
 };
 
+/// `mdm/v1/customers/{customerId}/addresses`. The schema has no customer id: a tenant keeps
+/// addresses per customer ([`Tenant::addresses`]).
+pub(crate) static CUSTOMER_ADDRESSES: Resource = Resource {
+    name: "customer-addresses",
+    fields: &[
+        "id",
+        "code",
+        "note",
+        "quoteTo",
+        "shipTo",
+        "billTo",
+        "billToAddressId",
+        "remitTo",
+        "thirdPartyShipTo",
+        "thirdPartyShipToAddressId",
+        "pool",
+        "poolAddressId",
+        "oldCustomerNo",
+        "active",
+        "phone",
+        "fax",
+        "email",
+        "name",
+        "address",
+        "city",
+        "state",
+        "zip",
+        "country",
+        "region",
+        "county",
+        "shippingInstructions",
+        "ignoreTransitOnWeekends",
+        "transportationLeadTime",
+        "defaultCarrierIds",
+        "truckType",
+        "salesTaxExempt",
+        "salespersonId",
+        "statementAddressId",
+        "freightTerms",
+        "insideSalespersonId",
+        "defaultShipFrom",
+        "freightBillTo",
+        "freightBillToAddressId",
+        "catalog",
+        "soldTo",
+        "dunsNo",
+        "commercialInvoiceVatNo",
+        "terms",
+        "template",
+        "incoTerms",
+        "negotiatedPlace",
+        "backOrder",
+        "createdById",
+        "createdDate",
+        "modifiedById",
+        "modifiedDate",
+    ],
+};
+
+/// `sales/v1/orders` (Plex's "customer purchase orders").
+pub(crate) static SALES_ORDERS: Resource = Resource {
+    name: "sales-orders",
+    fields: &[
+        "id",
+        "customerId",
+        "orderNumber",
+        "poNumber",
+        "status",
+        "type",
+        "category",
+        "terms",
+        "incoTerms",
+        "fob",
+        "freightTerms",
+        "insideSalesId",
+        "createdById",
+        "modifiedById",
+        "poNumberRevision",
+        "poNumberRevisionDate",
+        "orderDate",
+        "expirationDate",
+        "billToAddressId",
+        "shipToAddressId",
+        "contactId",
+        "carrierId",
+        "carrier",
+        "note",
+        "invoiceInternalNote",
+        "invoicePrintedNote",
+        "outsideSalesIds",
+        "buildingId",
+        "commissionable",
+        "region",
+        "accountingJobNo",
+        "createdDate",
+        "modifiedDate",
+        "multipleDocksPerShipper",
+        "multiplePOPerShipper",
+    ],
+};
+
+/// `sales/v1/orders/{id}/lines`. `lineNumber` is a string in the schema.
+pub(crate) static ORDER_LINES: Resource = Resource {
+    name: "sales-order-lines",
+    fields: &[
+        "id",
+        "orderId",
+        "partId",
+        "customerPartId",
+        "note",
+        "lineNumber",
+        "containerType",
+        "standardPackQuantity",
+        "accountingJobNumber",
+        "active",
+        "createdById",
+        "createdDate",
+        "modifiedById",
+        "modifiedDate",
+        "transportationAdjustmentDays",
+    ],
+};
+
+/// `sales/v1/orders/{id}/lines/{lineId}/prices`.
+pub(crate) static LINE_PRICES: Resource = Resource {
+    name: "sales-order-line-prices",
+    fields: &[
+        "id",
+        "orderLineId",
+        "effectiveDate",
+        "breakpointQuantity",
+        "lotQuantity",
+        "shipToAddressId",
+        "containerType",
+        "partStatus",
+        "price",
+        "note",
+        "active",
+        "expirationDate",
+        "unit",
+        "currencyCode",
+        "partCost",
+        "primaryPrice",
+        "shipmentPrice",
+        "createdById",
+        "createdDate",
+        "modifiedById",
+        "modifiedDate",
+    ],
+};
+
+/// `sales/v1/releases`: quantity and due date of an order line live here.
+pub(crate) static RELEASES: Resource = Resource {
+    name: "releases",
+    fields: &[
+        "id",
+        "releaseNumber",
+        "orderLineId",
+        "type",
+        "shipToAddressId",
+        "shipDate",
+        "dueDate",
+        "quantity",
+        "status",
+        "source",
+        "note",
+        "scheduleNo",
+        "scheduleDate",
+        "quantityShipped",
+        "orderQuantity",
+        "createdById",
+        "createdDate",
+        "modifiedById",
+        "modifiedDate",
+        "forecastDate",
+        "shipFrom",
+        "fabAuthorizationNo",
+        "rawAuthorizationNo",
+        "partNumber",
+        "productionStartDate",
+        "modelName",
+        "poLineDefaultOrderUnit",
+        "packagingNote",
+    ],
+};
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SeedDocument {
@@ -117,6 +314,8 @@ pub(crate) struct SeedDocument {
     pub customers: Vec<Map<String, Value>>,
     #[serde(default)]
     pub parts: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub sales_orders: Vec<Map<String, Value>>,
     #[serde(default)]
     pub api_keys: Vec<ApiKey>,
     #[serde(default)]
@@ -143,6 +342,8 @@ pub(crate) struct TenantSeed {
     pub customers: Vec<Map<String, Value>>,
     #[serde(default)]
     pub parts: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub sales_orders: Vec<Map<String, Value>>,
 }
 
 /// A Plex tenant (one PCN) and the records it holds, by resource name.
@@ -154,15 +355,50 @@ pub(crate) struct Tenant {
     pub name: Option<String>,
     pub default: bool,
     pub records: BTreeMap<&'static str, Vec<Map<String, Value>>>,
+    /// Customer addresses by customer id (lowercase): the address schema has no customer field.
+    pub addresses: BTreeMap<String, Vec<Map<String, Value>>>,
+    /// Freight, tax and prepaid amounts given to the order-header data source, by order id: the
+    /// Connect order schema has no field for them, so only the state dump shows them.
+    pub order_charges: BTreeMap<String, Map<String, Value>>,
+    /// The last `orderNumber` the double generated.
+    pub order_sequence: u64,
 }
 
 impl Tenant {
+    /// An empty tenant.
+    pub(crate) fn new(id: String, code: String) -> Tenant {
+        Tenant {
+            id,
+            code,
+            customer_id: None,
+            name: None,
+            default: false,
+            records: BTreeMap::new(),
+            addresses: BTreeMap::new(),
+            order_charges: BTreeMap::new(),
+            order_sequence: 0,
+        }
+    }
+
     pub(crate) fn is(&self, reference: &str) -> bool {
         self.id.eq_ignore_ascii_case(reference) || self.code == reference
     }
 
     pub(crate) fn records(&self, resource: &Resource) -> &[Map<String, Value>] {
         self.records.get(resource.name).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub(crate) fn records_mut(&mut self, resource: &'static Resource) -> &mut Vec<Map<String, Value>> {
+        self.records.entry(resource.name).or_default()
+    }
+
+    /// The record of `resource` with this id (ids compare case-insensitively, as UUIDs do).
+    pub(crate) fn find(&self, resource: &Resource, id: &str) -> Option<&Map<String, Value>> {
+        self.records(resource).iter().find(|record| has_id(record, id))
+    }
+
+    pub(crate) fn find_mut(&mut self, resource: &'static Resource, id: &str) -> Option<&mut Map<String, Value>> {
+        self.records_mut(resource).iter_mut().find(|record| has_id(record, id))
     }
 
     /// Normalises and stores records, replacing those with the same `id`.
@@ -184,8 +420,18 @@ impl Tenant {
     }
 }
 
+/// Whether a record's `id` is `id`, ignoring case.
+pub(crate) fn has_id(record: &Map<String, Value>, id: &str) -> bool {
+    record.get("id").and_then(Value::as_str).is_some_and(|own| own.eq_ignore_ascii_case(id))
+}
+
+/// A record's string field.
+pub(crate) fn text<'a>(record: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
+    record.get(field).and_then(Value::as_str)
+}
+
 /// Gives a record every schema field, an id and its dates (see the module docs).
-fn normalize(
+pub(crate) fn normalize(
     resource: &Resource,
     mut record: Map<String, Value>,
     now: DateTime<Utc>,
@@ -264,6 +510,9 @@ pub(crate) struct DataSourceUser {
     /// Data source ids this user may execute; every one when empty.
     #[serde(default)]
     pub datasources: Vec<u64>,
+    /// The tenant (id or code) this account is bound to; the default tenant when absent.
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 /// The type names of data source inputs, as the metadata endpoint lists them.
@@ -317,6 +566,28 @@ pub(crate) struct DataSourceSeed {
     /// Fixed output values returned by every execution.
     #[serde(default)]
     pub outputs: Map<String, Value>,
+    #[serde(default)]
+    pub procedure: Option<Procedure>,
+}
+
+/// What a "procedure" data source does when executed (see `procedures`): the demo's stand-ins for
+/// the tenant-specific data sources web-order integrations write sales orders through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Procedure {
+    /// Adds a sales order header: `Customer_Code, Order_No_Custom, PO_No,
+    /// Ship_To_Customer_Address_Code, Bill_To_Customer_Address_Code, Freight_Amount, Tax_Amount,
+    /// Prepaid_Amount` → outputs `Result_Error, ResultCode, ResultMessage, Order_No`.
+    #[serde(rename = "sales_order_add")]
+    AddOrder,
+    /// Adds a line with its price and release: `Order_No, Part_No, Quantity, Price, Due_Date,
+    /// Release_Status` → outputs `Result_Error, ResultCode, ResultMessage`.
+    #[serde(rename = "sales_order_line_add")]
+    AddOrderLine,
+    /// Reads the sales orders with a PO number: `PO_No` (and optionally `Customer_Code`) → rows
+    /// `Order_No, PO_No, Customer_Code, Line_Count`.
+    #[serde(rename = "sales_orders_by_po")]
+    FindOrdersByPo,
 }
 
 /// A registered data source. Execution returns its rows, keeping those whose column matches every
@@ -330,6 +601,7 @@ pub(crate) struct DataSource {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Value>>,
     pub outputs: Map<String, Value>,
+    pub procedure: Option<Procedure>,
 }
 
 impl TryFrom<DataSourceSeed> for DataSource {
@@ -359,6 +631,7 @@ impl TryFrom<DataSourceSeed> for DataSource {
             columns: seed.columns,
             rows,
             outputs: seed.outputs,
+            procedure: seed.procedure,
         })
     }
 }

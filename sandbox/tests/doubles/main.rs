@@ -12,3 +12,5 @@ mod faults;
 mod lifecycle;
 mod monday;
 mod plex;
+mod plex_sales;
+mod webhooks;

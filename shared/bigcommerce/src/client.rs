@@ -91,9 +91,35 @@ impl BigCommerceClient {
     }
 
     async fn get_json<T: DeserializeOwned>(&self, path: &str, what: &'static str) -> Result<T, Error> {
-        let url = format!("{}{path}", self.store_url);
-        let reply = self.api.send(|http| self.authorized(http.get(&url))).await?;
+        let reply = self.get(path).await?;
         decode(&reply, what)
+    }
+
+    /// `GET {store_url}{path}` (path and query, e.g. `/v2/orders/7/products?page=2`), retried and
+    /// classified by `millwright-http`; any 2xx comes back, 204 included.
+    pub(crate) async fn get(&self, path: &str) -> Result<Reply, Error> {
+        let url = format!("{}{path}", self.store_url);
+        Ok(self.api.send(|http| self.authorized(http.get(&url))).await?)
+    }
+
+    /// Like [`get`](Self::get) for responses that carry secrets (hooks and their custom headers):
+    /// no part of a failed response, not even a cut-off 200, goes into the error.
+    pub(crate) async fn get_confidential(&self, path: &str) -> Result<Reply, Error> {
+        let url = format!("{}{path}", self.store_url);
+        Ok(self.api.send_confidential(|http| self.authorized(http.get(&url))).await?)
+    }
+
+    /// A request with a JSON body (already encoded, so every attempt sends the same bytes) whose
+    /// response may carry secrets, so none of it goes into an error.
+    pub(crate) async fn send_confidential(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<Reply, Error> {
+        let url = format!("{}{path}", self.store_url);
+        let build = |http: &reqwest::Client| self.authorized(http.request(method.clone(), &url).body(body.clone()));
+        Ok(self.api.send_confidential(build).await?)
     }
 
     /// Adds the headers every BigCommerce request carries.

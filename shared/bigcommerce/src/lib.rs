@@ -7,16 +7,25 @@
 //! failure and retries; this crate builds requests and decodes bodies. BigCommerce's JSON shapes
 //! stay in here and leave as this crate's own types.
 //!
-//! Layout: `credentials` (the secret document), `client` (the client and its calls).
+//! Layout: `credentials` (the secret document), `client` (the client, store information and the
+//! request helpers), `orders` (one order in full, as a `domain::order::WebOrder`), `hooks` (webhook
+//! subscriptions), `fields` (reading JSON field by field, so errors name the field and never quote
+//! its value), `ports` (the order worker's `WebOrderSource`).
 
 mod client;
 mod credentials;
+mod fields;
+mod hooks;
+mod orders;
+mod ports;
 
 use domain::ErrorClass;
 use millwright_http::HttpError;
 
 pub use client::{BigCommerceClient, StoreInformation};
 pub use credentials::Credentials;
+pub use hooks::Hook;
+pub use ports::api_error;
 
 /// A failed BigCommerce call, or a client that could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +43,14 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A field of a successful response is missing or does not parse. Names the response and the
+    /// field's path (`order 1042`, `products[3].price_ex_tax`), never the value, which may be
+    /// customer data or a secret.
+    #[error("BigCommerce {what}: `{field}` {reason}")]
+    Field { what: String, field: String, reason: &'static str },
+    /// A paged list did not end: a page brought nothing new, or there were implausibly many.
+    #[error("BigCommerce {what}: paging stopped: {reason}")]
+    Paging { what: String, reason: String },
     /// A configured value (base URL, store hash) is unusable.
     #[error("BigCommerce configuration: {what} {reason}")]
     Config { what: &'static str, reason: String },
@@ -47,7 +64,9 @@ impl Error {
         match self {
             Error::Http(error) => error.class(),
             Error::Credentials { .. } => ErrorClass::Auth,
-            Error::Decode { .. } | Error::Config { .. } => ErrorClass::Data,
+            Error::Decode { .. } | Error::Field { .. } | Error::Paging { .. } | Error::Config { .. } => {
+                ErrorClass::Data
+            }
         }
     }
 }

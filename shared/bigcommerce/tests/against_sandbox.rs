@@ -1,14 +1,18 @@
 //! The BigCommerce client against the sandbox's BigCommerce double, started in-process on
-//! 127.0.0.1 for each test: success, wrong credentials, injected 429/503/403/slow responses, and
-//! pacing under a tiny quota. Real time, with windows and waits shrunk to keep each test short.
+//! 127.0.0.1 for each test: success, wrong credentials, injected 429/503/403/slow responses, pacing
+//! under a tiny quota, reading orders (one call, or paging when the embedded lines are cut), and
+//! the hook calls. Real time, with windows and waits shrunk to keep each test short.
 
+use std::collections::BTreeMap;
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use bigcommerce::{BigCommerceClient, Credentials, Error};
 use domain::ErrorClass;
 use millwright_http::{HttpSettings, RetryPolicy};
+use rust_decimal::Decimal;
 use sandbox::{Sandbox, SandboxConfig, demo};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 async fn start_sandbox() -> Sandbox {
@@ -176,5 +180,305 @@ async fn pacing_from_the_rate_headers_keeps_a_tiny_quota_free_of_429s() {
     let log = request_log(&sandbox).await;
     assert_eq!(log.len(), 8, "no retries were needed");
     assert!(statuses(&log).iter().all(|status| *status == Some(200)), "{:?}", statuses(&log));
+    sandbox.shutdown().await;
+}
+
+/// Seeds one order into the demo store: `lines` lines to one shipping address, the first priced
+/// `0.4500` and the rest `2.0000`.
+async fn seed_order(sandbox: &Sandbox, id: u64, lines: usize) {
+    let products: Vec<Value> = (1..=lines)
+        .map(|n| {
+            json!({"product_id": 1000 + n, "variant_id": 2000 + n, "sku": format!("SKU-{n:03}"),
+                   "name": format!("Part {n}"), "quantity": n, "price_ex_tax": if n == 1 { "0.4500" } else { "2.0000" }})
+        })
+        .collect();
+    let order = json!({
+        "id": id, "status_id": 11, "customer_id": 42, "currency_code": "EUR",
+        "customer_message": "Ring twice",
+        "date_created": "Tue, 05 Mar 2019 21:40:11 +0000", "date_modified": "Mon, 11 Mar 2019 15:17:25 +0000",
+        "billing_address": {"first_name": "Jane", "last_name": "Doe", "company": "Laser Ltd", "street_1": "555 East Street",
+                            "city": "Austin", "state": "Texas", "zip": "78108", "country": "United States",
+                            "country_iso2": "US", "phone": "1234567890", "email": "janedoe@example.com"},
+        "shipping_addresses": [{"id": 9, "first_name": "Trish", "last_name": "Smith", "street_1": "666 Sussex St",
+                                "city": "Austin", "state": "Texas", "zip": "78751", "country_iso2": "US",
+                                "shipping_method": "Free Shipping"}],
+        "products": products
+    });
+    control(sandbox, "seed", json!({"stores": [{"store_hash": demo::BIGCOMMERCE_STORE_HASH, "orders": [order]}]}))
+        .await;
+}
+
+fn paths_and_queries(log: &[Value]) -> Vec<String> {
+    log.iter()
+        .map(|entry| match entry["query"].as_str() {
+            Some(query) => format!("{}?{query}", entry["path"].as_str().unwrap_or_default()),
+            None => entry["path"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_order_with_three_lines_is_read_in_exactly_one_call() {
+    let sandbox = start_sandbox().await;
+    seed_order(&sandbox, 500, 3).await;
+
+    let order = client(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN).order(500).await.expect("read").expect("found");
+
+    assert_eq!(order.id, 500);
+    assert_eq!((order.status_id, order.status.as_str()), (11, "Awaiting Fulfillment"));
+    assert_eq!(order.customer_id, 42);
+    assert_eq!(order.currency_code, "EUR");
+    assert_eq!(order.customer_message.as_deref(), Some("Ring twice"));
+    assert_eq!(order.date_created.to_rfc3339(), "2019-03-05T21:40:11+00:00");
+    assert_eq!(order.date_modified.to_rfc3339(), "2019-03-11T15:17:25+00:00");
+    assert_eq!(order.billing.company.as_deref(), Some("Laser Ltd"));
+    assert_eq!(order.billing.email.as_deref(), Some("janedoe@example.com"));
+    assert_eq!(order.shipping.len(), 1);
+    assert_eq!(order.shipping[0].id, 9);
+    assert_eq!(order.shipping[0].address.street_1, "666 Sussex St");
+    assert_eq!(order.shipping[0].address.street_2, None);
+    assert_eq!(order.shipping[0].shipping_method.as_deref(), Some("Free Shipping"));
+    let skus: Vec<&str> = order.lines.iter().map(|line| line.sku.as_str()).collect();
+    assert_eq!(skus, ["SKU-001", "SKU-002", "SKU-003"]);
+    let first = &order.lines[0];
+    assert_eq!((first.product_id, first.variant_id, first.address_id), (1001, Some(2001), Some(9)));
+    assert_eq!(first.quantity, Decimal::from(1));
+    assert_eq!(order.lines[2].quantity, Decimal::from(3));
+
+    let log = request_log(&sandbox).await;
+    assert_eq!(
+        paths_and_queries(&log),
+        ["/stores/demo-store/v2/orders/500?include=consignments.line_items&consignment_structure=object"]
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_decimal_price_like_0_4500_survives_exactly() {
+    let sandbox = start_sandbox().await;
+    seed_order(&sandbox, 501, 2).await;
+
+    let order = client(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN).order(501).await.expect("read").expect("found");
+
+    let price = order.lines[0].unit_price;
+    assert_eq!(price, Decimal::from_str("0.4500").unwrap());
+    assert_eq!(price.to_string(), "0.4500", "the scale is kept, not just the value");
+    assert_eq!(order.lines[1].unit_price.to_string(), "2.0000");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_order_with_sixty_lines_falls_back_to_paging_and_returns_all_of_them() {
+    let sandbox = start_sandbox().await;
+    // 60 lines: the consignment embeds 50 and warns; /products has all 60 on one page.
+    seed_order(&sandbox, 502, 60).await;
+
+    let order = client(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN).order(502).await.expect("read").expect("found");
+
+    assert_eq!(order.lines.len(), 60);
+    let ids: Vec<u64> = order.lines.iter().map(|line| line.line_id).collect();
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "lines come sorted by id");
+    assert_eq!(order.lines[59].sku, "SKU-060");
+    assert!(order.lines.iter().all(|line| line.address_id == Some(9)));
+    assert_eq!(order.shipping.len(), 1, "the addresses still come from the consignments");
+    let log = request_log(&sandbox).await;
+    assert_eq!(
+        paths_and_queries(&log),
+        [
+            "/stores/demo-store/v2/orders/502?include=consignments.line_items&consignment_structure=object",
+            "/stores/demo-store/v2/orders/502/products?limit=250&page=1",
+        ],
+        "one call for the order plus one page"
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_order_longer_than_a_page_is_read_page_by_page_until_the_short_one() {
+    let sandbox = start_sandbox().await;
+    seed_order(&sandbox, 503, 260).await;
+
+    let order = client(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN).order(503).await.expect("read").expect("found");
+
+    assert_eq!(order.lines.len(), 260);
+    let log = request_log(&sandbox).await;
+    assert_eq!(log.len(), 3, "the order plus two pages: {:?}", paths_and_queries(&log));
+    assert!(paths_and_queries(&log)[2].ends_with("/products?limit=250&page=2"));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_page_that_repeats_earlier_lines_stops_the_read_with_an_error_naming_the_order() {
+    let sandbox = start_sandbox().await;
+    seed_order(&sandbox, 504, 60).await;
+    // Every /products page is the same full page of one line, as a broken paging server would send.
+    let line = json!({"id": 77, "order_id": 504, "product_id": 1, "sku": "X", "name": "X", "quantity": 1, "price_ex_tax": "1.0000"});
+    let page: Vec<Value> = (0..250).map(|_| line.clone()).collect();
+    control(
+        &sandbox,
+        "faults",
+        json!({"path_contains": "/v2/orders/504/products", "fault": {"kind": "custom", "status": 200, "body": page}}),
+    )
+    .await;
+
+    let error = client(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN).order(504).await.expect_err("no progress");
+
+    assert!(matches!(error, Error::Paging { .. }), "{error:?}");
+    assert_eq!(error.class(), ErrorClass::Data);
+    assert!(error.to_string().contains("order 504 products"), "{error}");
+    assert_eq!(request_log(&sandbox).await.len(), 3, "the order, page 1, and the repeated page 2");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_order_without_embedded_consignments_pages_addresses_and_lines() {
+    let sandbox = start_sandbox().await;
+    seed_order(&sandbox, 505, 2).await;
+    // The order as a store that ignores `include` would send it: resource links only.
+    let plain: Value = reqwest::Client::new()
+        .get(format!("{}/stores/{}/v2/orders/505", sandbox.bigcommerce_url, demo::BIGCOMMERCE_STORE_HASH))
+        .header("X-Auth-Token", demo::BIGCOMMERCE_ACCESS_TOKEN)
+        .send()
+        .await
+        .expect("order")
+        .json()
+        .await
+        .expect("json");
+    assert!(plain["consignments"]["resource"].is_string());
+    reqwest::Client::new()
+        .delete(format!("{}/__control/requests", sandbox.bigcommerce_url))
+        .send()
+        .await
+        .expect("the log is cleared");
+    control(
+        &sandbox,
+        "faults",
+        json!({"path_contains": "/v2/orders/505", "times": 1, "fault": {"kind": "custom", "status": 200, "body": plain}}),
+    )
+    .await;
+
+    let order = client(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN).order(505).await.expect("read").expect("found");
+
+    assert_eq!(order.lines.len(), 2);
+    assert_eq!(order.shipping.len(), 1);
+    assert_eq!(order.shipping[0].address.last_name, "Smith");
+    let paths = paths_and_queries(&request_log(&sandbox).await);
+    assert!(paths.iter().any(|path| path.contains("/shipping_addresses?limit=250&page=1")), "{paths:?}");
+    assert!(paths.iter().any(|path| path.contains("/products?limit=250&page=1")), "{paths:?}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unknown_order_is_none_after_one_call() {
+    let sandbox = start_sandbox().await;
+
+    let order = client(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN).order(999_999).await.expect("a 404 is no error");
+
+    assert!(order.is_none());
+    assert_eq!(statuses(&request_log(&sandbox).await), vec![Some(404)]);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_guest_order_has_customer_zero() {
+    let sandbox = start_sandbox().await;
+
+    let order = client(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN)
+        .order(demo::BIGCOMMERCE_DEMO_GUEST_ORDER_ID)
+        .await
+        .expect("read")
+        .expect("found");
+
+    assert!(order.is_guest());
+    assert!(order.is_real_order());
+    assert_eq!(order.billing.email.as_deref(), Some("sam.guest@example.com"));
+    assert_eq!(order.billing.company, None, "an empty company is no company");
+    assert_eq!(order.lines.len(), 1);
+    assert_eq!(order.lines[0].sku, "MW-NUT-M8");
+    assert_eq!(order.lines[0].unit_price.to_string(), "0.1200");
+    assert_eq!(order.customer_message, None);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn hooks_are_created_listed_deactivated_and_reactivated_by_their_owner() {
+    let sandbox = start_sandbox().await;
+    let client = client(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN);
+    let secret = "wh-shared-secret-0c9d";
+    let headers = BTreeMap::from([("X-Millwright-Auth".to_owned(), SecretString::from(secret.to_owned()))]);
+
+    // WHEN a hook is created
+    let created =
+        client.create_hook("store/order/created", "https://hooks.example/bc", &headers).await.expect("created");
+
+    // THEN it is active and keeps its header, which Debug never shows
+    assert!(created.is_active);
+    assert_eq!(created.scope, "store/order/created");
+    assert_eq!(created.client_id.as_deref(), Some(demo::BIGCOMMERCE_CLIENT_ID));
+    assert_eq!(created.header("x-millwright-auth").map(ExposeSecret::expose_secret), Some(secret));
+    assert!(!format!("{created:?}").contains(secret));
+
+    // AND it is listed, among every page of hooks
+    for n in 0..3 {
+        client
+            .create_hook("store/order/updated", &format!("https://hooks.example/{n}"), &BTreeMap::new())
+            .await
+            .expect("more hooks");
+    }
+    let listed = client.list_hooks().await.expect("listed");
+    assert_eq!(listed.len(), 4);
+    assert!(listed.iter().any(|hook| hook.id == created.id && hook.destination == "https://hooks.example/bc"));
+
+    // AND it can be switched off and on again
+    let off = client.set_hook_active(created.id, false).await.expect("deactivated");
+    assert!(!off.is_active);
+    let on = client.set_hook_active(created.id, true).await.expect("reactivated");
+    assert!(on.is_active);
+
+    // AND a second registration of the same scope and destination is a data error
+    let duplicate = client.create_hook("store/order/created", "https://hooks.example/bc", &headers).await;
+    let error = duplicate.expect_err("one hook per scope and destination");
+    assert_eq!(error.class(), ErrorClass::Data);
+    assert!(!format!("{error} {error:?}").contains(secret));
+
+    // AND an unknown hook is a data error too (404)
+    assert_eq!(client.set_hook_active(987_654, true).await.expect_err("404").class(), ErrorClass::Data);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn listing_hooks_follows_the_pages_until_the_last() {
+    let sandbox = start_sandbox().await;
+    let hooks: Vec<Value> = (0..260)
+        .map(|n| json!({"scope": "store/order/created", "destination": format!("https://hooks.example/{n}")}))
+        .collect();
+    control(&sandbox, "seed", json!({"stores": [{"store_hash": demo::BIGCOMMERCE_STORE_HASH, "hooks": hooks}]})).await;
+
+    let listed = client(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN).list_hooks().await.expect("listed");
+
+    assert_eq!(listed.len(), 260);
+    assert_eq!(request_log(&sandbox).await.len(), 2);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cut_off_hooks_response_never_puts_a_header_secret_into_the_error() {
+    let sandbox = start_sandbox().await;
+    let secret = "wh-secret-that-must-not-leak";
+    control(
+        &sandbox,
+        "seed",
+        json!({"stores": [{"store_hash": demo::BIGCOMMERCE_STORE_HASH, "hooks": [
+            {"scope": "store/order/created", "destination": "https://hooks.example/bc", "headers": {"X-Millwright-Auth": secret}}
+        ]}]}),
+    )
+    .await;
+    control(&sandbox, "faults", json!({"path_contains": "/v3/hooks", "fault": "truncated_body"})).await;
+
+    let error = client(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN).list_hooks().await.expect_err("cut off every time");
+
+    assert_eq!(error.class(), ErrorClass::Transient);
+    let shown = format!("{error} {error:?}");
+    assert!(!shown.contains(secret), "{shown}");
     sandbox.shutdown().await;
 }

@@ -34,7 +34,8 @@ pub struct OrderSettings {
     /// guest order needs mapping.
     #[serde(default)]
     pub guest_customer_code: Option<String>,
-    /// BigCommerce status ids that are synced; empty means every status except Incomplete (0).
+    /// BigCommerce status ids that are synced; empty means every status except those in
+    /// `order::NOT_AN_ORDER_STATUSES` (Incomplete, Refunded, Cancelled, Declined).
     #[serde(default)]
     pub synced_statuses: Vec<u32>,
     /// Due date of each release: the order date plus this many days.

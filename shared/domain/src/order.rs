@@ -11,9 +11,11 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// BigCommerce order status ids that are not (yet) real orders: 0 Incomplete (abandoned or
-/// failed payment, BigCommerce still fires `store/order/created` for them).
-pub const NOT_AN_ORDER_STATUSES: &[u32] = &[0];
+/// BigCommerce order status ids that are not orders Plex should make: 0 Incomplete (abandoned
+/// checkout or failed payment; BigCommerce still fires `store/order/created` for them), 4 Refunded,
+/// 5 Cancelled and 6 Declined. An order that reaches one of these after it was written to Plex is
+/// a change for a person (the worker audits it as needs-attention), not a silent new version.
+pub const NOT_AN_ORDER_STATUSES: &[u32] = &[0, 4, 5, 6];
 
 /// A BigCommerce order with everything the sales order needs, already fetched in full.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

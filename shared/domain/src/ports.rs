@@ -1,8 +1,11 @@
 //! Ports: the capabilities the functions need from the outside world, as small traits.
 //!
 //! Production adapters live in `shared/aws` (DynamoDB, SQS, Secrets Manager, SNS) and the client
-//! crates; the in-memory fakes in [`crate::ports::memory`] back handler tests. Every trait takes and
+//! crates; the in-memory fakes in [`crate::ports::memory`] (storage, queue, alerts) and
+//! [`crate::ports::fakes`] (the BigCommerce and Plex order APIs) back handler tests. Every trait takes and
 //! returns domain types, never SDK outputs, and every method documents what its errors mean.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -18,6 +21,7 @@ use crate::ledger::{LedgerEntry, OrderRef};
 use crate::message::OrderMessage;
 use crate::order::{CustomerKey, PartRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder};
 
+pub mod fakes;
 pub mod memory;
 
 /// The audit trail. Appends never overwrite: two events at the same instant are both kept.
@@ -159,4 +163,17 @@ pub trait SalesOrderSink: Send + Sync {
     async fn complete(&self, order: &PlexOrderRef, draft: &SalesOrderDraft) -> Result<PlexOrderRef, ApiError>;
     /// Changes the quantity and due date of these lines' releases.
     async fn update_releases(&self, order: &PlexOrderRef, lines: &[SalesOrderLineDraft]) -> Result<(), ApiError>;
+}
+
+/// The API handles of one connection: the order worker serves many connections from one Lambda, so
+/// it asks for a connection's BigCommerce and Plex clients per message.
+///
+/// Implementations build each client from the connection's profile and secrets and cache it per
+/// container (building one reads Secrets Manager), so asking again for the same connection is cheap.
+/// Errors say why the client cannot be had: `Data` for a missing or malformed secret (an operator
+/// must fix it), `Transient` when the secret store could not be reached.
+#[async_trait]
+pub trait ConnectionApis: Send + Sync {
+    async fn web_orders(&self, profile: &ConnectionProfile) -> Result<Arc<dyn WebOrderSource>, ApiError>;
+    async fn sales_orders(&self, profile: &ConnectionProfile) -> Result<Arc<dyn SalesOrderSink>, ApiError>;
 }

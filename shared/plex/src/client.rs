@@ -1,18 +1,25 @@
-//! [`PlexClient`] and the Connect calls it makes.
+//! [`PlexClient`], its request helpers, and the tenants canary. The calls for customers and parts
+//! are in `mdm`, those for sales orders in `sales`.
+//!
+//! Every helper adds the number of HTTP requests it sent (retries included) to a counter the
+//! caller passes, so a multi-call job such as writing a sales order can report what it spent of
+//! the 200-calls-a-minute budget.
 
 use std::sync::Arc;
 
 use domain::ErrorClass;
 use domain::connection::PlexAuthMode;
-use millwright_http::{Api, ApiClient, HttpSettings, Pacer, Reply};
-use reqwest::RequestBuilder;
+use millwright_http::{Api, ApiClient, HttpError, HttpSettings, Pacer, Reply};
 use reqwest::header::{ACCEPT, HeaderValue};
+use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::auth::{Auth, OAuth2, with_api_key, with_bearer};
 use crate::credentials::missing;
-use crate::{Credentials, Error};
+use crate::sales::OrderDefaults;
+use crate::{Credentials, Error, rejected};
 
 /// A tenant the credential may select (`GET /mdm/v1/tenants`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +40,8 @@ pub struct PlexClient {
     connect_base: String,
     auth: Auth,
     tenant_id: Option<HeaderValue>,
+    /// Status, type, ship-from and unit values the sales-order writes use.
+    pub(crate) defaults: OrderDefaults,
 }
 
 impl PlexClient {
@@ -76,7 +85,14 @@ impl PlexClient {
             None => None,
         };
         let api = ApiClient::new(Api::Plex, settings)?;
-        Ok(PlexClient { api, connect_base, auth, tenant_id })
+        Ok(PlexClient { api, connect_base, auth, tenant_id, defaults: OrderDefaults::default() })
+    }
+
+    /// Uses these setup values (statuses, types, ship-from building, price unit) when writing
+    /// sales orders instead of [`OrderDefaults::default`].
+    pub fn with_order_defaults(mut self, defaults: OrderDefaults) -> PlexClient {
+        self.defaults = defaults;
+        self
     }
 
     /// Draws from `pacer` instead of this client's own budget: Plex counts calls per key, so
@@ -94,38 +110,98 @@ impl PlexClient {
     /// `GET /mdm/v1/tenants`: the tenants this credential may select. Also the canary that proves
     /// the credential works.
     pub async fn tenants(&self) -> Result<Vec<Tenant>, Error> {
-        let tenants: Vec<wire::Tenant> = self.get_list("/mdm/v1/tenants", "tenants").await?;
+        let tenants: Vec<wire::Tenant> = self.get_list("/mdm/v1/tenants", &[], "tenants", &mut 0).await?;
         Ok(tenants.into_iter().map(|tenant| Tenant { id: tenant.id, code: tenant.code, name: tenant.name }).collect())
     }
 
-    /// A Connect list. Plex answers 404 when "no data exists to return" (Plex notes §2.3), so on
-    /// a list a 404 is an empty result.
-    async fn get_list<T: DeserializeOwned>(&self, path: &str, what: &'static str) -> Result<Vec<T>, Error> {
+    /// A GET whose body is decoded as `T`.
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        what: &'static str,
+        calls: &mut u32,
+    ) -> Result<T, Error> {
         let url = format!("{}{path}", self.connect_base);
-        match self.send(|http| http.get(&url)).await {
-            Ok(reply) => decode(&reply, what),
-            Err(Error::Http(error)) if error.status().is_some_and(|status| status.as_u16() == 404) => Ok(Vec::new()),
+        let reply = self.send(|http| http.get(&url).query(query), calls).await?;
+        decode(&reply, what)
+    }
+
+    /// A GET of one record by id: a 404 means there is no such record.
+    pub(crate) async fn get_optional<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        what: &'static str,
+        calls: &mut u32,
+    ) -> Result<Option<T>, Error> {
+        match self.get_json(path, &[], what, calls).await {
+            Ok(record) => Ok(Some(record)),
+            Err(Error::Http(error)) if is_not_found(&error) => Ok(None),
             Err(error) => Err(error),
         }
     }
 
-    /// Sends a Connect request with the credential and tenant headers. With OAuth2, a 401 means
-    /// the token lapsed or was revoked before its time: the request is sent once more with a new
-    /// token, and a second 401 is returned as the auth error it is.
-    async fn send<F>(&self, build: F) -> Result<Reply, Error>
+    /// A Connect list. Plex answers 404 when "no data exists to return" (Plex notes §2.3), so on
+    /// a list a 404 is an empty result. Query values are URL-encoded: a raw space makes Plex
+    /// return nothing without an error (§8).
+    pub(crate) async fn get_list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        what: &'static str,
+        calls: &mut u32,
+    ) -> Result<Vec<T>, Error> {
+        match self.get_json(path, query, what, calls).await {
+            Err(Error::Http(error)) if is_not_found(&error) => Ok(Vec::new()),
+            outcome => outcome,
+        }
+    }
+
+    /// A POST or PUT with a JSON body. A 400 becomes [`Error::Rejected`], naming the field.
+    pub(crate) async fn write_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        what: &'static str,
+        calls: &mut u32,
+    ) -> Result<T, Error> {
+        let url = format!("{}{path}", self.connect_base);
+        let request = format!("{method} {path}");
+        match self.send(|http| http.request(method.clone(), &url).json(body), calls).await {
+            Ok(reply) => decode(&reply, what),
+            Err(Error::Http(error)) => Err(rejected(request, error)),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Sends a Connect request with the credential and tenant headers, adding the requests sent
+    /// to `calls`. With OAuth2, a 401 means the token lapsed or was revoked before its time: the
+    /// request is sent once more with a new token, and a second 401 is returned as the auth error
+    /// it is.
+    async fn send<F>(&self, build: F, calls: &mut u32) -> Result<Reply, Error>
     where
         F: Fn(&reqwest::Client) -> RequestBuilder,
     {
+        let counted = |outcome: Result<Reply, HttpError>, calls: &mut u32| {
+            *calls += match &outcome {
+                Ok(reply) => reply.attempts,
+                Err(error) => error.attempts(),
+            };
+            outcome
+        };
         match &self.auth {
             Auth::ApiKey { key, secret } => {
-                Ok(self.api.send(|http| with_api_key(self.common(build(http)), key, secret.as_ref())).await?)
+                let outcome = self.api.send(|http| with_api_key(self.common(build(http)), key, secret.as_ref())).await;
+                Ok(counted(outcome, calls)?)
             }
             Auth::OAuth2(oauth) => {
                 let bearer = oauth.bearer(&self.api).await?;
-                match self.api.send(|http| with_bearer(self.common(build(http)), &bearer)).await {
+                match counted(self.api.send(|http| with_bearer(self.common(build(http)), &bearer)).await, calls) {
                     Err(error) if error.class() == ErrorClass::Auth => {
                         let bearer = oauth.refresh(&self.api, bearer.generation).await?;
-                        Ok(self.api.send(|http| with_bearer(self.common(build(http)), &bearer)).await?)
+                        let outcome = self.api.send(|http| with_bearer(self.common(build(http)), &bearer)).await;
+                        Ok(counted(outcome, calls)?)
                     }
                     outcome => Ok(outcome?),
                 }
@@ -145,6 +221,10 @@ impl PlexClient {
 
 fn decode<T: DeserializeOwned>(reply: &Reply, what: &'static str) -> Result<T, Error> {
     reply.json().map_err(|source| Error::Decode { what, source })
+}
+
+fn is_not_found(error: &HttpError) -> bool {
+    error.status().is_some_and(|status| status.as_u16() == 404)
 }
 
 mod wire {

@@ -125,9 +125,39 @@ impl Deps {
 
     /// The connection's Plex client, authenticating as the profile says (API key or OAuth2).
     pub async fn plex(&self, profile: &ConnectionProfile) -> Result<plex::PlexClient, DepsError> {
+        let credentials = self.plex_credentials(profile).await?;
+        self.plex_client(profile, credentials)
+    }
+
+    /// Plex as the order worker writes it: the Connect client with the connection's order
+    /// defaults, and the data-source client when the connection's strategy writes through them.
+    pub async fn plex_sales_orders(&self, profile: &ConnectionProfile) -> Result<plex::PlexSalesOrders, DepsError> {
+        let credentials = self.plex_credentials(profile).await?;
+        let writer = match plex::DataSourceOrderIds::from_strategy(&profile.orders.strategy) {
+            None => plex::Writer::Rest,
+            Some(ids) => {
+                let base_url =
+                    profile.plex.datasource_base_url.as_deref().unwrap_or(&self.config.endpoints.plex_datasource);
+                let client = plex::DataSourceClient::new(&self.http, base_url, &credentials)
+                    .map_err(|error| client_error(&profile.id, System::Plex, error))?;
+                plex::Writer::DataSource { client: Box::new(client.with_order_defaults(order_defaults(profile))), ids }
+            }
+        };
+        let client = self.plex_client(profile, credentials)?.with_order_defaults(order_defaults(profile));
+        Ok(plex::PlexSalesOrders::new(client, writer))
+    }
+
+    async fn plex_credentials(&self, profile: &ConnectionProfile) -> Result<plex::Credentials, DepsError> {
         let secret = self.secret(&profile.id, System::Plex).await?;
-        let credentials = plex::Credentials::from_secret_json(&secret)
-            .map_err(|error| self.credentials_error(&profile.id, System::Plex, error))?;
+        plex::Credentials::from_secret_json(&secret)
+            .map_err(|error| self.credentials_error(&profile.id, System::Plex, error))
+    }
+
+    fn plex_client(
+        &self,
+        profile: &ConnectionProfile,
+        credentials: plex::Credentials,
+    ) -> Result<plex::PlexClient, DepsError> {
         let base_url = profile.plex.connect_base_url.as_deref().unwrap_or(&self.config.endpoints.plex_connect);
         plex::PlexClient::new(&self.http, base_url, &profile.plex.auth, profile.plex.tenant_id.as_deref(), credentials)
             .map_err(|error| client_error(&profile.id, System::Plex, error))
@@ -147,6 +177,11 @@ impl Deps {
     fn credentials_error(&self, connection: &ConnectionId, system: System, error: impl std::fmt::Display) -> DepsError {
         DepsError::Credentials { secret: self.secret_name(connection, system).to_string(), reason: error.to_string() }
     }
+}
+
+/// The Plex values a sales order needs that a web order does not carry.
+fn order_defaults(profile: &ConnectionProfile) -> plex::OrderDefaults {
+    plex::OrderDefaults { ship_from: profile.orders.ship_from.clone(), ..plex::OrderDefaults::default() }
 }
 
 /// A client that cannot be built: a bad base URL in the profile, or credentials that do not fit

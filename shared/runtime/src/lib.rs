@@ -6,9 +6,11 @@
 //!
 //! - [`config`]: `Config::from_env`, naming any missing or invalid variable.
 //! - [`deps`]: `Deps`, the ports' production adapters and the per-connection API clients.
+//! - [`apis`]: `CachedApis`, each connection's API clients as the flows' ports, cached.
 //! - [`check`]: reach AWS and every system of a connection and say what answered.
 //! - [`telemetry`]: tracing (JSON on Lambda, compact text elsewhere).
 
+pub mod apis;
 pub mod check;
 pub mod config;
 pub mod deps;

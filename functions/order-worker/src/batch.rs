@@ -1,0 +1,189 @@
+//! An SQS batch from the FIFO order queue, answered with partial batch failures (the shape of the
+//! runtime's `advanced-sqs-partial-batch-failures` example; the event source mapping needs
+//! `FunctionResponseTypes: [ReportBatchItemFailures]`).
+//!
+//! Records of one message group (one order) are processed in the order SQS delivered them. Once one of
+//! them goes back to the queue, every later record of its group goes back too, unprocessed: acking a
+//! later message while an earlier one is retried would let an old event overtake a new one. Groups are
+//! independent and run concurrently, a few at a time. A record whose body is not an order message
+//! fails too, so that it ends in the dead-letter queue where someone can read it.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use domain::audit::{AuditEvent, Outcome, Stage};
+use domain::message::OrderMessage;
+use domain::{ConnectionId, ErrorClass, RecordKey, RecordKind};
+use serde_json::json;
+use tokio::task::{Id, JoinError, JoinSet};
+use tracing::Instrument;
+
+use crate::Worker;
+
+/// How much of a malformed body the audit event keeps (enough to recognise it; the DLQ has it all).
+const MALFORMED_BODY_KEPT: usize = 4096;
+
+struct Item {
+    /// The SQS message id, which a batch item failure names. Empty when SQS sent none; reporting an
+    /// empty identifier makes Lambda retry the whole batch, the safe answer to a record we cannot name.
+    message_id: String,
+    /// SQS's `ApproximateReceiveCount`: 1 on the first delivery.
+    attempt: u32,
+    message: Result<OrderMessage, Malformed>,
+}
+
+struct Malformed {
+    reason: String,
+    body: String,
+}
+
+struct Group {
+    id: String,
+    items: Vec<Item>,
+}
+
+impl Worker {
+    /// Processes an SQS batch and reports the records that must be delivered again.
+    #[tracing::instrument(skip_all, fields(records = event.records.len(), holder = %self.holder))]
+    pub async fn handle_batch(&self, event: SqsEvent, now: DateTime<Utc>) -> SqsBatchResponse {
+        let started = Instant::now();
+        let record_order: Vec<String> = event.records.iter().map(message_id).collect();
+        let mut failed: HashSet<String> = HashSet::new();
+        let mut members: HashMap<Id, Vec<String>> = HashMap::new();
+        let mut running = JoinSet::new();
+        let limit = self.settings.group_concurrency.max(1);
+        for group in groups(event.records) {
+            while running.len() >= limit {
+                collect(running.join_next_with_id().await, &mut members, &mut failed);
+            }
+            let ids = group.items.iter().map(|item| item.message_id.clone()).collect();
+            let worker = self.clone();
+            let task = async move { worker.run_group(group, now, started).await };
+            let handle = running.spawn(task.instrument(tracing::Span::current()));
+            members.insert(handle.id(), ids);
+        }
+        while let Some(joined) = running.join_next_with_id().await {
+            collect(Some(joined), &mut members, &mut failed);
+        }
+        let mut response = SqsBatchResponse::default();
+        for id in record_order {
+            if failed.remove(&id) {
+                response.add_failure(id);
+            }
+        }
+        response
+    }
+
+    /// Runs one group's records in order; returns the ids of the records that go back to the queue.
+    async fn run_group(&self, group: Group, batch_now: DateTime<Utc>, started: Instant) -> Vec<String> {
+        let mut failed = Vec::new();
+        for item in group.items {
+            if !failed.is_empty() {
+                tracing::info!(
+                    message_id = %item.message_id,
+                    group = %group.id,
+                    "an earlier message of this order goes back to the queue, so this one follows it"
+                );
+                failed.push(item.message_id);
+                continue;
+            }
+            // Each message gets its own time, so an order's audit events stay in order across a batch.
+            let now = batch_now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+            let done = match &item.message {
+                Ok(message) => !self.process(message, item.attempt, now).await.is_retry(),
+                Err(malformed) => {
+                    self.record_malformed(&item, malformed, now).await;
+                    false
+                }
+            };
+            if !done {
+                failed.push(item.message_id);
+            }
+        }
+        failed
+    }
+
+    /// Audits a malformed record under the connection's `bc-webhook` record when the body names a
+    /// valid connection; otherwise the log is all there is (and the DLQ keeps the body).
+    async fn record_malformed(&self, item: &Item, malformed: &Malformed, now: DateTime<Utc>) {
+        tracing::error!(
+            message_id = %item.message_id,
+            error.message = %malformed.reason,
+            "malformed order message; it goes back to the queue and ends in the dead-letter queue"
+        );
+        let connection = serde_json::from_str::<serde_json::Value>(&malformed.body)
+            .ok()
+            .and_then(|body| body.pointer("/order/connection").and_then(|c| c.as_str()).map(str::to_owned))
+            .and_then(|connection| ConnectionId::new(connection).ok());
+        let Some(connection) = connection else {
+            return;
+        };
+        let key = RecordKey::new(connection, RecordKind::BcWebhook, item.message_id.as_str());
+        let event = AuditEvent::new(key, now, Stage::Received, Outcome::Failed, self.settings.actor.as_str())
+            .with_error(ErrorClass::Data, format!("malformed order message: {}", malformed.reason))
+            .with_attempt(item.attempt)
+            .with_detail(json!({
+                "message_id": item.message_id,
+                "body": malformed.body.chars().take(MALFORMED_BODY_KEPT).collect::<String>(),
+            }));
+        if let Err(error) = self.ports.audit.append(&event).await {
+            tracing::error!(error.message = %error, error.cause_chain = ?error, "audit event not stored");
+        }
+    }
+}
+
+fn message_id(record: &SqsMessage) -> String {
+    record.message_id.clone().unwrap_or_default()
+}
+
+/// Splits the records into message groups, keeping the delivery order inside each group and the order
+/// of first appearance between groups.
+fn groups(records: Vec<SqsMessage>) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for record in records {
+        let message_id = message_id(&record);
+        let attempt =
+            record.attributes.get("ApproximateReceiveCount").and_then(|count| count.parse().ok()).unwrap_or(1);
+        let body = record.body.unwrap_or_default();
+        let message = serde_json::from_str::<OrderMessage>(&body)
+            .map_err(|error| Malformed { reason: error.to_string(), body: body.clone() });
+        // SQS's own group id is the truth; the message's is the same by construction (`group_id`).
+        let group_id = record
+            .attributes
+            .get("MessageGroupId")
+            .cloned()
+            .or_else(|| message.as_ref().ok().map(OrderMessage::group_id))
+            .unwrap_or_else(|| format!("ungrouped#{message_id}"));
+        let item = Item { message_id, attempt, message };
+        match index.get(&group_id) {
+            Some(&at) => groups[at].items.push(item),
+            None => {
+                index.insert(group_id.clone(), groups.len());
+                groups.push(Group { id: group_id, items: vec![item] });
+            }
+        }
+    }
+    groups
+}
+
+/// Takes one finished group's failures. A group whose task panicked goes back to the queue whole.
+fn collect(
+    joined: Option<Result<(Id, Vec<String>), JoinError>>,
+    members: &mut HashMap<Id, Vec<String>>,
+    failed: &mut HashSet<String>,
+) {
+    match joined {
+        Some(Ok((id, group_failed))) => {
+            members.remove(&id);
+            failed.extend(group_failed);
+        }
+        Some(Err(error)) => {
+            tracing::error!(error.message = %error, "processing a message group panicked; its messages go back");
+            failed.extend(members.remove(&error.id()).unwrap_or_default());
+        }
+        None => {}
+    }
+}

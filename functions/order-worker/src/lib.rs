@@ -1,0 +1,142 @@
+//! The order worker: takes order messages off the FIFO queue and makes each BigCommerce order exactly
+//! one Plex sales order.
+//!
+//! Layout:
+//! - this file: [`Worker`] (the ports and settings one invocation works with), [`Disposition`] (ack or
+//!   retry), and [`run_lambda`], the Lambda wiring `main.rs` calls.
+//! - `process`: one message, start to finish: profile, ledger lease, fetch, status filter, duplicate
+//!   and stale checks, mapping, the Plex write, the commit. Every step is an audit event.
+//! - `resolve`: customer and part look-ups through the id map, so a warm cache costs no API call.
+//! - `batch`: an SQS batch: FIFO order inside a message group, partial batch failures.
+//! - `error`: the failures of a resolution step.
+//!
+//! The worker never trusts a message beyond the order id: it always re-reads the order, so duplicated,
+//! reordered and late events all converge on the order's current state, and the ledger's version hash
+//! makes the repeats no-ops.
+
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::SqsEvent;
+use domain::ErrorClass;
+use domain::audit::Outcome;
+use domain::ports::{Alerter, AuditLog, ConnectionApis, ConnectionStore, IdMap, OrderLedger};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+mod batch;
+mod error;
+mod process;
+mod resolve;
+
+#[cfg(test)]
+mod tests;
+
+pub use resolve::namespaces;
+
+/// The ports the worker uses; production builds them once per container (`runtime::Deps`).
+#[derive(Clone)]
+pub struct Ports {
+    pub ledger: Arc<dyn OrderLedger>,
+    pub audit: Arc<dyn AuditLog>,
+    pub alerter: Arc<dyn Alerter>,
+    pub id_map: Arc<dyn IdMap>,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub apis: Arc<dyn ConnectionApis>,
+}
+
+impl Ports {
+    /// The production adapters: DynamoDB, SNS, and each connection's BigCommerce and Plex clients.
+    pub fn from_deps(deps: &runtime::Deps) -> Ports {
+        Ports {
+            ledger: deps.ledger.clone(),
+            audit: deps.audit.clone(),
+            alerter: deps.alerter.clone(),
+            id_map: deps.id_map.clone(),
+            connections: deps.connections.clone(),
+            apis: deps.connection_apis(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long the ledger lease on an order lasts. Longer than one invocation (the template's
+    /// function timeout), so a live worker never loses it; shorter than the queue's visibility
+    /// timeout, so the redelivery after a crashed worker finds it free.
+    pub lease_for: chrono::Duration,
+    /// Who acts, in audit events.
+    pub actor: String,
+    /// How many message groups (orders) of one batch are processed at once. Plex's rate budget, not
+    /// CPU, is the limit, so this stays small.
+    pub group_concurrency: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { lease_for: chrono::Duration::minutes(2), actor: "order-worker".to_owned(), group_concurrency: 4 }
+    }
+}
+
+/// The order worker. Cheap to clone (ports are shared); one clone per invocation carries that
+/// invocation's lease holder id.
+#[derive(Clone)]
+pub struct Worker {
+    ports: Ports,
+    settings: Settings,
+    /// The ledger lease holder: the Lambda request id, so two invocations never share a lease.
+    holder: String,
+}
+
+impl Worker {
+    /// A worker whose lease holder is the actor name; call [`Worker::for_invocation`] per invocation.
+    pub fn new(ports: Ports, settings: Settings) -> Self {
+        let holder = settings.actor.clone();
+        Worker { ports, settings, holder }
+    }
+
+    /// This worker for one invocation: leases are taken in the name of `request_id`.
+    pub fn for_invocation(&self, request_id: &str) -> Worker {
+        Worker { holder: request_id.to_owned(), ..self.clone() }
+    }
+
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+/// What becomes of a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Disposition {
+    /// Finished, whatever the outcome (written, duplicate, skipped, needs mapping, parked): the
+    /// outcome is in the audit log and the ledger, so the message is acknowledged.
+    Done(Outcome),
+    /// Not finished, and it may pass by itself: the message goes back to the queue (a batch item
+    /// failure) and ends in the dead-letter queue if it never does.
+    Retry {
+        class: ErrorClass,
+        reason: String,
+        /// The server's requested wait, when it gave one. SQS redelivers after the visibility
+        /// timeout; changing that per message is the batch handler's job once the queue port can.
+        retry_after: Option<std::time::Duration>,
+    },
+}
+
+impl Disposition {
+    pub fn is_retry(&self) -> bool {
+        matches!(self, Disposition::Retry { .. })
+    }
+}
+
+/// Runs the worker as a Lambda function on SQS events (with `ReportBatchItemFailures`). Each
+/// invocation takes leases under its own request id.
+pub async fn run_lambda(worker: Worker) -> Result<(), lambda_runtime::Error> {
+    let worker = &worker;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let invocation = worker.for_invocation(&event.context.request_id);
+        Ok::<_, lambda_runtime::Error>(invocation.handle_batch(event.payload, chrono::Utc::now()).await)
+    }))
+    .await
+}

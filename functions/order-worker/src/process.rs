@@ -1,0 +1,695 @@
+//! One order message, start to finish.
+//!
+//! The steps, each an audit event on the order's record (`{connection}#bc-order#{id}`):
+//! 1. Load the connection's profile.
+//! 2. Take the order's ledger lease (a conditional write): one worker per order at a time.
+//! 3. Re-read the order from BigCommerce. The message is only a pointer; its scope is never trusted.
+//! 4. Skip statuses the connection does not sync (never downgrading a committed order: a cancellation
+//!    after the commit needs a person).
+//! 5. Ack duplicates (content hash equals the committed one) and stale reads (older than the
+//!    committed version) without touching Plex.
+//! 6. Resolve the customer and the parts (id map first) and plan the sales order; report every
+//!    mapping gap at once.
+//! 7. Write: update an existing order (releases, added lines) or create one. Before a create the
+//!    ledger says `Writing`; an earlier attempt that left the entry anything but `Pending` may have
+//!    reached Plex (a timeout, a crash, a failure half-way through the REST chain), so the order is
+//!    first looked up by its reference and completed instead of created when found.
+//! 8. Commit the Plex id, the draft and the version hash to the ledger under the lease.
+//!
+//! Every path ends by saving the ledger entry with the lease released, so the next message for the
+//! order never waits for a lease to expire. A transient failure releases the lease and retries; a
+//! permanent one is audited, alerted once per cause and acknowledged.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use domain::alert::{Alert, AlertOutcome};
+use domain::audit::{AuditEvent, Outcome, Stage};
+use domain::connection::{ConnectionProfile, OrderSettings};
+use domain::ledger::{LedgerEntry, LedgerStatus};
+use domain::message::OrderMessage;
+use domain::order::{CommittedOrder, DraftChanges, MappingGap, PlexOrderRef, SalesOrderDraft, WebOrder};
+use domain::ports::{ApiError, SalesOrderSink};
+use domain::{ErrorClass, PortError, RecordKey, System};
+use serde_json::json;
+
+use crate::error::StepError;
+use crate::{Disposition, Worker, resolve};
+
+impl Worker {
+    /// Processes one delivery of `message`; `attempt` is SQS's receive count (1 the first time).
+    /// Never panics and never returns an error: whatever happens is an audit event and a disposition.
+    #[tracing::instrument(name = "process_order", skip_all, fields(order = %message.order, attempt))]
+    pub async fn process(&self, message: &OrderMessage, attempt: u32, now: DateTime<Utc>) -> Disposition {
+        let mut run = Run {
+            worker: self,
+            message,
+            key: message.order.record_key(),
+            label: message.order.connection.to_string(),
+            attempt,
+            now,
+            calls: Calls::default(),
+            audit_failed: false,
+            started: Instant::now(),
+            last_at: None,
+        };
+        let mut disposition = run.run().await;
+        if run.audit_failed && !disposition.is_retry() {
+            // Guarantee 4 (nothing dropped silently) needs the event stored; the ledger makes the
+            // repeat cheap (a duplicate or the same parked outcome), so go round again.
+            disposition = Disposition::Retry {
+                class: ErrorClass::Transient,
+                reason: "the audit log did not store every event of this attempt".to_owned(),
+                retry_after: None,
+            };
+        }
+        match &disposition {
+            Disposition::Done(outcome) => tracing::info!(
+                outcome = %outcome,
+                bigcommerce_calls = run.calls.bigcommerce,
+                plex_calls = run.calls.plex,
+                "order processed"
+            ),
+            Disposition::Retry { class, reason, .. } => {
+                tracing::warn!(error.class = %class, error.message = %reason, "order goes back to the queue");
+            }
+        }
+        disposition
+    }
+}
+
+/// API calls made for one message (what the rate budgets are spent on).
+#[derive(Debug, Default, Clone, Copy)]
+struct Calls {
+    bigcommerce: u32,
+    plex: u32,
+}
+
+/// How the sales order came to be what Plex holds, for the `Written` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteKind {
+    Created,
+    /// An earlier, in-doubt create was found by its reference and completed.
+    Adopted,
+    Updated,
+}
+
+impl WriteKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            WriteKind::Created => "created",
+            WriteKind::Adopted => "adopted",
+            WriteKind::Updated => "updated",
+        }
+    }
+}
+
+/// One attempt at one message.
+struct Run<'a> {
+    worker: &'a Worker,
+    message: &'a OrderMessage,
+    key: RecordKey,
+    /// The connection's name in alert subjects (display name once the profile is loaded).
+    label: String,
+    attempt: u32,
+    now: DateTime<Utc>,
+    calls: Calls,
+    audit_failed: bool,
+    /// Audit events are stamped `now` plus the time elapsed in this attempt, strictly increasing,
+    /// so the audit table (sorted by time) shows an attempt's steps in the order they happened.
+    started: Instant,
+    last_at: Option<DateTime<Utc>>,
+}
+
+impl Run<'_> {
+    async fn run(&mut self) -> Disposition {
+        let Some(profile) = (match self.profile().await {
+            Ok(profile) => profile,
+            Err(disposition) => return disposition,
+        }) else {
+            return self.connection_not_configured().await;
+        };
+        self.label = profile.display_name.clone().unwrap_or_else(|| profile.id.to_string());
+
+        let entry = match self.lease().await {
+            Ok(entry) => entry,
+            Err(disposition) => return disposition,
+        };
+
+        let order = match self.fetch(&profile).await {
+            Ok(Some(order)) => order,
+            Ok(None) => return self.not_in_store(entry).await,
+            Err(error) => return self.api_failed(entry, Stage::Fetched, System::Bigcommerce, error).await,
+        };
+        self.record(self.event(Stage::Fetched, Outcome::Ok).with_detail(json!({
+            "status": order.status,
+            "status_id": order.status_id,
+            "lines": order.lines.len(),
+            "date_modified": order.date_modified,
+            "scope": self.message.scope,
+            "delivery": self.message.delivery,
+            "source": self.message.source,
+        })))
+        .await;
+
+        if !is_synced(&order, &profile.orders) {
+            return self.not_synced(entry, &order).await;
+        }
+        let content_hash = order.content_hash();
+        if entry.committed.is_some() && entry.version_hash.as_deref() == Some(content_hash.as_str()) {
+            self.record(
+                self.event(Stage::Fetched, Outcome::Duplicate)
+                    .with_message("unchanged since the committed version")
+                    .with_detail(json!({"plex_order_id": entry.plex_order_id, "version_hash": content_hash})),
+            )
+            .await;
+            // Committed again: a record parked or flagged after its commit is back in step with Plex.
+            return self.conclude(entry, LedgerStatus::Committed, Outcome::Duplicate).await;
+        }
+        if let Some(committed_modified) = entry.source_modified
+            && order.date_modified < committed_modified
+        {
+            self.record(self.event(Stage::Fetched, Outcome::Skipped).with_message(format!(
+                "older than the committed version (modified {}, committed version modified {committed_modified})",
+                order.date_modified
+            )))
+            .await;
+            let status = entry.status;
+            return self.conclude(entry, status, Outcome::Skipped).await;
+        }
+
+        let sink = match self.worker.ports.apis.sales_orders(&profile).await {
+            Ok(sink) => sink,
+            Err(error) => return self.api_failed(entry, Stage::Mapped, System::Plex, error).await,
+        };
+        let draft = match self.plan(&profile, &order, sink.as_ref()).await {
+            Ok(Ok(draft)) => draft,
+            Ok(Err(gaps)) => return self.needs_mapping(entry, &order, gaps).await,
+            Err(StepError::Api(error)) => return self.api_failed(entry, Stage::Mapped, System::Plex, error).await,
+            Err(error @ StepError::Port { .. }) => return self.port_failed(Some(entry), Stage::Mapped, error).await,
+        };
+
+        match entry.committed.clone() {
+            Some(committed) => self.update(entry, &order, committed, draft, sink.as_ref()).await,
+            None => self.create(entry, &order, draft, sink.as_ref()).await,
+        }
+    }
+
+    // --- Steps ---
+
+    async fn profile(&mut self) -> Result<Option<ConnectionProfile>, Disposition> {
+        match self.worker.ports.connections.get(&self.message.order.connection).await {
+            Ok(profile) => Ok(profile),
+            Err(source) => Err(self
+                .port_failed(
+                    None,
+                    Stage::Received,
+                    StepError::Port { context: "reading the connection profile", source },
+                )
+                .await),
+        }
+    }
+
+    async fn lease(&mut self) -> Result<LedgerEntry, Disposition> {
+        let settings = &self.worker.settings;
+        let acquired = self
+            .worker
+            .ports
+            .ledger
+            .acquire(&self.message.order, &self.worker.holder, self.now, settings.lease_for)
+            .await;
+        match acquired {
+            Ok(entry) => Ok(entry),
+            Err(PortError::Conflict(reason)) => {
+                let message = "another worker holds this order's lease; the queue delivers the message again";
+                self.record(self.event(Stage::Received, Outcome::Retried).with_error(ErrorClass::Transient, message))
+                    .await;
+                Err(Disposition::Retry { class: ErrorClass::Transient, reason, retry_after: None })
+            }
+            Err(source) => Err(self
+                .port_failed(None, Stage::Received, StepError::Port { context: "taking the ledger lease", source })
+                .await),
+        }
+    }
+
+    async fn fetch(&mut self, profile: &ConnectionProfile) -> Result<Option<WebOrder>, ApiError> {
+        let source = self.worker.ports.apis.web_orders(profile).await?;
+        self.calls.bigcommerce += 1;
+        source.order(self.message.order.order_id).await
+    }
+
+    /// Resolves the customer and parts and maps the order; the inner error lists the mapping gaps.
+    async fn plan(
+        &mut self,
+        profile: &ConnectionProfile,
+        order: &WebOrder,
+        sink: &dyn SalesOrderSink,
+    ) -> Result<Result<SalesOrderDraft, Vec<MappingGap>>, StepError> {
+        let resolved = resolve::resolve(
+            self.worker.ports.id_map.as_ref(),
+            sink,
+            &profile.id,
+            order,
+            &profile.orders,
+            &mut self.calls.plex,
+        )
+        .await?;
+        let planned = domain::order::plan_sales_order(
+            order,
+            &profile.orders,
+            resolved.customer.as_deref().map_err(Clone::clone),
+            &resolved.parts,
+        );
+        if let Ok(draft) = &planned {
+            self.record(self.event(Stage::Mapped, Outcome::Ok).with_detail(json!({
+                "customer_id": draft.customer_id,
+                "lines": draft.lines.len(),
+                "plex_lookups": self.calls.plex,
+            })))
+            .await;
+        }
+        Ok(planned)
+    }
+
+    async fn update(
+        &mut self,
+        entry: LedgerEntry,
+        order: &WebOrder,
+        committed: CommittedOrder,
+        draft: SalesOrderDraft,
+        sink: &dyn SalesOrderSink,
+    ) -> Disposition {
+        let changes = DraftChanges::between(&committed.draft, &draft);
+        let plex_name = committed.plex.number.clone().unwrap_or_else(|| committed.plex.id.clone());
+        if !changes.needs_attention.is_empty() {
+            let summary = changes.needs_attention.join("; ");
+            let message = format!("Plex order {plex_name} cannot take this change automatically: {summary}");
+            self.record(
+                self.event(Stage::Written, Outcome::NeedsAttention)
+                    .with_error(ErrorClass::Data, &message)
+                    .with_detail(json!({"plex_order_id": committed.plex.id, "changes": changes})),
+            )
+            .await;
+            let order_id = order.id;
+            self.alert(
+                format!("order-change:{order_id}"),
+                format!("Order {order_id} changed in a way Plex cannot take: {summary}"),
+                format!(
+                    "Order {order_id} was changed in BigCommerce after it became Plex sales order {plex_name}. \
+                     {message}.\n\nPlex is unchanged. Change the Plex order by hand, then replay the order so \
+                     the ledger records the new version."
+                ),
+            )
+            .await;
+            return self.conclude(entry, LedgerStatus::NeedsAttention, Outcome::NeedsAttention).await;
+        }
+        let mut plex = committed.plex;
+        if !changes.release_updates.is_empty() {
+            self.calls.plex += 1;
+            if let Err(error) = sink.update_releases(&plex, &changes.release_updates).await {
+                return self.api_failed(entry, Stage::Written, System::Plex, error).await;
+            }
+        }
+        if !changes.added_lines.is_empty() {
+            self.calls.plex += 1;
+            plex = match sink.complete(&plex, &draft).await {
+                Ok(plex) => plex,
+                Err(error) => return self.api_failed(entry, Stage::Written, System::Plex, error).await,
+            };
+        }
+        self.commit(entry, order, draft, plex, WriteKind::Updated, Some(&changes)).await
+    }
+
+    async fn create(
+        &mut self,
+        mut entry: LedgerEntry,
+        order: &WebOrder,
+        draft: SalesOrderDraft,
+        sink: &dyn SalesOrderSink,
+    ) -> Disposition {
+        // `Pending` is only ever written by `acquire` for a new entry; every other status without a
+        // commit may follow an attempt that reached Plex (a `Writing` later overwritten by `Parked`,
+        // say), so anything else is looked up first. It costs one call off the happy path.
+        let look_up_first = entry.status != LedgerStatus::Pending;
+        entry.status = LedgerStatus::Writing;
+        entry.updated_at = self.now;
+        if let Err(source) = self.worker.ports.ledger.save(&entry, &self.worker.holder, false).await {
+            // Nothing was sent to Plex, so nothing is in doubt.
+            let error = StepError::Port { context: "marking the order as being written", source };
+            return self.port_failed(None, Stage::Written, error).await;
+        }
+        let mut kind = WriteKind::Created;
+        let written = async {
+            if look_up_first {
+                self.calls.plex += 1;
+                if let Some(existing) = sink.find_by_po(&draft.po_number).await? {
+                    kind = WriteKind::Adopted;
+                    self.calls.plex += 1;
+                    return sink.complete(&existing, &draft).await;
+                }
+            }
+            self.calls.plex += 1;
+            sink.create(&draft).await
+        }
+        .await;
+        match written {
+            Ok(plex) => self.commit(entry, order, draft, plex, kind, None).await,
+            // The entry stays `Writing` on a transient failure, so the next attempt looks first.
+            Err(error) => self.api_failed(entry, Stage::Written, System::Plex, error).await,
+        }
+    }
+
+    async fn commit(
+        &mut self,
+        mut entry: LedgerEntry,
+        order: &WebOrder,
+        draft: SalesOrderDraft,
+        plex: PlexOrderRef,
+        kind: WriteKind,
+        changes: Option<&DraftChanges>,
+    ) -> Disposition {
+        let lines = draft.lines.len();
+        entry.status = LedgerStatus::Committed;
+        entry.plex_order_id = Some(plex.id.clone());
+        entry.version_hash = Some(order.content_hash());
+        entry.source_modified = Some(order.date_modified);
+        entry.committed = Some(CommittedOrder { draft, plex: plex.clone() });
+        entry.updated_at = self.now;
+        let plex_name = plex.number.clone().unwrap_or_else(|| plex.id.clone());
+        if let Err(error) = self.worker.ports.ledger.save(&entry, &self.worker.holder, true).await {
+            let message = format!(
+                "Plex order {plex_name} was {} but the ledger did not record it ({error}); the next attempt \
+                 finds it by its reference",
+                kind.as_str()
+            );
+            self.record(self.event(Stage::Written, Outcome::Retried).with_error(error.class(), &message)).await;
+            return Disposition::Retry { class: error.class(), reason: message, retry_after: None };
+        }
+        self.record(
+            self.event(Stage::Written, Outcome::Ok)
+                .with_message(format!("{} Plex sales order {plex_name}", kind.as_str()))
+                .with_detail(json!({
+                    "plex_order_id": plex.id,
+                    "plex_order_number": plex.number,
+                    "action": kind.as_str(),
+                    "adopted": kind == WriteKind::Adopted,
+                    "lines": lines,
+                    "plex_calls": self.calls.plex,
+                    "bigcommerce_calls": self.calls.bigcommerce,
+                    "changes": changes,
+                })),
+        )
+        .await;
+        Disposition::Done(Outcome::Ok)
+    }
+
+    // --- Endings that write nothing to Plex ---
+
+    async fn connection_not_configured(&mut self) -> Disposition {
+        let connection = &self.message.order.connection;
+        let message = format!("connection {connection} not configured (no profile in the state table)");
+        self.record(self.event(Stage::Received, Outcome::Failed).with_error(ErrorClass::Data, &message)).await;
+        self.alert(
+            "connection-not-configured".to_owned(),
+            format!("Orders arrive for connection {connection}, which is not configured"),
+            format!(
+                "Order {} was queued for connection {connection}, but the state table has no profile for it. \
+                 Install the connection (millwright CLI), then replay its failed orders.",
+                self.message.order.order_id
+            ),
+        )
+        .await;
+        Disposition::Done(Outcome::Failed)
+    }
+
+    async fn not_in_store(&mut self, entry: LedgerEntry) -> Disposition {
+        let order_id = self.message.order.order_id;
+        if let Some(plex_name) = plex_name(&entry) {
+            let message =
+                format!("order {order_id} no longer exists in BigCommerce; Plex order {plex_name} is unchanged");
+            return self.needs_attention_after_commit(entry, message).await;
+        }
+        self.record(
+            self.event(Stage::Fetched, Outcome::Skipped)
+                .with_message(format!("order {order_id} not found in the store")),
+        )
+        .await;
+        self.conclude(entry, LedgerStatus::Skipped, Outcome::Skipped).await
+    }
+
+    async fn not_synced(&mut self, entry: LedgerEntry, order: &WebOrder) -> Disposition {
+        if let Some(plex_name) = plex_name(&entry) {
+            let message = format!(
+                "order was {} in BigCommerce (status {}); Plex order {plex_name} is unchanged",
+                order.status.to_lowercase(),
+                order.status_id
+            );
+            return self.needs_attention_after_commit(entry, message).await;
+        }
+        self.record(
+            self.event(Stage::Fetched, Outcome::Skipped)
+                .with_message(format!("status {:?} ({}) is not synced", order.status, order.status_id)),
+        )
+        .await;
+        self.conclude(entry, LedgerStatus::Skipped, Outcome::Skipped).await
+    }
+
+    /// A committed order (or one whose create is in doubt) left the synced world: Plex is never
+    /// changed automatically, a person decides.
+    async fn needs_attention_after_commit(&mut self, entry: LedgerEntry, message: String) -> Disposition {
+        self.record(
+            self.event(Stage::Fetched, Outcome::NeedsAttention)
+                .with_error(ErrorClass::Data, &message)
+                .with_detail(json!({"plex_order_id": entry.plex_order_id})),
+        )
+        .await;
+        let order_id = self.message.order.order_id;
+        self.alert(
+            format!("order-status:{order_id}"),
+            format!("Order {order_id} needs attention: {message}"),
+            format!("{message}.\n\nCancel or change the Plex order by hand if it should follow BigCommerce."),
+        )
+        .await;
+        self.conclude(entry, LedgerStatus::NeedsAttention, Outcome::NeedsAttention).await
+    }
+
+    async fn needs_mapping(&mut self, entry: LedgerEntry, order: &WebOrder, gaps: Vec<MappingGap>) -> Disposition {
+        let listed = gaps.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        self.record(
+            self.event(Stage::Mapped, Outcome::NeedsMapping)
+                .with_error(ErrorClass::Data, format!("order {} needs mapping: {listed}", order.id))
+                .with_detail(json!({"gaps": gaps})),
+        )
+        .await;
+        for gap in &gaps {
+            self.alert(
+                gap.cause(),
+                format!("Order {} needs mapping: {gap}", order.id),
+                format!(
+                    "Order {} cannot become a Plex sales order: {gap}.\n\nOther orders with the same gap are held \
+                     too; this alert is sent once per alert window. Create or map the value in Plex, then replay \
+                     the orders that need mapping (a later change to the order also retries it).",
+                    order.id
+                ),
+            )
+            .await;
+        }
+        self.conclude_unless_in_doubt(entry, LedgerStatus::NeedsMapping, Outcome::NeedsMapping).await
+    }
+
+    // --- Failures ---
+
+    /// An API call failed: its class decides retry (release the lease), park or fail.
+    async fn api_failed(&mut self, entry: LedgerEntry, stage: Stage, system: System, error: ApiError) -> Disposition {
+        let system_name = match system {
+            System::Bigcommerce => "BigCommerce",
+            System::Plex => "Plex",
+            System::Monday => "monday.com",
+        };
+        let order_id = self.message.order.order_id;
+        match error.class {
+            ErrorClass::Transient | ErrorClass::RateLimited => {
+                self.record(
+                    self.event(stage, Outcome::Retried)
+                        .with_error(error.class, &error.message)
+                        .with_detail(json!({"retry_after_seconds": error.retry_after.map(|wait| wait.as_secs_f64())})),
+                )
+                .await;
+                self.release(entry).await;
+                Disposition::Retry { class: error.class, reason: error.message, retry_after: error.retry_after }
+            }
+            ErrorClass::Auth | ErrorClass::Permission => {
+                let headline = match (system, error.class) {
+                    (System::Bigcommerce, ErrorClass::Auth) => "BigCommerce rejected the access token",
+                    (_, ErrorClass::Auth) => "Plex key expired or not subscribed",
+                    (System::Bigcommerce, _) => "BigCommerce API account lacks a scope",
+                    (_, _) => "Plex integration account lacks a role",
+                };
+                let message = format!("{headline}: {}", error.message);
+                self.record(self.event(stage, Outcome::Parked).with_error(error.class, &message)).await;
+                self.alert(
+                    format!("{}-{}", system.as_str(), error.class.as_str()),
+                    headline.to_owned(),
+                    format!(
+                        "{message}.\n\nOrder {order_id} is parked, and so is every order of this connection until \
+                         this is fixed in {system_name}. Then replay the parked orders."
+                    ),
+                )
+                .await;
+                self.conclude(entry, LedgerStatus::Parked, Outcome::Parked).await
+            }
+            ErrorClass::Data => {
+                self.record(self.event(stage, Outcome::Failed).with_error(ErrorClass::Data, &error.message)).await;
+                self.alert(
+                    format!("{}-rejected:{order_id}", system.as_str()),
+                    if stage == Stage::Written {
+                        format!("Order {order_id} was rejected by {system_name}: {}", error.message)
+                    } else {
+                        format!("Order {order_id} failed at {system_name}: {}", error.message)
+                    },
+                    format!(
+                        "{system_name} refused order {order_id}: {}.\n\nFix the value it names, then replay the \
+                         order.",
+                        error.message
+                    ),
+                )
+                .await;
+                self.conclude(entry, LedgerStatus::NeedsAttention, Outcome::Failed).await
+            }
+        }
+    }
+
+    /// The state table or audit log failed: infrastructure, so retry (ending in the DLQ if it lasts).
+    async fn port_failed(&mut self, entry: Option<LedgerEntry>, stage: Stage, error: StepError) -> Disposition {
+        let class = match &error {
+            StepError::Port { source, .. } => source.class(),
+            StepError::Api(api) => api.class,
+        };
+        let message = error.to_string();
+        self.record(self.event(stage, Outcome::Retried).with_error(class, &message)).await;
+        if let Some(entry) = entry {
+            self.release(entry).await;
+        }
+        Disposition::Retry { class: ErrorClass::Transient, reason: message, retry_after: None }
+    }
+
+    // --- Ledger ---
+
+    /// Saves the entry with `status` and the lease released; the message is acknowledged only once
+    /// the ledger holds the outcome.
+    async fn conclude(&mut self, mut entry: LedgerEntry, status: LedgerStatus, outcome: Outcome) -> Disposition {
+        entry.status = status;
+        entry.updated_at = self.now;
+        match self.worker.ports.ledger.save(&entry, &self.worker.holder, true).await {
+            Ok(()) => Disposition::Done(outcome),
+            Err(error) => {
+                let message = format!("recording {outcome} in the ledger: {error}");
+                tracing::error!(error.message = %error, error.cause_chain = ?error, "ledger save failed");
+                Disposition::Retry { class: error.class(), reason: message, retry_after: None }
+            }
+        }
+    }
+
+    /// Like [`Run::conclude`], but an entry whose create is in doubt keeps `Writing`, so the marker
+    /// that makes the next create look first is not lost to a skip or a mapping gap.
+    async fn conclude_unless_in_doubt(
+        &mut self,
+        entry: LedgerEntry,
+        status: LedgerStatus,
+        outcome: Outcome,
+    ) -> Disposition {
+        let status = if entry.create_in_doubt() { LedgerStatus::Writing } else { status };
+        self.conclude(entry, status, outcome).await
+    }
+
+    /// Gives the lease back unchanged, so a retry (or another worker) can start at once. A failure
+    /// only costs waiting for the lease to expire.
+    async fn release(&mut self, entry: LedgerEntry) {
+        if let Err(error) = self.worker.ports.ledger.save(&entry, &self.worker.holder, true).await {
+            tracing::warn!(error.message = %error, error.cause_chain = ?error, "lease not released; it expires by itself");
+        }
+    }
+
+    // --- Audit and alerts ---
+
+    fn event(&self, stage: Stage, outcome: Outcome) -> AuditEvent {
+        AuditEvent::new(self.key.clone(), self.now, stage, outcome, self.worker.settings.actor.as_str())
+            .with_attempt(self.attempt)
+    }
+
+    fn tick(&mut self) -> DateTime<Utc> {
+        let mut at = self.now + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default();
+        if let Some(last) = self.last_at
+            && at <= last
+        {
+            at = last + chrono::Duration::nanoseconds(1);
+        }
+        self.last_at = Some(at);
+        at
+    }
+
+    async fn record(&mut self, mut event: AuditEvent) {
+        event.at = self.tick();
+        if let Err(error) = self.worker.ports.audit.append(&event).await {
+            tracing::error!(
+                error.message = %error,
+                error.cause_chain = ?error,
+                stage = ?event.stage,
+                outcome = %event.outcome,
+                "audit event not stored"
+            );
+            self.audit_failed = true;
+        }
+    }
+
+    /// Sends an alert (once per cause per window, the alerter decides). A failed alert never fails the
+    /// order: it is logged, and the audit event it was about is already stored.
+    async fn alert(&mut self, cause: String, subject: String, body: String) {
+        let alert = Alert {
+            connection: self.message.order.connection.clone(),
+            cause,
+            subject: format!("[{}] {subject}", self.label),
+            body,
+            record: Some(self.key.clone()),
+        };
+        match self.worker.ports.alerter.alert(&alert).await {
+            Ok(AlertOutcome::Sent { message_id }) => {
+                self.record(
+                    self.event(Stage::Alerted, Outcome::Ok)
+                        .with_message(alert.subject)
+                        .with_detail(json!({"cause": alert.cause, "message_id": message_id})),
+                )
+                .await;
+            }
+            Ok(AlertOutcome::Suppressed) => {
+                tracing::info!(cause = %alert.cause, "alert suppressed: the same cause alerted inside the window");
+            }
+            Err(error) => {
+                tracing::error!(
+                    error.message = %error,
+                    error.cause_chain = ?error,
+                    cause = %alert.cause,
+                    "alert not sent"
+                );
+            }
+        }
+    }
+}
+
+/// Whether the connection syncs the order's status: the configured list, or every real order.
+fn is_synced(order: &WebOrder, settings: &OrderSettings) -> bool {
+    if settings.synced_statuses.is_empty() {
+        order.is_real_order()
+    } else {
+        settings.synced_statuses.contains(&order.status_id)
+    }
+}
+
+/// The Plex order an entry stands for, when Plex has (or may have) one: its number once committed,
+/// the reference to look for while a create is in doubt.
+fn plex_name(entry: &LedgerEntry) -> Option<String> {
+    if let Some(committed) = &entry.committed {
+        return Some(committed.plex.number.clone().unwrap_or_else(|| committed.plex.id.clone()));
+    }
+    entry.create_in_doubt().then(|| format!("with PO number {} (its create is in doubt)", entry.order.plex_reference()))
+}

@@ -1,0 +1,129 @@
+//! Customer and part look-ups for one order, through the id map first, so a warm cache costs no API
+//! call (Plex's rate budget is what limits throughput).
+//!
+//! Misses are never cached: an unmapped SKU or an unknown customer is looked up again on the next
+//! attempt, so an order that needs mapping goes through as soon as the part or customer exists.
+
+use std::collections::{BTreeSet, HashMap};
+
+use domain::ConnectionId;
+use domain::connection::OrderSettings;
+use domain::order::{CustomerKey, MappingGap, PartRef, WebOrder};
+use domain::ports::{IdMap, SalesOrderSink};
+
+use crate::error::StepError;
+
+/// The id-map namespaces the worker reads and fills.
+pub mod namespaces {
+    /// BigCommerce customer id → Plex customer id. Filled by an operator (`customer_match =
+    /// customer_id`); the worker only reads it.
+    pub const CUSTOMER: &str = "customer";
+    /// Guest customer code → Plex customer id.
+    pub const CUSTOMER_GUEST: &str = "customer:guest";
+    /// Billing e-mail, lower-cased → Plex customer id.
+    pub const CUSTOMER_EMAIL: &str = "customer:email";
+    /// Billing company name → Plex customer id.
+    pub const CUSTOMER_COMPANY: &str = "customer:company";
+    /// SKU → Plex part id. The stock flow reads the same namespace, so the value stays a bare id.
+    pub const SKU: &str = "sku";
+    /// SKU → Plex part number, the second half of a [`domain::order::PartRef`]; an entry in `sku`
+    /// without one here counts as a miss.
+    pub const SKU_PART_NUMBER: &str = "sku:part-number";
+}
+
+/// What the look-ups found: the customer (or the gap that prevents one) and every SKU that has a part.
+pub(crate) struct Resolved {
+    pub customer: Result<String, MappingGap>,
+    pub parts: HashMap<String, PartRef>,
+}
+
+/// Resolves the order's customer and distinct SKUs; `plex_calls` counts the API calls made.
+pub(crate) async fn resolve(
+    id_map: &dyn IdMap,
+    sink: &dyn SalesOrderSink,
+    connection: &ConnectionId,
+    order: &WebOrder,
+    settings: &OrderSettings,
+    plex_calls: &mut u32,
+) -> Result<Resolved, StepError> {
+    let customer = match CustomerKey::for_order(order, settings) {
+        Ok(key) => customer(id_map, sink, connection, &key, plex_calls).await?.ok_or_else(|| key.not_found()),
+        Err(gap) => Err(gap),
+    };
+    let skus: BTreeSet<&str> = order.lines.iter().map(|line| line.sku.as_str()).collect();
+    let mut parts = HashMap::with_capacity(skus.len());
+    for sku in skus {
+        if let Some(part) = part(id_map, sink, connection, sku, plex_calls).await? {
+            parts.insert(sku.to_owned(), part);
+        }
+    }
+    Ok(Resolved { customer, parts })
+}
+
+async fn customer(
+    id_map: &dyn IdMap,
+    sink: &dyn SalesOrderSink,
+    connection: &ConnectionId,
+    key: &CustomerKey,
+    plex_calls: &mut u32,
+) -> Result<Option<String>, StepError> {
+    let (namespace, source_id) = match key {
+        CustomerKey::BigCommerceId(id) => {
+            // Only an operator knows which Plex customer a shopper account is; Plex cannot search by it.
+            return id_map
+                .get(connection, namespaces::CUSTOMER, &id.to_string())
+                .await
+                .map_err(StepError::port("reading the customer id map"));
+        }
+        CustomerKey::GuestCode(code) => (namespaces::CUSTOMER_GUEST, code.clone()),
+        CustomerKey::Email(email) => (namespaces::CUSTOMER_EMAIL, email.to_lowercase()),
+        CustomerKey::Company(name) => (namespaces::CUSTOMER_COMPANY, name.clone()),
+    };
+    let cached =
+        id_map.get(connection, namespace, &source_id).await.map_err(StepError::port("reading the customer cache"))?;
+    if cached.is_some() {
+        return Ok(cached);
+    }
+    *plex_calls += 1;
+    let found = sink.find_customer(key).await?;
+    if let Some(customer_id) = &found {
+        id_map
+            .put(connection, namespace, &source_id, customer_id)
+            .await
+            .map_err(StepError::port("caching the Plex customer"))?;
+    }
+    Ok(found)
+}
+
+async fn part(
+    id_map: &dyn IdMap,
+    sink: &dyn SalesOrderSink,
+    connection: &ConnectionId,
+    sku: &str,
+    plex_calls: &mut u32,
+) -> Result<Option<PartRef>, StepError> {
+    let id = id_map.get(connection, namespaces::SKU, sku).await.map_err(StepError::port("reading the SKU map"))?;
+    if let Some(id) = id {
+        let number = id_map
+            .get(connection, namespaces::SKU_PART_NUMBER, sku)
+            .await
+            .map_err(StepError::port("reading the SKU map"))?;
+        if let Some(number) = number {
+            return Ok(Some(PartRef { id, number }));
+        }
+    }
+    *plex_calls += 1;
+    let found = sink.part_by_number(sku).await?;
+    if let Some(part) = &found {
+        // The number first: a crash between the two puts leaves a miss, not a half entry that reads as a hit.
+        id_map
+            .put(connection, namespaces::SKU_PART_NUMBER, sku, &part.number)
+            .await
+            .map_err(StepError::port("caching the Plex part"))?;
+        id_map
+            .put(connection, namespaces::SKU, sku, &part.id)
+            .await
+            .map_err(StepError::port("caching the Plex part"))?;
+    }
+    Ok(found)
+}

@@ -1,0 +1,128 @@
+//! `Worker::handle_batch`: SQS events as Lambda delivers them (built from their JSON form).
+
+use aws_lambda_events::sqs::SqsEvent;
+use serde_json::json;
+
+use super::*;
+
+/// One SQS record: message id, body, FIFO group and receive count.
+fn record(id: &str, body: &str, group: &str, receive_count: u32) -> serde_json::Value {
+    json!({
+        "messageId": id,
+        "receiptHandle": format!("handle-{id}"),
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": receive_count.to_string(),
+            "MessageGroupId": group,
+            "MessageDeduplicationId": id,
+        },
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:millwright-orders.fifo",
+        "awsRegion": "us-east-1",
+    })
+}
+
+fn order_record(id: &str, message: &OrderMessage, receive_count: u32) -> serde_json::Value {
+    record(id, &serde_json::to_string(message).unwrap(), &message.group_id(), receive_count)
+}
+
+fn event(records: Vec<serde_json::Value>) -> SqsEvent {
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+fn failures(response: &aws_lambda_events::sqs::SqsBatchResponse) -> Vec<&str> {
+    response.batch_item_failures.iter().map(|failure| failure.item_identifier.as_str()).collect()
+}
+
+/// The deliveries of an order's `Fetched` events, in audit order: the order the worker processed them.
+async fn fetched_deliveries(world: &World, order_id: u64) -> Vec<String> {
+    world
+        .events_with(order_id, Outcome::Ok)
+        .await
+        .iter()
+        .filter(|event| event.stage == Stage::Fetched)
+        .map(|event| event.detail.as_ref().unwrap()["delivery"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn records_of_one_order_run_in_delivery_order_and_a_retried_one_holds_back_the_rest_of_its_group() {
+    // GIVEN order 1 is leased by a crashed invocation, and order 2 is placed
+    let world = World::new().await;
+    world.web.put(web_order(1, &[(BOLT, 1, "0.45")]));
+    world.web.put(web_order(2, &[(BOLT, 1, "0.45")]));
+    world.ledger.acquire(&OrderRef::new(acme(), 1), "req-crashed", t0(), Duration::minutes(2)).await.unwrap();
+    let batch = event(vec![
+        order_record("a1", &message(1, "created", "a1"), 1),
+        order_record("b1", &message(2, "created", "b1"), 3),
+        order_record("a2", &message(1, "updated", "a2"), 1),
+        order_record("b2", &message(2, "updated", "b2"), 1),
+        order_record("a3", &message(1, "updated", "a3"), 1),
+        order_record("b3", &message(2, "updated", "b3"), 1),
+    ]);
+
+    // WHEN the batch is handled
+    let response = world.worker.for_invocation("req-1").handle_batch(batch, t0() + Duration::seconds(5)).await;
+
+    // THEN order 1's first record is retried and its later records go back unprocessed, in order
+    assert_eq!(failures(&response), vec!["a1", "a2", "a3"]);
+    assert_eq!(world.trail(1).await, vec![(Stage::Received, Outcome::Retried)]);
+    // AND order 2's records were processed one after another, in delivery order
+    assert_eq!(fetched_deliveries(&world, 2).await, vec!["b1", "b2", "b3"]);
+    let outcomes: Vec<Outcome> = world
+        .history(2)
+        .await
+        .iter()
+        .filter(|event| event.stage != Stage::Fetched || event.outcome != Outcome::Ok)
+        .filter(|event| event.stage != Stage::Mapped)
+        .map(|event| event.outcome)
+        .collect();
+    assert_eq!(outcomes, vec![Outcome::Ok, Outcome::Duplicate, Outcome::Duplicate]);
+    // AND the receive count is the attempt number
+    assert_eq!(world.history(2).await[0].attempt, 3);
+    assert_eq!(world.plex.orders().len(), 1);
+}
+
+#[tokio::test]
+async fn groups_run_concurrently_without_losing_any_record() {
+    let world = World::new().await;
+    let mut records = Vec::new();
+    for order_id in 1..=9 {
+        world.web.put(web_order(order_id, &[(BOLT, 1, "0.45")]));
+        records.push(order_record(&format!("m{order_id}"), &created(order_id), 1));
+    }
+
+    let response = world.worker.for_invocation("req-1").handle_batch(event(records), t0()).await;
+
+    assert!(failures(&response).is_empty(), "{response:?}");
+    let mut numbers: Vec<String> = world.plex.orders().into_iter().map(|order| order.po_number).collect();
+    numbers.sort();
+    assert_eq!(numbers, (1..=9).map(|id| format!("BC-{id}")).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_malformed_body_is_a_batch_item_failure_audited_under_the_webhook_record() {
+    // GIVEN a body with a connection but no valid order, one that is not JSON, and a good record
+    let world = World::new().await;
+    world.web.put(web_order(7, &[(BOLT, 1, "0.45")]));
+    let batch = event(vec![
+        record("m1", r#"{"order":{"connection":"acme","order_id":"seven"}}"#, "acme#7", 2),
+        record("m2", "not json", "acme#8", 1),
+        order_record("m3", &created(7), 1),
+    ]);
+
+    // WHEN the batch is handled
+    let response = world.worker.for_invocation("req-1").handle_batch(batch, t0()).await;
+
+    // THEN both malformed records fail (towards the DLQ); the good one in the same group is held back
+    assert_eq!(failures(&response), vec!["m1", "m2", "m3"]);
+    assert!(world.plex.orders().is_empty());
+    // AND the one that names its connection is audited under its webhook record
+    let key = RecordKey::new(acme(), domain::RecordKind::BcWebhook, "m1");
+    let history = world.audit.history(&key).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].stage, history[0].outcome, history[0].attempt), (Stage::Received, Outcome::Failed, 2));
+    assert!(history[0].message.as_deref().unwrap().starts_with("malformed order message: "), "{history:?}");
+    assert_eq!(world.audit.events().len(), 1, "nothing else was audited");
+}

@@ -1,0 +1,505 @@
+//! `Worker::process`, one message at a time.
+
+use std::time::Duration as StdDuration;
+
+use domain::ErrorClass;
+use domain::ledger::LedgerStatus;
+use domain::ports::fakes::{CreateFault, PlexCall};
+use domain::ports::{ApiError, IdMap};
+
+use super::*;
+
+fn api_error(class: ErrorClass, message: &str) -> ApiError {
+    ApiError { class, message: message.into(), retry_after: None }
+}
+
+#[tokio::test]
+async fn a_created_order_becomes_one_plex_order_with_its_lines_prices_and_due_dates_and_the_ledger_commits_it() {
+    // GIVEN a two-line order in the store
+    let world = World::new().await;
+    let order = web_order(1042, &[(BOLT, 10, "0.45"), (NUT, 4, "0.1250")]);
+    world.web.put(order.clone());
+
+    // WHEN its `created` event is processed
+    let disposition = world.process(&created(1042)).await;
+
+    // THEN Plex holds exactly one sales order with the web order's lines
+    assert_eq!(disposition, Disposition::Done(Outcome::Ok));
+    let orders = world.plex.orders();
+    assert_eq!(orders.len(), 1);
+    let sales_order = &orders[0];
+    assert_eq!(sales_order.po_number, "BC-1042");
+    assert_eq!(sales_order.customer_id, "c-acme");
+    assert_eq!(sales_order.note.as_deref(), Some("Leave at dock 3"));
+    let lines: Vec<_> = sales_order
+        .lines
+        .iter()
+        .map(|l| (l.line.line_number, l.line.part_id.as_str(), l.line.quantity, l.line.unit_price, l.line.due_date))
+        .map(|(n, part, qty, price, due)| (n, part.to_owned(), qty, price, due.to_string()))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (1, "p-100".to_owned(), dec("10"), dec("0.45"), "2026-12-01".to_owned()),
+            (2, "p-101".to_owned(), dec("4"), dec("0.125"), "2026-12-01".to_owned()),
+        ]
+    );
+    // AND the ledger commits it, lease released
+    let entry = world.entry(1042).await;
+    assert_eq!(entry.status, LedgerStatus::Committed);
+    assert_eq!(entry.plex_order_id.as_deref(), Some(sales_order.id.as_str()));
+    assert_eq!(entry.version_hash, Some(order.content_hash()));
+    assert_eq!(entry.source_modified, Some(order.date_modified));
+    assert_eq!(entry.lease, None);
+    assert_eq!(entry.committed.as_ref().map(|c| c.plex.lines.len()), Some(2));
+    // AND every step is audited, the write with its Plex ids and call count
+    assert_eq!(
+        world.trail(1042).await,
+        vec![(Stage::Fetched, Outcome::Ok), (Stage::Mapped, Outcome::Ok), (Stage::Written, Outcome::Ok)]
+    );
+    let written = world.events_with(1042, Outcome::Ok).await.pop().unwrap();
+    let detail = written.detail.unwrap();
+    assert_eq!(detail["plex_order_number"], sales_order.number.as_str());
+    assert_eq!(detail["plex_calls"], 4, "customer, two parts, create");
+    assert_eq!(detail["adopted"], false);
+    assert_eq!(written.actor, "order-worker");
+    assert!(world.alerter.sent().is_empty());
+}
+
+#[tokio::test]
+async fn the_same_message_three_times_makes_one_plex_order_and_two_duplicates() {
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+
+    let mut dispositions = Vec::new();
+    for _ in 0..3 {
+        dispositions.push(world.process(&created(1042)).await);
+    }
+
+    assert_eq!(
+        dispositions,
+        vec![
+            Disposition::Done(Outcome::Ok),
+            Disposition::Done(Outcome::Duplicate),
+            Disposition::Done(Outcome::Duplicate)
+        ]
+    );
+    assert_eq!(world.plex.orders().len(), 1);
+    assert_eq!(world.plex.calls(PlexCall::Create), 1);
+    let duplicates = world.events_with(1042, Outcome::Duplicate).await;
+    assert_eq!(duplicates.len(), 2);
+    assert_eq!(duplicates[0].message.as_deref(), Some("unchanged since the committed version"));
+    assert_eq!(world.entry(1042).await.status, LedgerStatus::Committed);
+}
+
+#[tokio::test]
+async fn an_update_processed_before_the_create_writes_the_latest_content_and_the_late_create_is_a_duplicate() {
+    // GIVEN an order changed (quantity 10 → 12) before either of its events is processed
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    world.web.change(1042, |order| order.lines[0].quantity = Decimal::from(12));
+
+    // WHEN the `updated` event overtakes the `created` one
+    let first = world.process(&updated(1042, "update-1")).await;
+    let late = world.process(&created(1042)).await;
+
+    // THEN one Plex order holds the latest content, and the late create changes nothing
+    assert_eq!(first, Disposition::Done(Outcome::Ok));
+    assert_eq!(late, Disposition::Done(Outcome::Duplicate));
+    let orders = world.plex.orders();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].lines[0].line.quantity, Decimal::from(12));
+    assert_eq!(world.plex.calls(PlexCall::UpdateReleases), 0);
+}
+
+#[tokio::test]
+async fn a_quantity_change_updates_the_release_of_the_committed_order() {
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45"), (NUT, 4, "0.125")]));
+    world.process(&created(1042)).await;
+
+    world.web.change(1042, |order| order.lines[1].quantity = Decimal::from(9));
+    let disposition = world.process(&updated(1042, "update-1")).await;
+
+    assert_eq!(disposition, Disposition::Done(Outcome::Ok));
+    let orders = world.plex.orders();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].lines[1].line.quantity, Decimal::from(9));
+    assert_eq!(orders[0].lines[0].line.quantity, Decimal::from(10));
+    assert_eq!(world.plex.calls(PlexCall::UpdateReleases), 1);
+    assert_eq!(world.plex.calls(PlexCall::Create), 1);
+    let entry = world.entry(1042).await;
+    assert_eq!(entry.status, LedgerStatus::Committed);
+    let committed_quantities: Vec<_> = entry.committed.unwrap().draft.lines.iter().map(|l| l.quantity).collect();
+    assert_eq!(committed_quantities, vec![Decimal::from(10), Decimal::from(9)]);
+    let written = world.events_with(1042, Outcome::Ok).await.pop().unwrap().detail.unwrap();
+    assert_eq!(written["action"], "updated");
+    assert_eq!(written["plex_calls"], 1, "warm caches, one release update");
+}
+
+#[tokio::test]
+async fn a_price_change_needs_attention_with_the_diff_and_leaves_plex_unchanged() {
+    let world = World::new().await;
+    let order = web_order(1042, &[(BOLT, 10, "0.45")]);
+    world.web.put(order.clone());
+    world.process(&created(1042)).await;
+
+    world.web.change(1042, |order| order.lines[0].unit_price = dec("0.50"));
+    let disposition = world.process(&updated(1042, "update-1")).await;
+
+    assert_eq!(disposition, Disposition::Done(Outcome::NeedsAttention));
+    assert_eq!(world.plex.orders()[0].lines[0].line.unit_price, dec("0.45"));
+    assert_eq!(world.plex.calls(PlexCall::UpdateReleases) + world.plex.calls(PlexCall::Complete), 0);
+    let entry = world.entry(1042).await;
+    assert_eq!(entry.status, LedgerStatus::NeedsAttention);
+    assert_eq!(entry.version_hash, Some(order.content_hash()), "the committed version stays what Plex holds");
+    let event = world.events_with(1042, Outcome::NeedsAttention).await.pop().unwrap();
+    assert_eq!(
+        event.detail.unwrap()["changes"]["needs_attention"],
+        serde_json::json!(["line 1 (MW-BOLT-M8) price changed from 0.45 to 0.50"])
+    );
+    assert!(
+        world.alert_subjects().iter().any(|s| s.starts_with("[Acme] Order 1042 changed in a way Plex cannot take"))
+    );
+}
+
+#[tokio::test]
+async fn an_incomplete_order_is_skipped_without_touching_plex() {
+    let world = World::new().await;
+    let mut order = web_order(1042, &[(BOLT, 10, "0.45")]);
+    order.status_id = 0;
+    order.status = "Incomplete".into();
+    world.web.put(order);
+
+    let disposition = world.process(&created(1042)).await;
+
+    assert_eq!(disposition, Disposition::Done(Outcome::Skipped));
+    assert_eq!(world.plex.total_calls(), 0);
+    assert_eq!(world.entry(1042).await.status, LedgerStatus::Skipped);
+    let skipped = world.events_with(1042, Outcome::Skipped).await.pop().unwrap();
+    assert_eq!(skipped.message.as_deref(), Some("status \"Incomplete\" (0) is not synced"));
+}
+
+#[tokio::test]
+async fn a_committed_order_cancelled_later_needs_attention_and_plex_is_unchanged() {
+    // GIVEN a connection that syncs Awaiting Fulfillment and Awaiting Shipment only
+    let world = World::with_settings(|orders| orders.synced_statuses = vec![11, 9]).await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    world.process(&created(1042)).await;
+    let before = world.plex.orders();
+
+    world.web.change(1042, |order| {
+        order.status_id = 5;
+        order.status = "Cancelled".into();
+    });
+    let disposition = world.process(&updated(1042, "cancel")).await;
+
+    assert_eq!(disposition, Disposition::Done(Outcome::NeedsAttention));
+    assert_eq!(world.plex.orders(), before);
+    let entry = world.entry(1042).await;
+    assert_eq!(entry.status, LedgerStatus::NeedsAttention);
+    assert!(entry.committed.is_some() && entry.plex_order_id.is_some(), "the commit is kept");
+    let event = world.events_with(1042, Outcome::NeedsAttention).await.pop().unwrap();
+    let number = &before[0].number;
+    assert_eq!(
+        event.message.as_deref(),
+        Some(format!("order was cancelled in BigCommerce (status 5); Plex order {number} is unchanged").as_str())
+    );
+    assert_eq!(world.alerter.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_crash_after_the_header_is_completed_by_the_retry_into_one_order_with_every_line() {
+    // GIVEN Plex drops the connection after creating the header of the first create
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45"), (NUT, 4, "0.125")]));
+    world.plex.fault_next_create(CreateFault::CrashAfterHeader);
+
+    // WHEN the first attempt fails
+    let first = world.process_as("req-1", &created(1042), t0()).await;
+
+    // THEN it retries, leaving the entry in doubt and the lease free
+    assert!(matches!(first, Disposition::Retry { class: ErrorClass::Transient, .. }), "{first:?}");
+    let entry = world.entry(1042).await;
+    assert!(entry.create_in_doubt());
+    assert_eq!(entry.lease, None);
+    assert_eq!(world.plex.orders()[0].lines.len(), 0, "the header exists without lines");
+
+    // WHEN the redelivery runs in another invocation
+    let second = world.process_as("req-2", &created(1042), t0() + Duration::minutes(1)).await;
+
+    // THEN it finds the header by its reference and completes it: still one order, every line
+    assert_eq!(second, Disposition::Done(Outcome::Ok));
+    let orders = world.plex.orders();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].lines.len(), 2);
+    assert_eq!(world.plex.calls(PlexCall::Create), 1);
+    assert_eq!(world.plex.calls(PlexCall::FindByPo), 1);
+    assert_eq!(world.plex.calls(PlexCall::Complete), 1);
+    assert_eq!(world.entry(1042).await.plex_order_id.as_deref(), Some(orders[0].id.as_str()));
+    let written = world.events_with(1042, Outcome::Ok).await.pop().unwrap();
+    assert_eq!(written.detail.unwrap()["adopted"], true);
+    assert_eq!(world.events_with(1042, Outcome::Retried).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_timeout_after_a_full_create_is_adopted_by_the_retry_without_a_second_order() {
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45"), (NUT, 4, "0.125")]));
+    world.plex.fault_next_create(CreateFault::TimeoutAfterWrite);
+
+    let first = world.process_as("req-1", &created(1042), t0()).await;
+    let second = world.process_as("req-2", &created(1042), t0() + Duration::minutes(1)).await;
+
+    assert!(first.is_retry());
+    assert_eq!(second, Disposition::Done(Outcome::Ok));
+    assert_eq!(world.plex.orders_with_po("BC-1042").len(), 1);
+    assert_eq!(world.plex.orders()[0].lines.len(), 2);
+    assert_eq!(world.plex.calls(PlexCall::Create), 1);
+    let written = world.events_with(1042, Outcome::Ok).await.pop().unwrap();
+    assert_eq!(written.message.as_deref(), Some("adopted Plex sales order SO-100001"));
+}
+
+#[tokio::test]
+async fn an_unmapped_sku_needs_mapping_alerts_once_per_sku_and_a_replay_commits_once_the_part_exists() {
+    // GIVEN two orders that share the unmapped SKU W-9, the second also lacking W-10
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45"), ("W-9", 1, "12.00")]));
+    world.web.put(web_order(1043, &[("W-9", 2, "12.00"), ("W-10", 1, "3.00")]));
+
+    // WHEN both are processed
+    let first = world.process(&created(1042)).await;
+    let second = world.process(&created(1043)).await;
+
+    // THEN both need mapping, the audit names the SKU, and each distinct SKU alerts once
+    assert_eq!(first, Disposition::Done(Outcome::NeedsMapping));
+    assert_eq!(second, Disposition::Done(Outcome::NeedsMapping));
+    let event = world.events_with(1042, Outcome::NeedsMapping).await.pop().unwrap();
+    assert_eq!(
+        event.message.as_deref(),
+        Some("order 1042 needs mapping: SKU \"W-9\" has no Plex part with that number")
+    );
+    assert_eq!(event.error_class, Some(ErrorClass::Data));
+    assert_eq!(
+        world.alert_subjects(),
+        vec![
+            "[Acme] Order 1042 needs mapping: SKU \"W-9\" has no Plex part with that number".to_owned(),
+            "[Acme] Order 1043 needs mapping: SKU \"W-10\" has no Plex part with that number".to_owned(),
+        ]
+    );
+    assert_eq!(world.entry(1042).await.status, LedgerStatus::NeedsMapping);
+    assert!(world.plex.orders().is_empty());
+
+    // WHEN the part is created in Plex and the order replayed
+    world.plex.add_part("p-9", "W-9");
+    let replayed = world.process_as("req-2", &message(1042, "created", "replay-1"), t0() + Duration::hours(2)).await;
+
+    // THEN it commits, as exactly one order
+    assert_eq!(replayed, Disposition::Done(Outcome::Ok));
+    let orders = world.plex.orders();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].lines[1].line.part_id, "p-9");
+    assert_eq!(world.entry(1042).await.status, LedgerStatus::Committed);
+}
+
+#[tokio::test]
+async fn a_guest_order_is_booked_to_the_configured_guest_customer() {
+    let world = World::with_settings(|orders| orders.guest_customer_code = Some("WEB-STORE".into())).await;
+    let mut order = web_order(1042, &[(BOLT, 1, "0.45")]);
+    order.customer_id = 0;
+    world.web.put(order);
+
+    assert_eq!(world.process(&created(1042)).await, Disposition::Done(Outcome::Ok));
+    assert_eq!(world.plex.orders()[0].customer_id, "c-web");
+}
+
+#[tokio::test]
+async fn a_guest_order_needs_mapping_when_no_guest_customer_is_configured() {
+    let world = World::new().await;
+    let mut order = web_order(1042, &[(BOLT, 1, "0.45")]);
+    order.customer_id = 0;
+    world.web.put(order);
+
+    assert_eq!(world.process(&created(1042)).await, Disposition::Done(Outcome::NeedsMapping));
+    assert!(world.plex.orders().is_empty());
+    assert_eq!(world.alerter.sent().iter().map(|a| a.cause.as_str()).collect::<Vec<_>>(), vec!["no-guest-customer"]);
+}
+
+#[tokio::test]
+async fn a_transient_bigcommerce_failure_retries_with_the_lease_released() {
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    let throttled = ApiError {
+        class: ErrorClass::RateLimited,
+        message: "BigCommerce 429 on GET /v2/orders/1042".into(),
+        retry_after: Some(StdDuration::from_secs(7)),
+    };
+    world.web.fail_next(1, throttled);
+
+    let disposition = world.process_as("req-1", &created(1042), t0()).await;
+
+    assert_eq!(
+        disposition,
+        Disposition::Retry {
+            class: ErrorClass::RateLimited,
+            reason: "BigCommerce 429 on GET /v2/orders/1042".into(),
+            retry_after: Some(StdDuration::from_secs(7)),
+        }
+    );
+    assert_eq!(world.trail(1042).await, vec![(Stage::Fetched, Outcome::Retried)]);
+    let order = OrderRef::new(acme(), 1042);
+    let other = world.ledger.acquire(&order, "req-2", t0(), Duration::minutes(2)).await;
+    assert!(other.is_ok(), "another holder takes the lease at once: {other:?}");
+}
+
+#[tokio::test]
+async fn a_lease_held_by_another_worker_retries_without_calling_bigcommerce() {
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    let order = OrderRef::new(acme(), 1042);
+    world.ledger.acquire(&order, "req-other", t0(), Duration::minutes(2)).await.unwrap();
+
+    let disposition = world.process_as("req-1", &created(1042), t0() + Duration::seconds(10)).await;
+
+    assert!(matches!(disposition, Disposition::Retry { class: ErrorClass::Transient, .. }), "{disposition:?}");
+    assert_eq!(world.web.calls(), 0);
+    assert_eq!(world.trail(1042).await, vec![(Stage::Received, Outcome::Retried)]);
+    assert_eq!(world.entry(1042).await.lease.unwrap().holder, "req-other");
+}
+
+#[tokio::test]
+async fn a_plex_403_parks_the_order_with_an_alert_and_a_replay_after_the_fix_writes_it_once() {
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    let forbidden = "Plex 403 on POST /sales/v1/sales-orders: the integration account lacks the role Sales Order Entry";
+    world.plex.fail_next(PlexCall::Create, 1, api_error(ErrorClass::Permission, forbidden));
+
+    let parked = world.process_as("req-1", &created(1042), t0()).await;
+
+    assert_eq!(parked, Disposition::Done(Outcome::Parked));
+    assert_eq!(world.entry(1042).await.status, LedgerStatus::Parked);
+    assert!(world.plex.orders().is_empty());
+    let alerts = world.alerter.sent();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].subject, "[Acme] Plex integration account lacks a role");
+    assert!(alerts[0].body.contains("Sales Order Entry"), "{}", alerts[0].body);
+    assert_eq!(alerts[0].record, Some(record_key(1042)));
+
+    // The role is granted; the operator replays the parked order.
+    let replayed = world.process_as("req-2", &message(1042, "created", "replay-1"), t0() + Duration::hours(1)).await;
+
+    assert_eq!(replayed, Disposition::Done(Outcome::Ok));
+    assert_eq!(world.plex.orders().len(), 1);
+    assert_eq!(world.plex.calls(PlexCall::FindByPo), 1, "a parked create is looked up before creating again");
+}
+
+#[tokio::test]
+async fn a_bigcommerce_401_parks_each_order_and_alerts_about_the_token_once() {
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    world.web.put(web_order(1043, &[(BOLT, 10, "0.45")]));
+    world.web.fail_next(2, api_error(ErrorClass::Auth, "BigCommerce 401 on GET /v2/orders"));
+
+    assert_eq!(world.process(&created(1042)).await, Disposition::Done(Outcome::Parked));
+    assert_eq!(world.process(&created(1043)).await, Disposition::Done(Outcome::Parked));
+
+    assert_eq!(world.alert_subjects(), vec!["[Acme] BigCommerce rejected the access token".to_owned()]);
+    assert_eq!(world.entry(1043).await.status, LedgerStatus::Parked);
+    assert_eq!(world.plex.total_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_plex_rejection_fails_the_order_naming_the_field_and_alerts() {
+    // GIVEN shoppers are matched by id, and shopper 7 is mapped to a Plex customer that does not exist
+    let world =
+        World::with_settings(|orders| orders.customer_match = domain::connection::CustomerMatch::CustomerId).await;
+    world.id_map.put(&acme(), crate::namespaces::CUSTOMER, "7", "c-gone").await.unwrap();
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+
+    let disposition = world.process(&created(1042)).await;
+
+    assert_eq!(disposition, Disposition::Done(Outcome::Failed));
+    assert_eq!(world.entry(1042).await.status, LedgerStatus::NeedsAttention);
+    let failed = world.events_with(1042, Outcome::Failed).await.pop().unwrap();
+    assert!(failed.message.as_deref().unwrap().contains("customerId"), "{failed:?}");
+    assert_eq!(world.plex.calls(PlexCall::FindCustomer), 0, "the id map answers customer ids");
+    assert!(world.alert_subjects()[0].starts_with("[Acme] Order 1042 was rejected by Plex: "));
+}
+
+#[tokio::test]
+async fn warm_caches_cost_one_bigcommerce_call_and_only_the_create_in_plex() {
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45"), (NUT, 4, "0.125")]));
+    world.web.put(web_order(1043, &[(NUT, 1, "0.125"), (BOLT, 2, "0.45")]));
+
+    world.process(&created(1042)).await;
+    assert_eq!((world.web.calls(), world.plex.total_calls()), (1, 4), "cold: customer, two parts, create");
+    world.process(&created(1043)).await;
+
+    assert_eq!(world.web.calls(), 2);
+    assert_eq!(world.plex.total_calls(), 5);
+    assert_eq!(world.plex.calls(PlexCall::Create), 2);
+    let written = world.events_with(1043, Outcome::Ok).await.pop().unwrap().detail.unwrap();
+    assert_eq!((written["plex_calls"].clone(), written["bigcommerce_calls"].clone()), (1.into(), 1.into()));
+}
+
+#[tokio::test]
+async fn an_order_missing_from_the_store_is_skipped() {
+    let world = World::new().await;
+
+    assert_eq!(world.process(&created(999)).await, Disposition::Done(Outcome::Skipped));
+
+    let skipped = world.events_with(999, Outcome::Skipped).await.pop().unwrap();
+    assert_eq!(skipped.message.as_deref(), Some("order 999 not found in the store"));
+    assert_eq!(world.entry(999).await.status, LedgerStatus::Skipped);
+}
+
+#[tokio::test]
+async fn a_read_older_than_the_committed_version_is_skipped_and_plex_is_unchanged() {
+    let world = World::new().await;
+    let mut order = web_order(1042, &[(BOLT, 10, "0.45")]);
+    order.date_modified = t0() + Duration::minutes(5);
+    world.web.put(order.clone());
+    world.process(&created(1042)).await;
+
+    // A lagging replica answers with an older version of the order.
+    let mut stale = order.clone();
+    stale.lines[0].quantity = Decimal::from(3);
+    stale.date_modified = t0();
+    world.web.put(stale);
+    let disposition = world.process(&updated(1042, "late")).await;
+
+    assert_eq!(disposition, Disposition::Done(Outcome::Skipped));
+    assert_eq!(world.plex.orders()[0].lines[0].line.quantity, Decimal::from(10));
+    let entry = world.entry(1042).await;
+    assert_eq!((entry.status, entry.version_hash), (LedgerStatus::Committed, Some(order.content_hash())));
+    let skipped = world.events_with(1042, Outcome::Skipped).await.pop().unwrap();
+    assert!(skipped.message.unwrap().starts_with("older than the committed version"));
+}
+
+#[tokio::test]
+async fn an_order_for_an_unconfigured_connection_fails_and_alerts() {
+    let world = World::new().await;
+    let ghost = ConnectionId::new("ghost").unwrap();
+    let mut lost = created(1042);
+    lost.order = OrderRef::new(ghost.clone(), 1042);
+
+    assert_eq!(world.process(&lost).await, Disposition::Done(Outcome::Failed));
+
+    let history = world.audit.history(&lost.order.record_key()).await.unwrap();
+    assert_eq!(history[0].message.as_deref(), Some("connection ghost not configured (no profile in the state table)"));
+    assert_eq!(world.alerter.sent()[0].cause, "connection-not-configured");
+    assert_eq!(world.web.calls(), 0);
+}
+
+#[tokio::test]
+async fn the_attempt_number_is_on_every_audit_event() {
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+
+    world.worker.for_invocation("req-1").process(&created(1042), 3, t0()).await;
+
+    let history = world.history(1042).await;
+    assert!(!history.is_empty());
+    assert!(history.iter().all(|event| event.attempt == 3), "{history:?}");
+}

@@ -1,0 +1,78 @@
+//! [`CachedApis`]: `domain::ports::ConnectionApis` over `Deps`, building each connection's API
+//! clients from its profile and secrets and keeping them for the container's life (up to the
+//! secret cache TTL, so a rotated credential is picked up).
+//!
+//! Keeping the clients matters beyond saving secret reads: each client carries its API's pacer,
+//! so every invocation a warm container serves spends one rate budget per connection instead of
+//! starting a fresh one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use domain::ports::{ApiError, ConnectionApis, SalesOrderSink, WebOrderSource};
+use domain::{ConnectionId, ConnectionProfile};
+
+use crate::deps::{Deps, DepsError};
+
+struct Cached<T: ?Sized> {
+    built: Instant,
+    value: Arc<T>,
+}
+
+/// Per-connection API handles, built on first use and cached.
+pub struct CachedApis {
+    deps: Deps,
+    web_orders: Mutex<HashMap<ConnectionId, Cached<dyn WebOrderSource>>>,
+    sales_orders: Mutex<HashMap<ConnectionId, Cached<dyn SalesOrderSink>>>,
+}
+
+impl CachedApis {
+    pub fn new(deps: Deps) -> CachedApis {
+        CachedApis { deps, web_orders: Mutex::default(), sales_orders: Mutex::default() }
+    }
+
+    fn fresh<T: ?Sized>(&self, cache: &Mutex<HashMap<ConnectionId, Cached<T>>>, id: &ConnectionId) -> Option<Arc<T>> {
+        let cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.get(id).filter(|entry| entry.built.elapsed() < self.deps.config.secret_cache_ttl).map(|e| e.value.clone())
+    }
+
+    fn keep<T: ?Sized>(cache: &Mutex<HashMap<ConnectionId, Cached<T>>>, id: &ConnectionId, value: Arc<T>) -> Arc<T> {
+        let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.insert(id.clone(), Cached { built: Instant::now(), value: value.clone() });
+        value
+    }
+}
+
+/// A client that cannot be built is a configuration problem of the connection (or a secret
+/// store that did not answer, which passes).
+fn api_error(error: DepsError) -> ApiError {
+    ApiError { class: error.class(), message: error.to_string(), retry_after: None }
+}
+
+#[async_trait]
+impl ConnectionApis for CachedApis {
+    async fn web_orders(&self, profile: &ConnectionProfile) -> Result<Arc<dyn WebOrderSource>, ApiError> {
+        if let Some(client) = self.fresh(&self.web_orders, &profile.id) {
+            return Ok(client);
+        }
+        let client: Arc<dyn WebOrderSource> = Arc::new(self.deps.bigcommerce(profile).await.map_err(api_error)?);
+        Ok(Self::keep(&self.web_orders, &profile.id, client))
+    }
+
+    async fn sales_orders(&self, profile: &ConnectionProfile) -> Result<Arc<dyn SalesOrderSink>, ApiError> {
+        if let Some(sink) = self.fresh(&self.sales_orders, &profile.id) {
+            return Ok(sink);
+        }
+        let sink: Arc<dyn SalesOrderSink> = Arc::new(self.deps.plex_sales_orders(profile).await.map_err(api_error)?);
+        Ok(Self::keep(&self.sales_orders, &profile.id, sink))
+    }
+}
+
+impl Deps {
+    /// The connection API handles the order worker uses (clients cached per connection).
+    pub fn connection_apis(&self) -> Arc<dyn ConnectionApis> {
+        Arc::new(CachedApis::new(self.clone()))
+    }
+}
