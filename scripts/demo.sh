@@ -11,6 +11,7 @@ if [[ ${1:-} != --inside ]]; then
 fi
 
 millwright="$root/target/debug/millwright"
+py="$root/.venv/bin/python"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "The local world"
@@ -22,6 +23,7 @@ echo "audit table:         $AUDIT_TABLE_NAME"
 echo "state table:         $STATE_TABLE_NAME"
 echo "order queue:         $ORDER_QUEUE_URL"
 echo "alert topic:         $ALERT_TOPIC_ARN"
+echo "webhook receiver:    $WEBHOOK_RECEIVER_URL/webhooks/bigcommerce/demo"
 
 step "millwright check: reach AWS and every system of the demo connection"
 "$millwright" check
@@ -62,7 +64,9 @@ post_hook() { # $1 = label, $2 = X-Millwright-Auth value
 post_hook "with the demo's webhook secret" "$demo_secret"
 post_hook "the same delivery again" "$demo_secret"
 post_hook "with a guessed secret" "guessed"
-"$root/.venv/bin/python" - <<'PY'
+# The receiver's side of those three posts: one queued (the local runtime's order worker takes it
+# from there), one duplicate, one rejection that keeps nothing of the request.
+"$py" - <<'PY'
 import json
 import os
 
@@ -70,18 +74,158 @@ import boto3
 from boto3.dynamodb.conditions import Key
 
 aws = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
-depth = boto3.client("sqs", **aws).get_queue_attributes(
-    QueueUrl=os.environ["ORDER_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages"]
-)["Attributes"]["ApproximateNumberOfMessages"]
-print(f"  messages on the order queue: {depth}")
 table = boto3.resource("dynamodb", **aws).Table(os.environ["AUDIT_TABLE_NAME"])
 events = table.query(KeyConditionExpression=Key("pk").eq("demo#bc-order#100"))["Items"]
+events = [item for item in events if item["stage"] == "received"]
 events += table.query(IndexName="by-outcome", KeyConditionExpression=Key("outcome_pk").eq("demo#rejected"))["Items"]
-print("  audit trail:")
+print("  what the receiver audited:")
 for item in sorted(events, key=lambda item: item["sk"]):
     event = json.loads(item["event"])
     message = event.get("message") or "queued as SQS message %s" % event.get("detail", {}).get("message_id", "?")
     print(f"    {item['pk'][:44]:<44} {item['stage']:<9} {item['outcome']:<10} {message}")
 PY
 
-step "Done: the three systems were reached through Millwright's own clients"
+step "Orders placed in the BigCommerce double, which sends its signed webhooks to the receiver"
+# The demo store's hooks (store/order/created and store/order/updated) were registered by
+# `millwright local up` through Millwright's BigCommerce client, pointing at the local receiver.
+place() { # $1 = order document (the double's seed format plus delivery options); prints the order id
+  curl -fsS -X POST "$SANDBOX_BIGCOMMERCE_URL/__control/orders" -H 'Content-Type: application/json' -d "$1" |
+    "$py" -c 'import json, sys; print(json.load(sys.stdin)["order_id"])'
+}
+registered='"customer_id":7,"billing_address":{"first_name":"Robin","last_name":"Fitter","company":"Fitter Fabrication LLC","email":"robin@fitter.example","country_iso2":"US"}'
+guest='"customer_id":0,"billing_address":{"first_name":"Sam","last_name":"Guest","email":"sam.guest@example.com","country_iso2":"US"}'
+normal=$(place '{"status_id":11,'"$registered"',"products":[
+  {"sku":"MW-BOLT-M8","name":"Hex Bolt M8 x 40","quantity":100,"price_ex_tax":"0.4500"},
+  {"sku":"MW-BRKT-100-ZN","name":"Mounting Bracket 100 mm (Zinc)","quantity":4,"price_ex_tax":"6.9000"}]}')
+twice=$(place '{"status_id":11,'"$guest"',"products":[
+  {"sku":"MW-NUT-M8","name":"Hex Nut M8","quantity":250,"price_ex_tax":"0.1200"}],"deliveries":2}')
+unmapped=$(place '{"status_id":11,'"$registered"',"products":[
+  {"sku":"MW-BOLT-M8","name":"Hex Bolt M8 x 40","quantity":10,"price_ex_tax":"0.4500"},
+  {"sku":"MW-SPROCKET-9","name":"Sprocket 9T (new in the store, not yet in Plex)","quantity":2,"price_ex_tax":"3.1000"}]}')
+forged=$(place '{"status_id":11,'"$guest"',"products":[
+  {"sku":"MW-NUT-M8","name":"Hex Nut M8","quantity":1,"price_ex_tax":"0.1200"}],"forge":"wrong_headers","retries":false}')
+printf '  order %-4s a registered customer: 100 bolts, 4 brackets\n' "$normal"
+printf '  order %-4s a guest: 250 nuts, its webhook delivered twice\n' "$twice"
+printf '  order %-4s a SKU the store sells but Plex does not know (MW-SPROCKET-9)\n' "$unmapped"
+printf '  order %-4s a webhook with a forged secret header\n' "$forged"
+
+step "Waiting for the order worker (the local runtime polls the FIFO queue and calls it with SQS batches)"
+export DEMO_ORDERS="$normal:written $twice:written $unmapped:needs-mapping $forged:rejected 100:written"
+"$py" - <<'PY'
+import json
+import os
+import sys
+import time
+import urllib.request
+
+import boto3
+from boto3.dynamodb.conditions import Key
+
+aws = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+table = boto3.resource("dynamodb", **aws).Table(os.environ["AUDIT_TABLE_NAME"])
+wanted = [entry.split(":") for entry in os.environ["DEMO_ORDERS"].split()]
+
+def deliveries():
+    with urllib.request.urlopen(os.environ["SANDBOX_BIGCOMMERCE_URL"] + "/__control/deliveries") as answer:
+        return json.load(answer)
+
+def done(order_id, outcome):
+    if outcome == "rejected":
+        return any(d["order_id"] == int(order_id) and d["status"] == 401 for d in deliveries())
+    stage, outcome = ("written", "ok") if outcome == "written" else ("mapped", outcome)
+    items = table.query(KeyConditionExpression=Key("pk").eq(f"demo#bc-order#{order_id}"))["Items"]
+    return any(item["stage"] == stage and item["outcome"] == outcome for item in items)
+
+deadline = time.monotonic() + 30
+pending = list(wanted)
+while pending and time.monotonic() < deadline:
+    pending = [(order_id, outcome) for order_id, outcome in pending if not done(order_id, outcome)]
+    if pending:
+        time.sleep(0.2)
+if pending:
+    sys.exit(f"the worker did not finish within 30 s: {pending}")
+print("  every order reached its outcome")
+PY
+
+step "Each order in Plex (the double's sales orders, found by PO number BC-{order id})"
+"$py" - "$normal" "$twice" "$unmapped" "$forged" 100 <<'PY'
+import json
+import os
+import sys
+import urllib.request
+
+plex = os.environ["SANDBOX_PLEX_URL"]
+for order_id in sys.argv[1:]:
+    with urllib.request.urlopen(f"{plex}/__control/sales-orders?po_number=BC-{order_id}") as answer:
+        orders = json.load(answer)
+    if not orders:
+        print(f"  BC-{order_id:<5} no Plex sales order")
+        continue
+    for order in orders:
+        lines = []
+        for line in sorted(order["lines"], key=lambda line: int(line["lineNumber"])):
+            release = line["releases"][0] if line["releases"] else {}
+            price = line["prices"][0]["price"] if line["prices"] else "?"
+            quantity = release.get("quantity")
+            quantity = f"{quantity:g}" if isinstance(quantity, (int, float)) else "?"
+            lines.append(f'{quantity} x {release.get("partNumber", "?")} at {price}')
+        print(f"  BC-{order_id:<5} Plex order {order['orderNumber']} ({order['status']}): " + "; ".join(lines))
+print("  (one Plex order per BigCommerce order, although one webhook came twice)")
+PY
+
+step "The orders Plex did not get: rejected at the door, or parked until someone maps the SKU"
+"$py" - "$unmapped" "$forged" <<'PY'
+import json
+import os
+import sys
+import urllib.request
+
+import boto3
+from boto3.dynamodb.conditions import Key
+
+unmapped, forged = sys.argv[1:]
+with urllib.request.urlopen(os.environ["SANDBOX_BIGCOMMERCE_URL"] + "/__control/deliveries") as answer:
+    forged_deliveries = [d for d in json.load(answer) if d["order_id"] == int(forged)]
+for delivery in forged_deliveries:
+    print(f"  order {forged}: the receiver answered {delivery['status']} to the {delivery['forge']} webhook; nothing was queued")
+aws = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+table = boto3.resource("dynamodb", **aws).Table(os.environ["AUDIT_TABLE_NAME"])
+items = table.query(KeyConditionExpression=Key("pk").eq(f"demo#bc-order#{unmapped}"))["Items"]
+for item in items:
+    if item["outcome"] == "needs-mapping":
+        print(f"  order {unmapped}: {json.loads(item['event'])['message']}")
+PY
+
+step "The audit trail of order $twice (the one whose webhook came twice)"
+if "$millwright" trace --help >/dev/null 2>&1; then
+  "$millwright" trace demo "$twice"
+else
+  "$py" - "$twice" <<'PY'
+import json
+import os
+import sys
+
+import boto3
+from boto3.dynamodb.conditions import Key
+
+aws = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+table = boto3.resource("dynamodb", **aws).Table(os.environ["AUDIT_TABLE_NAME"])
+for item in table.query(KeyConditionExpression=Key("pk").eq(f"demo#bc-order#{sys.argv[1]}"))["Items"]:
+    event = json.loads(item["event"])
+    print(f"  {event['at']}  {event['actor']:<16} {item['stage']:<9} {item['outcome']:<10} {event.get('message', '')}")
+PY
+fi
+
+step "The alert e-mail SNS would have sent (as moto recorded it)"
+curl -fsS "$AWS_ENDPOINT_URL/moto-api/data.json" | "$py" -c '
+import json, os, sys
+topic = next(t for t in json.load(sys.stdin)["sns"]["Topic"] if t["arn"] == os.environ["ALERT_TOPIC_ARN"])
+sent = topic.get("sent_notifications", [])
+if not sent:
+    sys.exit("no alert was sent")
+for message_id, body, subject, *_ in sent:
+    print("  Subject: %s\n" % subject)
+    print("\n".join("    " + line for line in body.splitlines()))
+'
+
+step "Done: webhooks in, exactly one Plex sales order per web order out, everything else audited and alerted"

@@ -2,24 +2,25 @@
 //!
 //! Starts `moto_server` (the AWS emulator, a child process) and the sandbox doubles (in-process),
 //! creates the resources the SAM template creates under the same names, seeds the demo connection
-//! (profile, secrets, sandbox data), serves the functions, writes the environment file, and runs
-//! until SIGINT or SIGTERM, then stops what it started.
+//! (profile, secrets, sandbox data), runs the functions, registers the demo store's order hooks,
+//! writes the environment file, and runs until SIGINT or SIGTERM, then stops what it started.
 //!
-//! The functions run with Lambda's wiring: the webhook receiver is an HTTP server on 127.0.0.1 whose
-//! every request becomes the same `lambda_http::Request` API Gateway would hand the function, and
-//! goes through the same `webhook_receiver::handle_http` the Lambda `main` calls.
+//! The functions run in the `local-runtime` crate with Lambda's wiring: the webhook receiver behind
+//! an HTTP port on 127.0.0.1, and the order worker on an SQS poller with partial batch failures.
+//! The order queue gets a short visibility timeout here (`--visibility-timeout`, 5 s by default;
+//! the template keeps 180 s) so that a failed order is retried, and ends in the dead-letter queue,
+//! within seconds instead of minutes.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use axum::extract::{Path as RoutePath, Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use domain::connection::WebhookAuth;
 use domain::{ConnectionProfile, System};
+use local_runtime::{LocalRuntime, RuntimeOptions};
 use millwright_aws::provision::{ProvisionOptions, ResourceNames};
 use runtime::config::{self, Config};
 use secrecy::SecretString;
@@ -36,7 +37,12 @@ pub struct UpOptions {
     pub webhook_port: u16,
     pub sandbox: sandbox::SandboxConfig,
     pub alert_email: String,
+    /// The order queue's visibility timeout: how soon a failed order is delivered again.
+    pub visibility_timeout: Duration,
 }
+
+/// The BigCommerce events the order flow subscribes to.
+const ORDER_SCOPES: [&str; 2] = ["store/order/created", "store/order/updated"];
 
 pub async fn up(options: UpOptions) -> anyhow::Result<ExitCode> {
     let moto_port = if options.moto_port == 0 { free_port()? } else { options.moto_port };
@@ -52,10 +58,16 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
 
     let sandbox = sandbox::Sandbox::start(options.sandbox.clone()).await.context("starting the sandbox")?;
     let names = ResourceNames::for_stack(&options.stack);
+    let visibility_timeout_seconds = i32::try_from(options.visibility_timeout.as_secs())
+        .context("the visibility timeout is too long for SQS (at most 12 hours)")?;
     let provisioned = millwright_aws::provision::provision(
         &sdk,
         &names,
-        &ProvisionOptions { alert_email: Some(options.alert_email.clone()), ..ProvisionOptions::default() },
+        &ProvisionOptions {
+            alert_email: Some(options.alert_email.clone()),
+            visibility_timeout_seconds,
+            ..ProvisionOptions::default()
+        },
     )
     .await
     .context("creating the template's resources in moto")?;
@@ -73,8 +85,18 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
     ];
     let config = Config::from_lookup(|name| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()))?;
     let deps = runtime::Deps::from_sdk_config(&config, &sdk);
-    seed_demo_connection(&deps).await.context("seeding the demo connection")?;
-    let (receiver_url, receiver) = serve_webhook_receiver(deps.clone(), options.webhook_port).await?;
+    let profile = seed_demo_connection(&deps).await.context("seeding the demo connection")?;
+    let functions = LocalRuntime::start(
+        deps.clone(),
+        &sdk,
+        RuntimeOptions {
+            receiver_port: options.webhook_port,
+            ..RuntimeOptions::for_visibility_timeout(options.visibility_timeout)
+        },
+    )
+    .await?;
+    let receiver_url = functions.receiver_url.clone();
+    register_order_hooks(&deps, &profile, &receiver_url).await.context("registering the demo store's order hooks")?;
 
     // Everything a command needs to reach this world: the configuration plus the emulator's
     // region and dummy credentials, and the sandbox's control planes for tests and the demo.
@@ -102,11 +124,20 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
     println!("  plex double         {}", sandbox.plex_url);
     println!("  monday double       {}", sandbox.monday_url);
     println!("  webhook receiver    {receiver_url}{}{{connection}}", webhook_receiver::edge::ROUTE_PREFIX);
+    println!(
+        "  order worker        polling {} (visibility timeout {} s)",
+        provisioned.queue_url,
+        options.visibility_timeout.as_secs()
+    );
     println!("  demo connection     {}", sandbox::demo::CONNECTION_ID);
     println!("  environment         {}", options.env_file.display());
 
     wait_for_shutdown_signal().await?;
-    receiver.abort();
+    let report = functions.shutdown().await;
+    println!(
+        "local world stopped: {} order batches, {} messages handled, {} sent back to the queue",
+        report.orders.batches, report.orders.handled, report.orders.failed
+    );
     sandbox.shutdown().await;
     std::fs::remove_file(&options.env_file).ok();
     Ok(ExitCode::SUCCESS)
@@ -115,7 +146,7 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
 /// The demo connection: its profile in the state table and its secrets in Secrets Manager, with the
 /// credentials the sandbox's demo seed accepts. Base URLs come from the deployment defaults, which
 /// the local world points at the sandbox.
-async fn seed_demo_connection(deps: &runtime::Deps) -> anyhow::Result<()> {
+async fn seed_demo_connection(deps: &runtime::Deps) -> anyhow::Result<ConnectionProfile> {
     let profile: ConnectionProfile =
         serde_json::from_value(sandbox::demo::connection_profile(sandbox::demo::CONNECTION_ID, None))?;
     let mut secrets = Vec::new();
@@ -124,46 +155,34 @@ async fn seed_demo_connection(deps: &runtime::Deps) -> anyhow::Result<()> {
         secrets.push((system, SecretString::from(document.to_string())));
     }
     deps.install_connection(&profile, &secrets).await?;
+    Ok(profile)
+}
+
+/// Subscribes the demo store's order events to the local receiver through the production
+/// BigCommerce client, as an operator registers a real store's hooks: destination
+/// `{receiver}/webhooks/bigcommerce/{connection}`, carrying the shared secret in the header the
+/// connection's profile checks.
+async fn register_order_hooks(
+    deps: &runtime::Deps,
+    profile: &ConnectionProfile,
+    receiver_url: &str,
+) -> anyhow::Result<()> {
+    let header = profile
+        .bigcommerce
+        .webhook_auth
+        .iter()
+        .find_map(|mode| match mode {
+            WebhookAuth::CustomHeader { header } => Some(header.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| WebhookAuth::DEFAULT_HEADER.to_owned());
+    let headers = BTreeMap::from([(header, SecretString::from(sandbox::demo::BIGCOMMERCE_WEBHOOK_SECRET))]);
+    let destination = format!("{receiver_url}{}{}", webhook_receiver::edge::ROUTE_PREFIX, profile.id);
+    let client = deps.bigcommerce(profile).await?;
+    for scope in ORDER_SCOPES {
+        client.create_hook(scope, &destination, &headers).await.with_context(|| format!("registering {scope}"))?;
+    }
     Ok(())
-}
-
-/// The largest request the local receiver reads. Lambda refuses request payloads over 6 MB before
-/// the function runs, so a larger one never reaches the handler in production either.
-const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
-
-/// Serves the webhook receiver on 127.0.0.1 at the route API Gateway has in the template; returns
-/// its base URL and the server task.
-async fn serve_webhook_receiver(
-    deps: runtime::Deps,
-    port: u16,
-) -> anyhow::Result<(String, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-        .await
-        .with_context(|| format!("binding the webhook receiver to 127.0.0.1:{port}"))?;
-    let address = listener.local_addr()?;
-    let route = format!("{}{{connection_id}}", webhook_receiver::edge::ROUTE_PREFIX);
-    let app = axum::Router::new().route(&route, axum::routing::post(receive_webhook)).with_state(Arc::new(deps));
-    let server = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            tracing::error!(error.message = %error, "the webhook receiver stopped");
-        }
-    });
-    Ok((format!("http://{address}"), server))
-}
-
-/// One request, converted into what API Gateway would hand the Lambda function and back.
-async fn receive_webhook(
-    State(deps): State<Arc<runtime::Deps>>,
-    RoutePath(connection_id): RoutePath<String>,
-    request: Request,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, LAMBDA_PAYLOAD_LIMIT).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request payload too large or unreadable").into_response();
-    };
-    let request = webhook_receiver::request_from_parts(parts, body.to_vec(), &connection_id);
-    let response = webhook_receiver::handle_http(&deps, request).await;
-    response.map(|body| axum::body::Body::from(body.to_vec()))
 }
 
 /// Finds `moto_server`: `$MOTO_SERVER`, then the repository's virtualenv, then `PATH`.

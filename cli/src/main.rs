@@ -10,9 +10,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use millwright_cli::{failures, replay, trace};
 
 #[derive(Parser)]
-#[command(name = "millwright", version, about = "Operate Millwright: check connections, run the local world")]
+#[command(
+    name = "millwright",
+    version,
+    about = "Operate Millwright: check connections, trace and replay records, run the local world"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -26,6 +31,12 @@ enum Command {
         #[arg(long = "connection", short = 'c')]
         connections: Vec<domain::ConnectionId>,
     },
+    /// Print a record's audit trail, oldest first, and an order's ledger entry.
+    Trace(trace::TraceArgs),
+    /// List what needs an operator (failed, needs-mapping, needs-attention, parked, rejected), newest last.
+    Failures(failures::FailuresArgs),
+    /// Queue orders again: by id, by the outcome they were left in, or from the dead-letter queue.
+    Replay(replay::ReplayArgs),
     /// The local world: moto (AWS) and the sandbox doubles, with the template's resources.
     Local {
         #[command(subcommand)]
@@ -60,6 +71,10 @@ enum LocalCommand {
         /// The e-mail address subscribed to the alert topic.
         #[arg(long, default_value = "ops@example.com")]
         alert_email: String,
+        /// The order queue's visibility timeout in seconds: how soon a failed order is delivered
+        /// again. A local-world choice so retries show within seconds; the template keeps 180.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=43_200))]
+        visibility_timeout: u64,
     },
 }
 
@@ -69,6 +84,9 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { connections } => check::run(&connections).await,
+        Command::Trace(args) => trace::run(args).await,
+        Command::Failures(args) => failures::run(args).await,
+        Command::Replay(args) => replay::run(args).await,
         Command::Local {
             command:
                 LocalCommand::Up {
@@ -80,6 +98,7 @@ async fn main() -> ExitCode {
                     monday_port,
                     webhook_port,
                     alert_email,
+                    visibility_timeout,
                 },
         } => {
             let env_file = env_file.unwrap_or_else(|| PathBuf::from(".local").join(format!("{stack}.env")));
@@ -96,6 +115,7 @@ async fn main() -> ExitCode {
                     ..Default::default()
                 },
                 alert_email,
+                visibility_timeout: std::time::Duration::from_secs(visibility_timeout),
             };
             local::up(options).await
         }

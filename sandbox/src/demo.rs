@@ -48,6 +48,13 @@ pub const PLEX_WEB_SHIP_TO_CODE: &str = "WEB-SHIP";
 pub const PLEX_WEB_BILL_TO_CODE: &str = "WEB-BILL";
 /// A distributor customer with two ship-to addresses and an inactive one.
 pub const PLEX_ACME_CUSTOMER_ID: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+/// The Plex customer of the store's registered customer ([`BIGCOMMERCE_DEMO_CUSTOMER_ID`]): same
+/// company, and the same e-mail as the orders' billing address, which is how the demo connection
+/// matches registered shoppers.
+pub const PLEX_FITTER_CUSTOMER_ID: &str = "e5f6a7b8-9c0d-4e1f-8a2b-3c4d5e6f7a80";
+pub const PLEX_FITTER_CUSTOMER_CODE: &str = "FITTER";
+/// The demo customer's e-mail, in BigCommerce (billing address) and in Plex (customer record).
+pub const DEMO_CUSTOMER_EMAIL: &str = "robin@fitter.example";
 /// The "procedure" data sources of the web-order-via-data-source route: add a sales order header,
 /// add a line (with its price and release), and find sales orders by PO number.
 pub const PLEX_ORDER_HEADER_DATASOURCE_ID: u64 = 230_853;
@@ -141,12 +148,12 @@ fn demo_order() -> Value {
         "customer_id": BIGCOMMERCE_DEMO_CUSTOMER_ID,
         "currency_code": "USD",
         "customer_message": "Please deliver to the loading dock.",
-        "billing_address": demo_address("Robin", "Fitter", "Fitter Fabrication LLC", "robin@fitter.example"),
+        "billing_address": demo_address("Robin", "Fitter", "Fitter Fabrication LLC", DEMO_CUSTOMER_EMAIL),
         "shipping_addresses": [
             { "id": 1, "shipping_method": "Ground", "first_name": "Robin", "last_name": "Fitter",
               "company": "Fitter Fabrication LLC", "street_1": "12 Foundry Road", "street_2": "Dock 3",
               "city": "Austin", "state": "Texas", "zip": "78701", "country": "United States",
-              "country_iso2": "US", "phone": "+1 555 0142", "email": "robin@fitter.example" }
+              "country_iso2": "US", "phone": "+1 555 0142", "email": DEMO_CUSTOMER_EMAIL }
         ],
         "products": [
             { "product_id": 111, "variant_id": 211, "sku": "MW-BOLT-M8", "name": "Hex Bolt M8 x 40, zinc plated",
@@ -225,6 +232,19 @@ pub fn seed_plex() -> Value {
                             address("b2c3d4e5-0001-4f6a-9b0c-1d2e3f4a5b01", "ACME-HQ", "Acme Head Office", "12 Foundry Lane", true, true, true),
                             address("b2c3d4e5-0002-4f6a-9b0c-1d2e3f4a5b02", "ACME-DOCK2", "Acme Dock 2", "14 Foundry Lane", true, false, true),
                             address("b2c3d4e5-0003-4f6a-9b0c-1d2e3f4a5b03", "ACME-OLD", "Acme (old site)", "3 Canal Street", true, true, false)
+                        ]
+                    },
+                    {
+                        "id": PLEX_FITTER_CUSTOMER_ID,
+                        "code": PLEX_FITTER_CUSTOMER_CODE,
+                        "name": "Fitter Fabrication LLC",
+                        "status": "Active",
+                        "type": "End User",
+                        "email": DEMO_CUSTOMER_EMAIL,
+                        "createdDate": "2025-12-01T09:00:00Z",
+                        "modifiedDate": "2025-12-01T09:00:00Z",
+                        "addresses": [
+                            address("d4e5f6a7-0001-4b8c-9d0e-1f2a3b4c5d01", "FITTER-DOCK", "Fitter Fabrication, Dock 3", "12 Foundry Road", true, true, true)
                         ]
                     },
                     {
@@ -408,7 +428,10 @@ pub fn connection_profile(connection_id: &str, sandbox: Option<&crate::Sandbox>)
             "webhook_auth": [{ "mode": "custom_header", "header": "X-Millwright-Auth" }]
         },
         "plex": { "auth": { "mode": "api_key" } },
-        "monday": { "api_version": "2026-10" }
+        "monday": { "api_version": "2026-10" },
+        // Registered shoppers are matched by billing e-mail (the default), which finds
+        // `PLEX_FITTER_CUSTOMER_ID` for the demo customer; guest checkouts go to the web customer.
+        "orders": { "guest_customer_code": PLEX_WEB_CUSTOMER_CODE }
     });
     if let Some(sandbox) = sandbox {
         profile["bigcommerce"]["api_base_url"] = json!(sandbox.bigcommerce_url);

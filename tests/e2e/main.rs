@@ -3,7 +3,11 @@
 //!
 //! Each test gets its own sandbox (in-process, own ports and state) and its own connection id in
 //! the shared moto, so tests run in parallel and a fault injected by one never reaches another.
+//! Order-flow tests (`orders`) also get their own order queue, dead-letter queue and local runtime
+//! (`support::OrderFlow`), so a redelivery or a dead letter of one test is never seen by another.
 
 mod check;
+mod cli;
+mod orders;
 mod support;
 mod webhook;

@@ -125,7 +125,9 @@ async fn an_authenticated_callback_is_queued_in_the_fifo_queue_and_audited_with_
     assert_eq!(id, &message_id);
     assert_eq!(message.order, order);
     assert_eq!(message.scope, "store/order/created");
-    assert_eq!(message.delivery, format!("{:040x}", 1042));
+    // The delivery names the event (scope, time, payload hash), not only BigCommerce's data hash.
+    assert_eq!(message.delivery.len(), 40);
+    assert_ne!(message.delivery, format!("{:040x}", 1042));
 }
 
 #[tokio::test]
@@ -181,9 +183,11 @@ async fn a_callback_posted_to_the_local_worlds_receiver_is_queued() {
     assert_eq!(forged.status().as_u16(), 401);
     assert_eq!(accepted.status().as_u16(), 200);
     assert_eq!(accepted.text().await.expect("a body"), "");
-    // AND the audit trail records the id the deployment's order queue gave the message
+    // AND the audit trail records the id the deployment's order queue gave the message (the local
+    // world's order worker may already have taken it and added its own events after the receipt)
     let order = OrderRef::new(world.connection.clone(), 4001);
     let history = world.deps.audit.history(&order.record_key()).await.expect("audit history");
+    let history: Vec<_> = history.into_iter().filter(|event| event.stage == Stage::Received).collect();
     assert_eq!(history.len(), 1, "{history:#?}");
     assert_eq!(history[0].outcome, Outcome::Ok);
     let detail = history[0].detail.as_ref().expect("detail");

@@ -19,7 +19,8 @@
 //! the SHA-256 of the body, so a rejected delivery is findable without keeping any of it.
 //!
 //! **De-duplication without losing a message.** The claim of a delivery
-//! (`webhook#{connection}#{order}#{hash}`, 24 h) is committed only *after* the queue accepted the
+//! (`webhook#{connection}#{order}#{delivery}`, 24 h, where the delivery id is
+//! [`WebhookStub::delivery_id`]: scope, event time and payload hash) is committed only *after* the queue accepted the
 //! message; before enqueueing, the handler asks whether a live claim exists by claiming the key for
 //! zero seconds (a claim that expires at once blocks nobody, see [`DedupeStore::claim`]). So:
 //! - an enqueue that fails leaves no claim behind, and BigCommerce's retry queues the message;
@@ -295,12 +296,13 @@ impl Receipt<'_, '_> {
 
     async fn enqueue_once(&self, order: OrderRef, stub: &WebhookStub) -> Reply {
         let now = self.delivery.now;
-        let claim = format!("webhook#{}#{}#{}", order.connection, order.order_id, stub.hash);
+        let delivery = stub.delivery_id();
+        let claim = format!("webhook#{}#{}#{}", order.connection, order.order_id, delivery);
         let record = order.record_key();
         let duplicate = |reason: &str| {
             self.event(record.clone(), Outcome::Duplicate)
                 .with_message(reason.to_owned())
-                .with_detail(json!({"scope": stub.scope, "delivery": stub.hash}))
+                .with_detail(json!({"scope": stub.scope, "delivery": delivery}))
         };
 
         // Zero seconds: "is there a live claim?" without leaving one behind (module docs).
@@ -316,7 +318,7 @@ impl Receipt<'_, '_> {
         let message = OrderMessage {
             order: order.clone(),
             scope: stub.scope.clone(),
-            delivery: stub.hash.clone(),
+            delivery: delivery.clone(),
             source: MessageSource::Webhook,
             received_at: now,
         };
@@ -328,7 +330,7 @@ impl Receipt<'_, '_> {
         let queued = json!({
             "message_id": message_id,
             "scope": stub.scope,
-            "delivery": stub.hash,
+            "delivery": delivery,
             "group": message.group_id(),
             "stub": stub.to_detail(),
         });

@@ -165,7 +165,7 @@ async fn the_state_dump_shows_each_doubles_data_with_credentials_redacted() {
     let tenant = &plex["data"]["tenants"][0];
     assert_eq!(tenant["code"], demo::PLEX_TENANT_CODE);
     assert_eq!(tenant["records"]["parts"].as_array().unwrap().len(), 5);
-    assert_eq!(tenant["records"]["customers"].as_array().unwrap().len(), 3);
+    assert_eq!(tenant["records"]["customers"].as_array().unwrap().len(), 4);
     assert_eq!(plex["data"]["api_keys"][0]["key"], REDACTED);
     assert_eq!(plex["data"]["api_keys"][0]["calls_in_window"], 1);
     assert_eq!(plex["data"]["datasources"][0]["id"], demo::PLEX_PART_LOOKUP_DATASOURCE_ID);

@@ -276,7 +276,7 @@ async fn lists_validate_date_params_and_bound_windows_inclusively() {
 
     // Every schema field is present, null when unknown; unknown params such as limit are ignored.
     let all = body(world.plex_get("/mdm/v1/customers?limit=1").await).await;
-    assert_eq!(all.as_array().unwrap().len(), 3);
+    assert_eq!(all.as_array().unwrap().len(), 4);
     assert_eq!(all[0].as_object().unwrap().len(), 35);
     assert!(all[0]["fax"].is_null());
 

@@ -5,6 +5,10 @@
 //! is picked up within one TTL. `put` refreshes the cache, so a token this container just obtained
 //! is the one it uses next.
 //!
+//! Values that other containers replace while this one runs (the shared Plex OAuth2 token) are read
+//! with [`SecretsManagerStore::get_fresh`], which always asks Secrets Manager, and written with
+//! [`SecretsManagerStore::put_named`]; both take any secret name, not only a connection's credential.
+//!
 //! Secret values only ever live in [`SecretString`]s; errors name the secret, never its value.
 
 use std::collections::HashMap;
@@ -54,6 +58,43 @@ impl SecretsManagerStore {
         cache.insert(name, Cached { value, fetched_at: Instant::now() });
     }
 
+    /// Reads the secret called `name` from Secrets Manager, past the cache, and refreshes the cache
+    /// with what it read. `Ok(None)` when there is no such secret: for a value another container
+    /// may not have written yet, absence is an answer, not a configuration error.
+    pub async fn get_fresh(&self, name: &str) -> Result<Option<SecretString>, PortError> {
+        let context = format!("reading secret {name}");
+        let output = match self.client.get_secret_value().secret_id(name).send().await {
+            Ok(output) => output,
+            Err(err) if error_code(&err) == Some(NOT_FOUND) => return Ok(None),
+            Err(err) => return Err(from_sdk(context, err)),
+        };
+        let value = SecretString::from(output.secret_string.ok_or_else(|| {
+            PortError::invalid(context.clone(), "secret has no string value (binary secrets are not supported)")
+        })?);
+        self.remember(name.to_owned(), value.clone());
+        Ok(Some(value))
+    }
+
+    /// Creates or replaces the secret called `name`, and caches the value written.
+    pub async fn put_named(&self, name: &str, value: &SecretString) -> Result<(), PortError> {
+        let context = format!("writing secret {name}");
+        if !self.put_value(name, value, &context).await? {
+            let created = self.client.create_secret().name(name).secret_string(value.expose_secret()).send().await;
+            match created {
+                Ok(_) => {}
+                // Someone created it between our two calls; now the plain update applies.
+                Err(err) if error_code(&err) == Some(ALREADY_EXISTS) => {
+                    if !self.put_value(name, value, &context).await? {
+                        return Err(PortError::invalid(context, "secret was created and deleted concurrently"));
+                    }
+                }
+                Err(err) => return Err(from_sdk(context, err)),
+            }
+        }
+        self.remember(name.to_owned(), value.clone());
+        Ok(())
+    }
+
     async fn put_value(&self, name: &str, value: &SecretString, context: &str) -> Result<bool, PortError> {
         let result = self.client.put_secret_value().secret_id(name).secret_string(value.expose_secret()).send().await;
         match result {
@@ -71,39 +112,13 @@ impl SecretStore for SecretsManagerStore {
         if let Some(value) = self.cached(&name) {
             return Ok(value);
         }
-        let context = format!("reading secret {name}");
-        let output = self.client.get_secret_value().secret_id(&name).send().await.map_err(|err| {
-            if error_code(&err) == Some(NOT_FOUND) {
-                // A missing secret is a configuration error: retrying will not create it.
-                PortError::invalid(context.clone(), "secret does not exist")
-            } else {
-                from_sdk(context.clone(), err)
-            }
-        })?;
-        let value = SecretString::from(output.secret_string.ok_or_else(|| {
-            PortError::invalid(context.clone(), "secret has no string value (binary secrets are not supported)")
-        })?);
-        self.remember(name, value.clone());
-        Ok(value)
+        // A missing credential is a configuration error: retrying will not create it.
+        self.get_fresh(&name)
+            .await?
+            .ok_or_else(|| PortError::invalid(format!("reading secret {name}"), "secret does not exist"))
     }
 
     async fn put(&self, name: &SecretName, value: &SecretString) -> Result<(), PortError> {
-        let name = name.to_string();
-        let context = format!("writing secret {name}");
-        if !self.put_value(&name, value, &context).await? {
-            let created = self.client.create_secret().name(&name).secret_string(value.expose_secret()).send().await;
-            match created {
-                Ok(_) => {}
-                // Someone created it between our two calls; now the plain update applies.
-                Err(err) if error_code(&err) == Some(ALREADY_EXISTS) => {
-                    if !self.put_value(&name, value, &context).await? {
-                        return Err(PortError::invalid(context, "secret was created and deleted concurrently"));
-                    }
-                }
-                Err(err) => return Err(from_sdk(context, err)),
-            }
-        }
-        self.remember(name, value.clone());
-        Ok(())
+        self.put_named(&name.to_string(), value).await
     }
 }

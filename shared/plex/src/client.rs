@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::auth::{Auth, OAuth2, with_api_key, with_bearer};
+use crate::auth::{Auth, OAuth2, TokenStore, with_api_key, with_bearer};
 use crate::credentials::missing;
 use crate::sales::OrderDefaults;
 use crate::{Credentials, Error, rejected};
@@ -92,6 +92,17 @@ impl PlexClient {
     /// sales orders instead of [`OrderDefaults::default`].
     pub fn with_order_defaults(mut self, defaults: OrderDefaults) -> PlexClient {
         self.defaults = defaults;
+        self
+    }
+
+    /// Shares the OAuth2 token with every other client (in any container) that uses `store`: the
+    /// client reads the shared token before asking the token endpoint, refreshes it before it
+    /// expires, and saves every token it fetches (see [`TokenStore`]). The in-memory token starts
+    /// afresh. API-key clients have no token, so for them this changes nothing.
+    pub fn with_token_store(mut self, store: Arc<dyn TokenStore>) -> PlexClient {
+        if let Auth::OAuth2(oauth) = &self.auth {
+            self.auth = Auth::OAuth2(Arc::new(oauth.sharing(store)));
+        }
         self
     }
 

@@ -5,8 +5,10 @@
 //! Plex authenticates Connect requests with the `X-Plex-Connect-Api-Key` header (what Plex
 //! documents, the default); the product description's OAuth2 client credentials are supported as
 //! an opt-in mode with a cached Bearer token that is refreshed once when Plex answers 401 (Plex
-//! notes §1, §2.2, §7.2, §7.8). `X-Plex-Connect-Tenant-Id` selects a non-default tenant. The Data
-//! Source API takes HTTP Basic with a web-service user instead (§3).
+//! notes §1, §2.2, §7.2, §7.8). With [`PlexClient::with_token_store`] the token is also shared by
+//! every container of the connection through a [`TokenStore`] (one refresher at a time, refreshed
+//! before it expires). `X-Plex-Connect-Tenant-Id` selects a non-default tenant. The Data Source API
+//! takes HTTP Basic with a web-service user instead (§3).
 //!
 //! Plex sends no rate headers; `millwright-http` paces calls at 200 per minute (configurable
 //! through a shared [`Pacer`](millwright_http::Pacer)), classifies every failure and retries.
@@ -21,7 +23,8 @@
 //! making a second one. [`DataSourceClient::create_sales_order_via_datasource`] does the same job
 //! through the tenant's data sources.
 //!
-//! Layout: `credentials` (the secret document), `auth` (header auth and the OAuth2 token cache),
+//! Layout: `credentials` (the secret document), `auth` (header auth, the OAuth2 token cache and its
+//! shared store),
 //! `client` (the Connect client and its request helpers), `mdm` (tenants' customers, addresses,
 //! parts), `sales` (sales orders, lines, prices, releases), `datasource` (the Data Source API
 //! client), `ports` (the order worker's `SalesOrderSink` over both), `wire` (Plex's date-time and
@@ -40,6 +43,7 @@ use domain::ErrorClass;
 use millwright_http::HttpError;
 use serde_json::Value;
 
+pub use auth::{NO_SHARED_TOKEN, REFRESH_CLAIM, SharedToken, TokenStore};
 pub use client::{PlexClient, Tenant};
 pub use credentials::Credentials;
 pub use datasource::{

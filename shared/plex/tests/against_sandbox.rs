@@ -732,3 +732,230 @@ async fn data_source_failures_are_classed_by_their_documented_code() {
     assert!(found.transaction_no.is_some());
     sandbox.shutdown().await;
 }
+
+// ---- the OAuth2 token shared through a token store ---------------------------------------------
+
+mod shared_token {
+    //! Several clients standing for several Lambda containers of one connection, sharing their
+    //! OAuth2 token through an in-memory `TokenStore` that keeps the contract of the runtime's
+    //! Secrets Manager store (one claim per token version, never released).
+
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+    use chrono::{Duration as Span, Utc};
+    use domain::PortError;
+    use plex::{NO_SHARED_TOKEN, SharedToken, TokenStore};
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct MemoryTokenStore {
+        token: Mutex<Option<SharedToken>>,
+        claims: Mutex<Vec<String>>,
+        saves: Mutex<u32>,
+    }
+
+    impl MemoryTokenStore {
+        fn holding(token: SharedToken) -> MemoryTokenStore {
+            MemoryTokenStore { token: Mutex::new(Some(token)), ..MemoryTokenStore::default() }
+        }
+
+        fn token(&self) -> Option<SharedToken> {
+            self.token.lock().expect("unpoisoned").clone()
+        }
+
+        fn claims(&self) -> Vec<String> {
+            self.claims.lock().expect("unpoisoned").clone()
+        }
+    }
+
+    #[async_trait]
+    impl TokenStore for MemoryTokenStore {
+        async fn load(&self) -> Result<Option<SharedToken>, PortError> {
+            Ok(self.token())
+        }
+
+        async fn save(&self, token: &SharedToken) -> Result<(), PortError> {
+            *self.token.lock().expect("unpoisoned") = Some(token.clone());
+            *self.saves.lock().expect("unpoisoned") += 1;
+            Ok(())
+        }
+
+        async fn claim_refresh(&self, version: &str, _ttl: std::time::Duration) -> Result<bool, PortError> {
+            let mut claims = self.claims.lock().expect("unpoisoned");
+            if claims.iter().any(|claimed| claimed == version) {
+                return Ok(false);
+            }
+            claims.push(version.to_owned());
+            Ok(true)
+        }
+    }
+
+    /// A store that cannot be reached at all.
+    struct BrokenTokenStore;
+
+    #[async_trait]
+    impl TokenStore for BrokenTokenStore {
+        async fn load(&self) -> Result<Option<SharedToken>, PortError> {
+            Err(PortError::unavailable("reading the shared token", "the store is down"))
+        }
+
+        async fn save(&self, _token: &SharedToken) -> Result<(), PortError> {
+            Err(PortError::unavailable("writing the shared token", "the store is down"))
+        }
+
+        async fn claim_refresh(&self, _version: &str, _ttl: std::time::Duration) -> Result<bool, PortError> {
+            Err(PortError::unavailable("claiming the refresh", "the store is down"))
+        }
+    }
+
+    fn sharing_client(sandbox: &Sandbox, store: &Arc<MemoryTokenStore>) -> PlexClient {
+        let store: Arc<dyn TokenStore> = store.clone();
+        oauth_client(sandbox, demo::PLEX_OAUTH_CLIENT_SECRET).with_token_store(store)
+    }
+
+    async fn token_requests(sandbox: &Sandbox) -> usize {
+        exchanges(sandbox).await.iter().filter(|exchange| exchange.starts_with("POST /oauth2/token")).count()
+    }
+
+    #[tokio::test]
+    async fn two_clients_sharing_a_token_store_fetch_one_token_between_them() {
+        // GIVEN two containers' clients sharing one store
+        let sandbox = start_sandbox().await;
+        use_oauth2(&sandbox).await;
+        let store = Arc::new(MemoryTokenStore::default());
+
+        // WHEN each calls Plex
+        sharing_client(&sandbox, &store).tenants().await.expect("first container");
+        sharing_client(&sandbox, &store).tenants().await.expect("second container");
+
+        // THEN one token served both, and the store holds it
+        assert_eq!(
+            exchanges(&sandbox).await,
+            vec!["POST /oauth2/token 200", "GET /mdm/v1/tenants 200", "GET /mdm/v1/tenants 200"]
+        );
+        let shared = store.token().expect("a shared token");
+        assert!(shared.is_fresh(Utc::now()));
+        assert_eq!(store.claims(), vec![NO_SHARED_TOKEN.to_owned()]);
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_shared_token_about_to_expire_is_replaced_before_it_is_sent() {
+        // GIVEN a shared one-hour token with thirty seconds left, inside its one-minute margin
+        let sandbox = start_sandbox().await;
+        use_oauth2(&sandbox).await;
+        let now = Utc::now();
+        let old = SharedToken {
+            access_token: SecretString::from("token-about-to-expire".to_owned()),
+            issued_at: now - Span::minutes(59) - Span::seconds(30),
+            expires_at: Some(now + Span::seconds(30)),
+        };
+        let store = Arc::new(MemoryTokenStore::holding(old.clone()));
+
+        // WHEN a client calls Plex
+        sharing_client(&sandbox, &store).tenants().await.expect("tenants");
+
+        // THEN it fetched a new token first (no 401 on the way) and shared it
+        assert_eq!(exchanges(&sandbox).await, vec!["POST /oauth2/token 200", "GET /mdm/v1/tenants 200"]);
+        let new = store.token().expect("a shared token");
+        assert_ne!(new.access_token.expose_secret(), old.access_token.expose_secret());
+        assert!(new.expires_at > old.expires_at);
+        assert_eq!(store.claims(), vec![old.version()]);
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn after_every_token_expired_the_401s_lead_to_one_refresh_and_the_calls_succeed() {
+        // GIVEN two containers using the same shared token
+        let sandbox = start_sandbox().await;
+        use_oauth2(&sandbox).await;
+        let store = Arc::new(MemoryTokenStore::default());
+        let first = sharing_client(&sandbox, &store);
+        let second = sharing_client(&sandbox, &store);
+        first.tenants().await.expect("first container");
+        second.tenants().await.expect("second container");
+        let before = store.token().expect("a shared token");
+
+        // WHEN Plex revokes every token and both call again
+        control(&sandbox, "tokens/expire-all", json!({})).await;
+        first.tenants().await.expect("refreshed and retried");
+        second.tenants().await.expect("took the refreshed token and retried");
+
+        // THEN the first refreshed once, the second adopted its token instead of fetching another
+        assert_eq!(
+            exchanges(&sandbox).await,
+            vec![
+                "POST /oauth2/token 200",
+                "GET /mdm/v1/tenants 200",
+                "GET /mdm/v1/tenants 200",
+                "GET /mdm/v1/tenants 401",
+                "POST /oauth2/token 200",
+                "GET /mdm/v1/tenants 200",
+                "GET /mdm/v1/tenants 401",
+                "GET /mdm/v1/tenants 200",
+            ]
+        );
+        let after = store.token().expect("a shared token");
+        assert_ne!(after.access_token.expose_secret(), before.access_token.expose_secret());
+        assert_eq!(store.claims(), vec![NO_SHARED_TOKEN.to_owned(), before.version()]);
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_refreshes_are_serialized_by_the_claim_into_one_token_request() {
+        // GIVEN six containers starting at once with an empty store
+        let sandbox = start_sandbox().await;
+        use_oauth2(&sandbox).await;
+        let store = Arc::new(MemoryTokenStore::default());
+        let clients: Vec<PlexClient> = (0..6).map(|_| sharing_client(&sandbox, &store)).collect();
+
+        // WHEN all call Plex at the same moment
+        let calls: Vec<_> =
+            clients.into_iter().map(|client| tokio::spawn(async move { client.tenants().await })).collect();
+        for call in calls {
+            call.await.expect("the task ran").expect("tenants");
+        }
+
+        // THEN one of them fetched the token, and the others waited for it
+        assert_eq!(token_requests(&sandbox).await, 1, "{:?}", exchanges(&sandbox).await);
+        assert_eq!(*store.saves.lock().expect("unpoisoned"), 1);
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_token_store_costs_the_sharing_but_not_the_call() {
+        let sandbox = start_sandbox().await;
+        use_oauth2(&sandbox).await;
+        let client =
+            oauth_client(&sandbox, demo::PLEX_OAUTH_CLIENT_SECRET).with_token_store(Arc::new(BrokenTokenStore));
+
+        client.tenants().await.expect("a token of its own");
+        client.tenants().await.expect("the same token again");
+
+        assert_eq!(
+            exchanges(&sandbox).await,
+            vec!["POST /oauth2/token 200", "GET /mdm/v1/tenants 200", "GET /mdm/v1/tenants 200"]
+        );
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_api_key_client_ignores_a_token_store() {
+        let sandbox = start_sandbox().await;
+        let store = Arc::new(MemoryTokenStore::default());
+        let dyn_store: Arc<dyn TokenStore> = store.clone();
+
+        api_key_client(&sandbox, demo::PLEX_API_KEY, None)
+            .with_token_store(dyn_store)
+            .tenants()
+            .await
+            .expect("tenants");
+
+        assert_eq!(exchanges(&sandbox).await, vec!["GET /mdm/v1/tenants 200"]);
+        assert!(store.token().is_none() && store.claims().is_empty());
+        sandbox.shutdown().await;
+    }
+}

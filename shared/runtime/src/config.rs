@@ -24,6 +24,8 @@ const fn optional(name: &'static str, default: &'static str) -> Var {
 pub const AUDIT_TABLE_NAME: &str = "AUDIT_TABLE_NAME";
 pub const STATE_TABLE_NAME: &str = "STATE_TABLE_NAME";
 pub const ORDER_QUEUE_URL: &str = "ORDER_QUEUE_URL";
+/// The order queue's dead-letter queue; only `millwright replay --dlq` reads it.
+pub const ORDER_DLQ_URL: &str = "ORDER_DLQ_URL";
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
 pub const SECRET_PREFIX: &str = "SECRET_PREFIX";
 pub const AUDIT_RETENTION_DAYS: &str = "AUDIT_RETENTION_DAYS";
@@ -51,6 +53,9 @@ pub struct Config {
     pub audit_table: String,
     pub state_table: String,
     pub order_queue_url: String,
+    /// The order queue's dead-letter queue, when configured (functions never read it; the CLI's
+    /// `replay --dlq` moves its messages back to the order queue).
+    pub order_dlq_url: Option<String>,
     pub alert_topic_arn: String,
     /// Secret names are `{secret_prefix}/{connection}/{system}`.
     pub secret_prefix: String,
@@ -107,6 +112,10 @@ impl Config {
             audit_table: get(required(AUDIT_TABLE_NAME))?,
             state_table: get(required(STATE_TABLE_NAME))?,
             order_queue_url: url(required(ORDER_QUEUE_URL))?,
+            order_dlq_url: match lookup(ORDER_DLQ_URL).filter(|v| !v.trim().is_empty()) {
+                Some(_) => Some(url(required(ORDER_DLQ_URL))?),
+                None => None,
+            },
             alert_topic_arn: get(required(ALERT_TOPIC_ARN))?,
             secret_prefix: get(optional(SECRET_PREFIX, domain::SecretName::DEFAULT_PREFIX))?,
             audit_retention: seconds(optional(AUDIT_RETENTION_DAYS, "90"), 86_400)?,
@@ -140,6 +149,9 @@ impl Config {
             (PLEX_DATASOURCE_BASE_URL, self.endpoints.plex_datasource.clone()),
             (MONDAY_API_URL, self.endpoints.monday_api.clone()),
         ];
+        if let Some(dlq) = &self.order_dlq_url {
+            vars.push((ORDER_DLQ_URL, dlq.clone()));
+        }
         if let Some(endpoint) = &self.aws_endpoint_url {
             vars.push((AWS_ENDPOINT_URL, endpoint.clone()));
         }
@@ -175,6 +187,20 @@ mod tests {
         assert_eq!(config.secret_prefix, "millwright");
         assert_eq!(config.audit_retention, Duration::from_secs(90 * 86_400));
         assert_eq!(config.aws_endpoint_url, None);
+        assert_eq!(config.order_dlq_url, None);
+    }
+
+    #[test]
+    fn a_dead_letter_queue_url_is_optional_but_checked_when_given() {
+        let mut vars = minimal();
+        vars.insert(ORDER_DLQ_URL, "http://127.0.0.1:5000/123456789012/mw-orders-dlq.fifo".to_owned());
+        let config = parse(&vars).unwrap();
+        assert_eq!(config.order_dlq_url.as_deref(), Some("http://127.0.0.1:5000/123456789012/mw-orders-dlq.fifo"));
+        let env: HashMap<&'static str, String> = config.to_env().into_iter().collect();
+        assert_eq!(parse(&env).unwrap(), config);
+
+        vars.insert(ORDER_DLQ_URL, "mw-orders-dlq.fifo".to_owned());
+        assert!(parse(&vars).unwrap_err().to_string().contains("ORDER_DLQ_URL"));
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //!
 //! AWS adapters are built from one `SdkConfig`; API clients are built per connection from its
 //! profile (state table) and credentials (Secrets Manager), with base URLs from the profile when it
-//! overrides them and from `Config::endpoints` otherwise.
+//! overrides them and from `Config::endpoints` otherwise. An OAuth2 connection's Plex client shares
+//! its token through Secrets Manager (`plex_token`).
 
 use std::sync::Arc;
 
+use domain::connection::PlexAuthMode;
 use domain::ports::{
     Alerter, AuditLog, CheckpointStore, ConnectionStore, DedupeStore, IdMap, OrderLedger, Queue, SecretStore,
 };
@@ -18,6 +20,7 @@ use millwright_aws::{
 use millwright_http::{HttpSettings, RetryPolicy};
 
 use crate::config::Config;
+use crate::plex_token::SecretsManagerTokenStore;
 
 /// Why a connection's clients could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +68,9 @@ pub struct Deps {
     pub connections: Arc<dyn ConnectionStore>,
     /// Timeout and retry policy of every API client.
     pub http: HttpSettings,
+    /// The same store as `secrets`, for the shared Plex OAuth2 tokens, which are read past the
+    /// cache and named outside the credential layout (see `plex_token`).
+    secrets_manager: Arc<SecretsManagerStore>,
 }
 
 impl Deps {
@@ -78,18 +84,20 @@ impl Deps {
     pub fn from_sdk_config(config: &Config, sdk: &aws_config::SdkConfig) -> Deps {
         let dedupe: Arc<dyn DedupeStore> = Arc::new(DynamoDedupeStore::new(sdk, &config.state_table));
         let alert_window = chrono::Duration::from_std(config.alert_window).unwrap_or(chrono::Duration::hours(1));
+        let secrets_manager = Arc::new(SecretsManagerStore::new(sdk, config.secret_cache_ttl));
         Deps {
             audit: Arc::new(DynamoAuditLog::new(sdk, &config.audit_table, config.audit_retention)),
             ledger: Arc::new(DynamoOrderLedger::new(sdk, &config.state_table)),
             checkpoints: Arc::new(DynamoCheckpointStore::new(sdk, &config.state_table)),
             id_map: Arc::new(DynamoIdMap::new(sdk, &config.state_table)),
             queue: Arc::new(SqsQueue::new(sdk, &config.order_queue_url)),
-            secrets: Arc::new(SecretsManagerStore::new(sdk, config.secret_cache_ttl)),
+            secrets: secrets_manager.clone(),
             alerter: Arc::new(SnsAlerter::new(sdk, &config.alert_topic_arn, dedupe.clone(), alert_window)),
             connections: Arc::new(DynamoConnectionStore::new(sdk, &config.state_table)),
             dedupe,
             http: HttpSettings { timeout: config.http_timeout, retry: RetryPolicy::default() },
             config: config.clone(),
+            secrets_manager,
         }
     }
 
@@ -153,14 +161,36 @@ impl Deps {
             .map_err(|error| self.credentials_error(&profile.id, System::Plex, error))
     }
 
+    /// The Connect client; an OAuth2 connection's client shares its token with every container
+    /// through Secrets Manager, so one refresh serves them all.
     fn plex_client(
         &self,
         profile: &ConnectionProfile,
         credentials: plex::Credentials,
     ) -> Result<plex::PlexClient, DepsError> {
         let base_url = profile.plex.connect_base_url.as_deref().unwrap_or(&self.config.endpoints.plex_connect);
-        plex::PlexClient::new(&self.http, base_url, &profile.plex.auth, profile.plex.tenant_id.as_deref(), credentials)
-            .map_err(|error| client_error(&profile.id, System::Plex, error))
+        let client = plex::PlexClient::new(
+            &self.http,
+            base_url,
+            &profile.plex.auth,
+            profile.plex.tenant_id.as_deref(),
+            credentials,
+        )
+        .map_err(|error| client_error(&profile.id, System::Plex, error))?;
+        Ok(match profile.plex.auth {
+            PlexAuthMode::OAuth2 { .. } => client.with_token_store(self.plex_token_store(&profile.id)),
+            PlexAuthMode::ApiKey => client,
+        })
+    }
+
+    /// Where the connection's Plex OAuth2 token is shared: `{prefix}/{connection}/plex-token`.
+    pub fn plex_token_store(&self, connection: &ConnectionId) -> Arc<dyn plex::TokenStore> {
+        Arc::new(SecretsManagerTokenStore::new(
+            self.secrets_manager.clone(),
+            self.dedupe.clone(),
+            &self.config.secret_prefix,
+            connection,
+        ))
     }
 
     /// The connection's monday client; `NoMonday` when the connection has no monday account.

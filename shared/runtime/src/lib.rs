@@ -8,12 +8,15 @@
 //! - [`deps`]: `Deps`, the ports' production adapters and the per-connection API clients.
 //! - [`apis`]: `CachedApis`, each connection's API clients as the flows' ports, cached.
 //! - [`check`]: reach AWS and every system of a connection and say what answered.
+//! - [`plex_token`]: a connection's Plex OAuth2 token, shared by every container through Secrets
+//!   Manager, one refresher at a time.
 //! - [`telemetry`]: tracing (JSON on Lambda, compact text elsewhere).
 
 pub mod apis;
 pub mod check;
 pub mod config;
 pub mod deps;
+pub mod plex_token;
 pub mod telemetry;
 
 pub use config::Config;

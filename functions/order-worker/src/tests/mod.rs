@@ -25,6 +25,7 @@ use rust_decimal::Decimal;
 use crate::{Disposition, Ports, Settings, Worker};
 
 mod batch;
+mod events;
 mod process;
 
 const BOLT: &str = "MW-BOLT-M8";

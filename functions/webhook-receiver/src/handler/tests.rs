@@ -40,12 +40,16 @@ fn profile(modes: Value) -> ConnectionProfile {
 }
 
 fn callback(scope: &str, order_id: Value, hash: &str) -> Vec<u8> {
+    callback_at(scope, order_id, hash, 1_764_000_000)
+}
+
+fn callback_at(scope: &str, order_id: Value, hash: &str, created_at: i64) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "scope": scope,
         "store_id": "1025646",
         "data": {"type": "order", "id": order_id},
         "hash": hash,
-        "created_at": 1_764_000_000,
+        "created_at": created_at,
         "producer": "stores/abc123"
     }))
     .unwrap()
@@ -219,7 +223,9 @@ async fn an_authenticated_order_created_callback_is_queued_and_answered_200_with
     let message = &messages[0];
     assert_eq!(message.order, OrderRef::new(acme(), 250));
     assert_eq!(message.scope, "store/order/created");
-    assert_eq!(message.delivery, HASH);
+    // The delivery id names the event (scope, time, payload hash), not just the order's data hash.
+    assert_eq!(message.delivery.len(), 40);
+    assert!(message.delivery.bytes().all(|b| b.is_ascii_hexdigit()) && message.delivery != HASH);
     assert_eq!(message.source, MessageSource::Webhook);
     assert_eq!(message.received_at, now());
     assert_eq!(message.group_id(), "acme#250");
@@ -258,12 +264,18 @@ async fn an_update_of_the_same_order_is_a_new_delivery_and_is_queued_too() {
     let world = World::custom_header().await;
     world.deliver("acme", &custom_header(), &order_created()).await;
 
-    let updated = callback("store/order/updated", json!("250"), "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567");
+    // BigCommerce's `hash` covers only `data` ({type, id}): every event of one order shares it.
+    let updated = callback_at("store/order/updated", json!("250"), HASH, 1_764_000_060);
     let reply = world.deliver("acme", &custom_header(), &updated).await;
+    let updated_again = callback_at("store/order/updated", json!(250), HASH, 1_764_000_120);
+    world.deliver("acme", &custom_header(), &updated_again).await;
 
     assert_eq!(reply.status, StatusCode::OK);
     let scopes: Vec<String> = world.messages().into_iter().map(|m| m.scope).collect();
-    assert_eq!(scopes, vec!["store/order/created", "store/order/updated"]);
+    assert_eq!(scopes, vec!["store/order/created", "store/order/updated", "store/order/updated"]);
+    // AND a retry of the first update (the same payload) is still a duplicate
+    world.deliver("acme", &custom_header(), &updated).await;
+    assert_eq!(world.messages().len(), 3);
 }
 
 #[tokio::test]

@@ -108,3 +108,44 @@ async fn an_error_about_a_secret_never_contains_its_value() {
         assert!(!rendering.contains(value), "the secret value leaked: {rendering}");
     }
 }
+
+#[tokio::test]
+async fn get_fresh_reads_past_the_cache_and_refreshes_it() {
+    // GIVEN a cached value that was changed behind the store's back
+    let sdk = sdk().await;
+    let name = unique_name(System::Plex);
+    let store = SecretsManagerStore::new(&sdk, Duration::from_secs(300));
+    store.put(&name, &secret("v1")).await.unwrap();
+    change_underneath(&sdk, &name, "v2").await;
+
+    // WHEN it is read fresh
+    let fresh = store.get_fresh(&name.to_string()).await.unwrap();
+
+    // THEN the new value comes back, and the cached read serves it from now on
+    assert_eq!(fresh.as_ref().map(ExposeSecret::expose_secret), Some("v2"));
+    assert_eq!(store.get(&name).await.unwrap().expose_secret(), "v2");
+}
+
+#[tokio::test]
+async fn get_fresh_of_a_missing_secret_is_none_rather_than_an_error() {
+    let store = SecretsManagerStore::new(&sdk().await, Duration::from_secs(300));
+
+    let missing = store.get_fresh(&unique_name(System::Plex).to_string()).await.unwrap();
+
+    assert!(missing.is_none());
+}
+
+#[tokio::test]
+async fn put_named_creates_and_replaces_a_secret_under_any_name() {
+    // GIVEN a name that is not a connection's credential
+    let sdk = sdk().await;
+    let name = format!("{}/plex-token", unique_name(System::Plex));
+    let writer = SecretsManagerStore::new(&sdk, Duration::from_secs(300));
+
+    writer.put_named(&name, &secret("t1")).await.unwrap();
+    writer.put_named(&name, &secret("t2")).await.unwrap();
+
+    // THEN another container reads the second value
+    let reader = SecretsManagerStore::new(&sdk, Duration::from_secs(300));
+    assert_eq!(reader.get_fresh(&name).await.unwrap().as_ref().map(ExposeSecret::expose_secret), Some("t2"));
+}

@@ -1,0 +1,261 @@
+//! `millwright-bench`: the orders flow's figures, measured against the local world and printed as
+//! one table (`make bench`). Nothing here asserts on time; the tests cover the arithmetic only.
+//!
+//! Layout:
+//! - [`run`] (this file): the scenarios in order and the table they fill.
+//! - `receiver`: webhook verify + enqueue latency, in-process, through moto, through the local
+//!   runtime's HTTP edge.
+//! - `orders`: webhook → Plex sales order latency and API calls per order (cold and warm caches).
+//! - `drain`: a backlog drained under the real rate limits, time-scaled, against the bound the
+//!   limits allow, with the 429s met.
+//! - `world`: the moto adapters, in-process sandboxes, seeding and request-log tallies.
+//! - `stats`, `table`: percentiles, bounds and ratios; the table's layout.
+
+use std::time::{Duration, Instant};
+
+pub mod drain;
+pub mod orders;
+pub mod receiver;
+pub mod stats;
+pub mod table;
+pub mod world;
+
+use stats::{Latencies, millis, ratio};
+use table::{Row, Table};
+use world::{Api, Env};
+
+/// Sample sizes and limits of one run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Deliveries timed in-process.
+    pub in_process: usize,
+    /// Deliveries timed through moto, and through the local runtime's HTTP edge.
+    pub through_moto: usize,
+    /// Orders sent webhook → Plex (the first with cold caches).
+    pub orders: usize,
+    /// Lines of every order (1 to 4).
+    pub lines: usize,
+    /// How long the webhook → Plex scenario may take before it reports what it has.
+    pub orders_deadline: Duration,
+    pub drain: drain::DrainPlan,
+    /// The local runtime's receiver, when the environment names one (`WEBHOOK_RECEIVER_URL`).
+    pub receiver_url: Option<String>,
+}
+
+impl Options {
+    /// The figures `make bench` reports.
+    pub fn full(receiver_url: Option<String>) -> Options {
+        Options {
+            in_process: 2_000,
+            through_moto: 200,
+            // 25 two-line orders are 178 Plex calls with the cold look-ups: inside one minute's
+            // budget of 200, so no order waits for the pacer and the latency is the pipeline's.
+            orders: 25,
+            lines: 2,
+            orders_deadline: Duration::from_secs(90),
+            drain: drain::DrainPlan {
+                orders: 2_000,
+                lines: 2,
+                target: Duration::from_secs(60),
+                cap: Duration::from_secs(180),
+            },
+            receiver_url,
+        }
+    }
+
+    /// Every scenario with small numbers, to prove the bench still runs (well under a minute).
+    pub fn quick(receiver_url: Option<String>) -> Options {
+        Options {
+            in_process: 200,
+            through_moto: 20,
+            orders: 5,
+            orders_deadline: Duration::from_secs(30),
+            drain: drain::DrainPlan {
+                orders: 100,
+                lines: 2,
+                target: Duration::from_secs(3),
+                cap: Duration::from_secs(30),
+            },
+            ..Options::full(receiver_url)
+        }
+    }
+}
+
+/// Runs every scenario and fills the table. Scenarios that need the local world fail the run with
+/// the reason; the in-process one runs first so a broken environment costs seconds.
+pub async fn run(options: &Options) -> anyhow::Result<Table> {
+    let started = Instant::now();
+    let mut table = Table::default();
+    let env = Env::from_env().await?;
+
+    eprintln!("webhook verify+enqueue, in-process ({} deliveries) ...", options.in_process);
+    let in_process = receiver::in_process(options.in_process).await?;
+    table.push(latency_row("webhook verify+enqueue, in-process (fakes), p50 / p99", &in_process, 99.0));
+
+    eprintln!("webhook verify+enqueue through moto ({} deliveries) ...", options.through_moto);
+    let connection = format!("bench-rx-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    env.install_connection(&connection, None).await?;
+    let queue_url = env.create_queue(&format!("{connection}-orders.fifo")).await?;
+    let moto = receiver::through_moto(&env, &connection, &queue_url, options.through_moto).await;
+    env.delete_queue(&queue_url).await;
+    table.push(latency_row("webhook verify+enqueue, through moto (DynamoDB + SQS), p50 / p99", &moto?, 99.0));
+
+    eprintln!("webhook -> Plex sales order ({} orders of {} lines) ...", options.orders, options.lines);
+    let orders = orders::webhook_to_plex(&env, options.orders, options.lines, options.orders_deadline).await?;
+    push_order_rows(&mut table, &orders);
+
+    eprintln!(
+        "drain of {} orders under the scaled limits (about {} s, at most {} s) ...",
+        options.drain.orders,
+        options.drain.target.as_secs(),
+        options.drain.cap.as_secs()
+    );
+    let drained = drain::run(&env, options.drain).await?;
+    push_drain_rows(&mut table, &drained);
+
+    // Last: the local world's own worker drains these messages in the background, which would
+    // otherwise compete with the scenarios above for moto and the two cores.
+    let http_figure = match &options.receiver_url {
+        Some(url) => {
+            eprintln!(
+                "webhook verify+enqueue through the local runtime's HTTP edge ({} deliveries) ...",
+                options.through_moto
+            );
+            Some(receiver::through_http(url, options.through_moto).await?)
+        }
+        None => None,
+    };
+    match &http_figure {
+        Some(latencies) => {
+            let row = latency_row("webhook verify+enqueue, local runtime over HTTP, p50 / p99", latencies, 99.0);
+            // Keep the three receiver figures together.
+            table.rows.insert(2, row);
+        }
+        None => table.note("No local runtime receiver (WEBHOOK_RECEIVER_URL unset): the HTTP figure is left out."),
+    }
+
+    add_notes(&mut table, options, &orders, &drained, started.elapsed());
+    Ok(table)
+}
+
+fn latency_row(figure: &str, latencies: &Latencies, high: f64) -> Row {
+    let p50 = latencies.percentile(50.0).map(millis).unwrap_or_else(|| "-".to_owned());
+    let high = latencies.percentile(high).map(millis).unwrap_or_else(|| "-".to_owned());
+    Row::new(format!("{figure} (n = {})", latencies.len()), format!("{p50} / {high}"), "ms")
+}
+
+fn push_order_rows(table: &mut Table, figures: &orders::OrderFigures) {
+    table.push(latency_row("webhook → Plex sales order committed, p50 / p95", &figures.latencies, 95.0));
+    table.push(
+        Row::new("BigCommerce calls per order", format!("{:.2}", figures.warm_bigcommerce_per_order), "calls")
+            .goal("1")
+            .ratio(ratio(1.0, figures.warm_bigcommerce_per_order)),
+    );
+    let minimum = 1 + 3 * figures.lines as u64;
+    table.push(
+        Row::new("Plex calls per order, warm caches", format!("{:.2}", figures.warm_plex_per_order), "calls")
+            .goal(format!("{minimum} (REST minimum: 1 + 3 × {} lines)", figures.lines))
+            .ratio(ratio(minimum as f64, figures.warm_plex_per_order)),
+    );
+    let look_ups = figures.cold_plex.saturating_sub(minimum);
+    table.push(
+        Row::new("Plex look-ups of the first order, cold caches", look_ups.to_string(), "calls")
+            .goal(format!("{} (customer + {} SKUs)", 1 + figures.lines, figures.lines))
+            .ratio(ratio((1 + figures.lines) as f64, look_ups as f64)),
+    );
+}
+
+fn push_drain_rows(table: &mut Table, figures: &drain::DrainFigures) {
+    let binding = match figures.binding {
+        Api::Plex => format!("Plex {} per {} ms", figures.plex_limit.calls, figures.plex_limit.window.as_millis()),
+        Api::BigCommerce => format!(
+            "BigCommerce {} per {} ms",
+            figures.bigcommerce_limit.calls,
+            figures.bigcommerce_limit.window.as_millis()
+        ),
+    };
+    let label = if figures.finished {
+        format!("drain of {} queued orders (time ×{:.4})", figures.plan.orders, figures.time_scale)
+    } else {
+        format!(
+            "drain STOPPED at the cap: {} of {} orders (time ×{:.4})",
+            figures.done + figures.dead_lettered,
+            figures.plan.orders,
+            figures.time_scale
+        )
+    };
+    let bound = if figures.finished {
+        figures.bound
+    } else {
+        // The bound of what was done, so the ratio still says how well the budget was used.
+        let partial = drain::DrainPlan { orders: figures.done.max(1), ..figures.plan };
+        partial.bound(figures.bigcommerce_limit, figures.plex_limit).0
+    };
+    table.push(
+        Row::new(label, format!("{:.1}", figures.elapsed.as_secs_f64()), "s")
+            .goal(format!("bound {:.1} s ({binding})", bound.as_secs_f64()))
+            .ratio(ratio(bound.as_secs_f64(), figures.elapsed.as_secs_f64())),
+    );
+    table.push(
+        Row::new(
+            "429s received during the drain (BigCommerce / Plex)",
+            format!("{} / {}", figures.bigcommerce.rate_limited, figures.plex.rate_limited),
+            "responses",
+        )
+        .goal("0"),
+    );
+    table.push(
+        Row::new(
+            "Plex sales orders per web order (drain)",
+            format!("{} / {}", figures.plex_orders, figures.plex_distinct_orders),
+            "orders",
+        )
+        .goal("exactly 1 each")
+        .ratio(ratio(figures.plex_distinct_orders as f64, figures.plex_orders as f64)),
+    );
+}
+
+fn add_notes(
+    table: &mut Table,
+    options: &Options,
+    orders: &orders::OrderFigures,
+    drained: &drain::DrainFigures,
+    took: Duration,
+) {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    table.note(format!(
+        "Machine: {cores} cores, shared by the bench, moto and the sandbox; `bench-fast` profile (opt-level 2, no LTO). \
+         The run took {:.0} s.",
+        took.as_secs_f64()
+    ));
+    table.note(format!(
+        "Webhook → Plex: {} orders of {} lines, one webhook every 250 ms after a first order on its own; two pollers \
+         (MaximumConcurrency 2) of an SQS FIFO queue in moto, each a Worker from Ports::from_deps; doubles at the \
+         real limits. {} order(s) not committed within {} s; {} 429(s).",
+        orders.orders,
+        orders.lines,
+        orders.not_committed,
+        options.orders_deadline.as_secs(),
+        orders.rate_limited
+    ));
+    table.note(format!(
+        "Drain: {} orders of {} lines queued at once; BigCommerce {} per {} ms and Plex {} per {} ms (the real limits \
+         × {:.4}); two containers, batches of 10, each with its own clients and its Plex pacer on the scaled window; \
+         worker state in memory and the queue in-process, so the budgets and not moto bind. {} BigCommerce and {} \
+         Plex requests (the minimum is {} and {}), {} redeliveries, {} dead-lettered.",
+        drained.plan.orders,
+        drained.plan.lines,
+        drained.bigcommerce_limit.calls,
+        drained.bigcommerce_limit.window.as_millis(),
+        drained.plex_limit.calls,
+        drained.plex_limit.window.as_millis(),
+        drained.time_scale,
+        drained.bigcommerce.requests,
+        drained.plex.requests,
+        drained.plan.bigcommerce_calls(),
+        drained.plan.plex_calls(),
+        drained.redeliveries,
+        drained.dead_lettered
+    ));
+    table.note("Ratio: goal or bound over the measured value; 1.00 meets it exactly.");
+}

@@ -1,0 +1,116 @@
+//! `local-runtime`: Millwright's functions in one process, wired the way Lambda wires them, for the
+//! local world (`millwright local up`), the demo and the end-to-end tests.
+//!
+//! Nothing here is business logic. Each piece stands in for a part of AWS that moto does not run:
+//! - [`serve_webhook_receiver`]: API Gateway in front of the webhook receiver (an HTTP server on
+//!   127.0.0.1 calling `webhook_receiver::handle_http`, as the function's `main` does);
+//! - [`OrderPoller`]: the SQS event source mapping of the order worker (batches as `SqsEvent`s,
+//!   partial batch failures, the function timeout; visibility timeout and redrive are the queue's);
+//! - [`LocalRuntime`]: both, started from one `runtime::Deps` and stopped together.
+//!
+//! The functions are built from `Deps` with the same calls their `main`s make
+//! (`webhook_receiver::handle_http`, `order_worker::Ports::from_deps` + `Worker::for_invocation` +
+//! `handle_batch`), so what runs here is what runs in Lambda.
+//!
+//! Scheduled functions join as timer tasks beside the poller when they land: each gets a clone of
+//! the runtime's [`Shutdown`], calls its handler with an EventBridge `ScheduledEvent` on its
+//! interval (moto never fires schedules), and reports its counts from [`LocalRuntime::shutdown`].
+
+mod poller;
+mod receiver;
+mod shutdown;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+
+pub use poller::{BatchOutcome, OrderPoller, PollerOptions, PollerStats};
+pub use receiver::serve_webhook_receiver;
+pub use shutdown::{Shutdown, ShutdownTrigger};
+
+/// How the local runtime serves and polls.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    /// The webhook receiver's port on 127.0.0.1; 0 picks a free one.
+    pub receiver_port: u16,
+    /// How the order queue (`Config::order_queue_url` of the `Deps`) is polled.
+    pub poller: PollerOptions,
+    /// The order worker's settings (lease length, concurrency, actor name).
+    pub worker: order_worker::Settings,
+}
+
+impl RuntimeOptions {
+    /// Options for a queue whose visibility timeout is shorter than the template's, as the local
+    /// world and the tests use so that retries show within seconds.
+    ///
+    /// The ledger lease must run out before SQS delivers a message again, or the delivery after an
+    /// invocation that was stopped half-way finds the order still leased and goes back to the
+    /// queue, possibly until it lands in the dead-letter queue. The lease is taken a moment after
+    /// the receive, so it lasts a second less than the visibility timeout (at least a second).
+    /// Batches run one at a time here, so a live invocation whose lease ran out never meets a
+    /// second one taking it over.
+    pub fn for_visibility_timeout(visibility_timeout: Duration) -> RuntimeOptions {
+        let lease = visibility_timeout.saturating_sub(Duration::from_secs(1)).max(Duration::from_secs(1));
+        let lease_for = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(1));
+        RuntimeOptions {
+            worker: order_worker::Settings { lease_for, ..order_worker::Settings::default() },
+            ..RuntimeOptions::default()
+        }
+    }
+}
+
+/// What the runtime did, reported when it stops.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuntimeReport {
+    pub orders: PollerStats,
+}
+
+/// The running functions: the webhook receiver on [`LocalRuntime::receiver_url`] and the order
+/// worker polling the order queue.
+pub struct LocalRuntime {
+    /// `http://127.0.0.1:PORT`; hooks are registered at
+    /// `{receiver_url}/webhooks/bigcommerce/{connection_id}`.
+    pub receiver_url: String,
+    trigger: ShutdownTrigger,
+    receiver: JoinHandle<()>,
+    order_poller: JoinHandle<PollerStats>,
+}
+
+impl LocalRuntime {
+    /// Starts the receiver and the order poller on `deps` (the order queue is
+    /// `deps.config.order_queue_url`, read through `sdk`).
+    pub async fn start(
+        deps: runtime::Deps,
+        sdk: &aws_config::SdkConfig,
+        options: RuntimeOptions,
+    ) -> anyhow::Result<LocalRuntime> {
+        let (trigger, shutdown) = Shutdown::new();
+        let (receiver_url, receiver) = serve_webhook_receiver(deps.clone(), options.receiver_port, shutdown.clone())
+            .await
+            .context("starting the webhook receiver")?;
+
+        // The order worker as its `main` builds it; each batch is then one invocation.
+        let worker = order_worker::Worker::new(order_worker::Ports::from_deps(&deps), options.worker);
+        let source = millwright_aws::SqsEventSource::new(sdk, &deps.config.order_queue_url);
+        let order_poller = tokio::spawn(OrderPoller::new(source, worker, options.poller).run(shutdown));
+        tracing::info!(%receiver_url, queue = %deps.config.order_queue_url, "local runtime started");
+        Ok(LocalRuntime { receiver_url, trigger, receiver, order_poller })
+    }
+
+    /// Stops taking webhooks and polling, lets the batch in progress finish, and reports.
+    pub async fn shutdown(self) -> RuntimeReport {
+        self.trigger.trigger();
+        if let Err(error) = self.receiver.await {
+            tracing::error!(error.message = %error, "the webhook receiver task failed");
+        }
+        let orders = match self.order_poller.await {
+            Ok(stats) => stats,
+            Err(error) => {
+                tracing::error!(error.message = %error, "the order poller task failed");
+                PollerStats::default()
+            }
+        };
+        RuntimeReport { orders }
+    }
+}

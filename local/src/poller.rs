@@ -1,0 +1,316 @@
+//! [`OrderPoller`]: the Lambda SQS event source mapping for the order queue, in process.
+//!
+//! Lambda polls the queue for the order worker, hands it each batch as an `SqsEvent` and, because the
+//! template sets `FunctionResponseTypes: [ReportBatchItemFailures]`, deletes exactly the records the
+//! function did not name in `batchItemFailures`. Nobody does that for the local world, so this loop
+//! does, with the same rules:
+//! - a record named as failed stays in the queue and comes back after the queue's visibility timeout;
+//!   SQS's redrive policy moves it to the dead-letter queue after `maxReceiveCount` receives (moto
+//!   enforces both, as SQS does);
+//! - a response naming a record that is not in the batch (or an empty id), a panic, or an invocation
+//!   that outlives the function timeout fails the whole batch: nothing is deleted;
+//! - each batch is one invocation with its own request id, which the worker uses as its ledger lease
+//!   holder.
+//!
+//! Batches run one at a time. Lambda may run a few concurrently (`MaximumConcurrency`), but the FIFO
+//! queue hands out one order's messages in order either way, and one at a time keeps a batch that
+//! outlives the visibility timeout from being received twice at once.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use millwright_aws::SqsEventSource;
+use order_worker::Worker;
+
+use crate::Shutdown;
+
+/// How the poller reads the queue and how long an invocation may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollerOptions {
+    /// Records per batch, 1 to 10 (Lambda's SQS default and SQS's receive maximum).
+    pub batch_size: i32,
+    /// Long-polling wait of one receive. Short, so an idle poller notices new messages at once and
+    /// moto is not held on a request for long.
+    pub wait: Duration,
+    /// The function timeout: an invocation still running after this is stopped and its whole batch
+    /// goes back to the queue, as when Lambda times a function out.
+    pub function_timeout: Duration,
+    /// The first pause after a failed receive (moto down, say); it doubles up to `max_backoff` and
+    /// resets after a receive that works.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for PollerOptions {
+    fn default() -> Self {
+        PollerOptions {
+            batch_size: 10,
+            wait: Duration::from_secs(1),
+            // The template's function timeout.
+            function_timeout: Duration::from_secs(30),
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a poller did, summed over its batches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollerStats {
+    /// Invocations of the worker.
+    pub batches: u64,
+    /// Records the worker finished, whatever their outcome; they were deleted from the queue.
+    pub handled: u64,
+    /// Records left in the queue for another delivery.
+    pub failed: u64,
+    /// Receives that failed (each was retried after a pause).
+    pub receive_errors: u64,
+    /// Deletes that failed; their records come back and the worker finds them done.
+    pub delete_errors: u64,
+}
+
+impl PollerStats {
+    fn add(&mut self, batch: &BatchOutcome) {
+        self.batches += 1;
+        self.handled += batch.handled;
+        self.failed += batch.failed;
+        self.delete_errors += u64::from(batch.delete_failed);
+    }
+}
+
+/// One invocation's result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub handled: u64,
+    pub failed: u64,
+    /// Whether deleting the handled records failed (they come back after the visibility timeout).
+    pub delete_failed: bool,
+}
+
+/// Polls the order queue and runs the order worker on each batch; see the module documentation.
+pub struct OrderPoller {
+    source: SqsEventSource,
+    worker: Worker,
+    options: PollerOptions,
+}
+
+impl OrderPoller {
+    pub fn new(source: SqsEventSource, worker: Worker, options: PollerOptions) -> OrderPoller {
+        OrderPoller { source, worker, options }
+    }
+
+    /// Polls until `shutdown`, then returns what it did. A batch being processed when the signal
+    /// comes is finished first (its records are acknowledged as usual); a receive in flight is
+    /// abandoned, and whatever it would have returned comes back after the visibility timeout.
+    pub async fn run(self, mut shutdown: Shutdown) -> PollerStats {
+        let mut stats = PollerStats::default();
+        let mut backoff = self.options.min_backoff;
+        while !shutdown.is_requested() {
+            let received = tokio::select! {
+                () = shutdown.requested() => break,
+                received = self.source.receive(self.options.batch_size, self.options.wait) => received,
+            };
+            match received {
+                Ok(records) => {
+                    backoff = self.options.min_backoff;
+                    if !records.is_empty() {
+                        stats.add(&self.invoke(records).await);
+                    }
+                }
+                Err(error) => {
+                    stats.receive_errors += 1;
+                    tracing::warn!(
+                        error.message = %error,
+                        error.cause_chain = ?error,
+                        retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
+                        "receiving from the order queue failed; trying again"
+                    );
+                    tokio::select! {
+                        () = shutdown.requested() => break,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(self.options.max_backoff);
+                }
+            }
+        }
+        tracing::info!(?stats, "order poller stopped");
+        stats
+    }
+
+    /// Runs the worker on one batch, as Lambda invokes the function, and deletes what it handled.
+    async fn invoke(&self, records: Vec<SqsMessage>) -> BatchOutcome {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let worker = self.worker.for_invocation(&request_id);
+        let ids: Vec<(Option<String>, Option<String>)> =
+            records.iter().map(|record| (record.message_id.clone(), record.receipt_handle.clone())).collect();
+        let mut event = SqsEvent::default();
+        event.records = records;
+
+        // A task of its own, so that a panic is caught and a timeout can stop it, as Lambda does.
+        let invocation = tokio::spawn(async move { worker.handle_batch(event, chrono::Utc::now()).await });
+        let abort = invocation.abort_handle();
+        let response = match tokio::time::timeout(self.options.function_timeout, invocation).await {
+            Ok(Ok(response)) => Some(response),
+            Ok(Err(error)) => {
+                tracing::error!(error.message = %error, %request_id, "the order worker failed; the whole batch goes back");
+                None
+            }
+            Err(_) => {
+                abort.abort();
+                tracing::error!(
+                    %request_id,
+                    timeout_s = self.options.function_timeout.as_secs_f64(),
+                    "the order worker timed out; the whole batch goes back"
+                );
+                None
+            }
+        };
+        let handled = match &response {
+            Some(response) => handled_records(&ids, response).unwrap_or_else(|| {
+                tracing::error!(
+                    %request_id,
+                    "the batch response names a record that is not in the batch; the whole batch goes back"
+                );
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        let receipts: Vec<String> = handled.iter().filter_map(|&index| ids[index].1.clone()).collect();
+        // A batch holds at most ten records, so these counts always fit.
+        let mut outcome = BatchOutcome {
+            handled: handled.len() as u64,
+            failed: (ids.len() - handled.len()) as u64,
+            delete_failed: false,
+        };
+        if let Err(error) = self.source.delete(&receipts).await {
+            // At least once, as in production: the worker's ledger makes the redelivery a no-op.
+            tracing::warn!(
+                error.message = %error,
+                error.cause_chain = ?error,
+                "deleting handled records failed; they come back after the visibility timeout"
+            );
+            outcome.delete_failed = true;
+        }
+        tracing::debug!(%request_id, handled = outcome.handled, failed = outcome.failed, "order batch done");
+        outcome
+    }
+}
+
+/// The positions of the records a partial batch response acknowledges, read the way Lambda reads
+/// it: every record it does not name. `None` (nothing acknowledged) when it names an empty id or
+/// one that is not in the batch, which Lambda treats as the whole batch failing.
+fn handled_records(ids: &[(Option<String>, Option<String>)], response: &SqsBatchResponse) -> Option<Vec<usize>> {
+    let in_batch: HashSet<&str> = ids.iter().filter_map(|(id, _)| id.as_deref()).collect();
+    let mut failed: HashSet<&str> = HashSet::new();
+    for failure in &response.batch_item_failures {
+        let id = failure.item_identifier.as_str();
+        if id.is_empty() || !in_batch.contains(id) {
+            return None;
+        }
+        failed.insert(id);
+    }
+    Some(
+        ids.iter()
+            .enumerate()
+            .filter(|(_, (id, _))| id.as_deref().is_some_and(|id| !failed.contains(id)))
+            .map(|(index, _)| index)
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use domain::ports::fakes::FakeConnectionApis;
+    use domain::ports::memory::{
+        InMemoryAuditLog, InMemoryConnectionStore, InMemoryIdMap, InMemoryOrderLedger, RecordingAlerter,
+    };
+
+    use super::*;
+
+    /// A worker over in-memory ports; these tests never get as far as a record.
+    fn idle_worker() -> Worker {
+        let ports = order_worker::Ports {
+            ledger: Arc::new(InMemoryOrderLedger::default()),
+            audit: Arc::new(InMemoryAuditLog::default()),
+            alerter: Arc::new(RecordingAlerter::new(chrono::Duration::hours(1))),
+            id_map: Arc::new(InMemoryIdMap::default()),
+            connections: Arc::new(InMemoryConnectionStore::default()),
+            apis: Arc::new(FakeConnectionApis::default()),
+        };
+        Worker::new(ports, order_worker::Settings::default())
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_queue_is_retried_with_backoff_until_shutdown() {
+        // GIVEN a queue endpoint nobody listens on (moto down), reached without the SDK's own
+        // retries so that each failed receive reaches the poller at once
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let sdk = millwright_aws::config::sdk_config_for_endpoint(&format!("http://{closed}"), "us-east-1")
+            .await
+            .into_builder()
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        let options = PollerOptions {
+            min_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+            ..PollerOptions::default()
+        };
+
+        // WHEN the poller runs for a while and is then stopped (again, until it has met an error,
+        // for a machine too busy to fail a connection within the first window)
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let stats = loop {
+            let source = SqsEventSource::new(&sdk, format!("http://{closed}/123456789012/orders.fifo"));
+            let (trigger, shutdown) = Shutdown::new();
+            let poller = tokio::spawn(OrderPoller::new(source, idle_worker(), options.clone()).run(shutdown));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            trigger.trigger();
+            // THEN it stops promptly
+            let stats = tokio::time::timeout(Duration::from_secs(5), poller).await.unwrap().unwrap();
+            if stats.receive_errors > 0 || std::time::Instant::now() > deadline {
+                break stats;
+            }
+        };
+
+        // AND it retried its failed receives instead of giving up or panicking
+        assert!(stats.receive_errors >= 1, "{stats:?}");
+        assert_eq!((stats.batches, stats.handled, stats.failed), (0, 0, 0));
+    }
+
+    fn batch(ids: &[&str]) -> Vec<(Option<String>, Option<String>)> {
+        ids.iter().map(|id| (Some((*id).to_owned()), Some(format!("receipt-{id}")))).collect()
+    }
+
+    fn failures(ids: &[&str]) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for id in ids {
+            response.add_failure(*id);
+        }
+        response
+    }
+
+    #[test]
+    fn every_record_not_named_as_failed_is_acknowledged() {
+        let ids = batch(&["a", "b", "c"]);
+        assert_eq!(handled_records(&ids, &failures(&[])), Some(vec![0, 1, 2]));
+        assert_eq!(handled_records(&ids, &failures(&["b"])), Some(vec![0, 2]));
+        assert_eq!(handled_records(&ids, &failures(&["a", "b", "c"])), Some(vec![]));
+    }
+
+    #[test]
+    fn a_failure_naming_no_record_of_the_batch_fails_the_whole_batch() {
+        let ids = batch(&["a", "b"]);
+        assert_eq!(handled_records(&ids, &failures(&[""])), None);
+        assert_eq!(handled_records(&ids, &failures(&["a", "z"])), None);
+    }
+
+    #[test]
+    fn a_record_without_a_message_id_is_never_acknowledged() {
+        let mut ids = batch(&["a"]);
+        ids.push((None, Some("receipt-x".to_owned())));
+        assert_eq!(handled_records(&ids, &failures(&[])), Some(vec![0]));
+    }
+}
