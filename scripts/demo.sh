@@ -197,24 +197,7 @@ for item in items:
 PY
 
 step "The audit trail of order $twice (the one whose webhook came twice)"
-if "$millwright" trace --help >/dev/null 2>&1; then
-  "$millwright" trace demo "$twice"
-else
-  "$py" - "$twice" <<'PY'
-import json
-import os
-import sys
-
-import boto3
-from boto3.dynamodb.conditions import Key
-
-aws = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
-table = boto3.resource("dynamodb", **aws).Table(os.environ["AUDIT_TABLE_NAME"])
-for item in table.query(KeyConditionExpression=Key("pk").eq(f"demo#bc-order#{sys.argv[1]}"))["Items"]:
-    event = json.loads(item["event"])
-    print(f"  {event['at']}  {event['actor']:<16} {item['stage']:<9} {item['outcome']:<10} {event.get('message', '')}")
-PY
-fi
+"$millwright" trace demo "$twice"
 
 step "The alert e-mail SNS would have sent (as moto recorded it)"
 curl -fsS "$AWS_ENDPOINT_URL/moto-api/data.json" | "$py" -c '
@@ -227,5 +210,35 @@ for message_id, body, subject, *_ in sent:
     print("  Subject: %s\n" % subject)
     print("\n".join("    " + line for line in body.splitlines()))
 '
+
+step "What needs an operator (millwright failures)"
+"$millwright" failures --connection demo --since 1h
+
+step "The part is created in Plex; replaying the orders that need mapping commits order $unmapped"
+curl -fsS -X POST "$SANDBOX_PLEX_URL/__control/seed" -H 'Content-Type: application/json' \
+  -d '{"tenant":"MW-DEMO","parts":[{"number":"MW-SPROCKET-9","name":"Sprocket 9T","status":"Active"}]}' >/dev/null
+"$millwright" replay --connection demo --outcome needs-mapping --since 1h
+export DEMO_ORDERS="$unmapped:written"
+"$py" - <<'PY'
+import os
+import sys
+import time
+
+import boto3
+from boto3.dynamodb.conditions import Key
+
+aws = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+table = boto3.resource("dynamodb", **aws).Table(os.environ["AUDIT_TABLE_NAME"])
+order_id = os.environ["DEMO_ORDERS"].split(":")[0]
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    items = table.query(KeyConditionExpression=Key("pk").eq(f"demo#bc-order#{order_id}"))["Items"]
+    if any(item["stage"] == "written" and item["outcome"] == "ok" for item in items):
+        break
+    time.sleep(0.2)
+else:
+    sys.exit(f"order {order_id} was not written within 30 s of its replay")
+PY
+"$millwright" trace demo "$unmapped" | tail -n 4
 
 step "Done: webhooks in, exactly one Plex sales order per web order out, everything else audited and alerted"
