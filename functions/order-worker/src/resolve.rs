@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use domain::ConnectionId;
 use domain::connection::OrderSettings;
-use domain::order::{CustomerKey, MappingGap, PartRef, WebOrder};
+use domain::order::{CustomerKey, MappingGap, NewCustomer, PartRef, WebOrder};
 use domain::ports::{IdMap, SalesOrderSink};
 
 use crate::error::StepError;
@@ -47,7 +47,16 @@ pub(crate) async fn resolve(
     plex_calls: &mut u32,
 ) -> Result<Resolved, StepError> {
     let customer = match CustomerKey::for_order(order, settings) {
-        Ok(key) => customer(id_map, sink, connection, &key, plex_calls).await?.ok_or_else(|| key.not_found()),
+        Ok(key) => match customer(id_map, sink, connection, &key, plex_calls).await? {
+            Some(id) => Ok(id),
+            None if settings.create_customers => {
+                match new_customer(id_map, sink, connection, &key, order, plex_calls).await? {
+                    Some(id) => Ok(id),
+                    None => Err(key.not_found()),
+                }
+            }
+            None => Err(key.not_found()),
+        },
         Err(gap) => Err(gap),
     };
     let skus: BTreeSet<&str> = order.lines.iter().map(|line| line.sku.as_str()).collect();
@@ -93,6 +102,32 @@ async fn customer(
             .map_err(StepError::port("caching the Plex customer"))?;
     }
     Ok(found)
+}
+
+/// Creates the shopper's Plex customer when nobody matched (a registered shopper matched by
+/// e-mail or company only: guests go to the guest customer, and customer ids are an operator's
+/// mapping) and caches it under the key that missed, so the next order finds it without a call.
+async fn new_customer(
+    id_map: &dyn IdMap,
+    sink: &dyn SalesOrderSink,
+    connection: &ConnectionId,
+    key: &CustomerKey,
+    order: &WebOrder,
+    plex_calls: &mut u32,
+) -> Result<Option<String>, StepError> {
+    let (namespace, source_id) = match key {
+        CustomerKey::Email(email) => (namespaces::CUSTOMER_EMAIL, email.to_lowercase()),
+        CustomerKey::Company(name) => (namespaces::CUSTOMER_COMPANY, name.clone()),
+        CustomerKey::GuestCode(_) | CustomerKey::BigCommerceId(_) => return Ok(None),
+    };
+    let Some(customer) = NewCustomer::for_order(order) else { return Ok(None) };
+    *plex_calls += 1;
+    let id = sink.create_customer(&customer).await?;
+    id_map
+        .put(connection, namespace, &source_id, &id)
+        .await
+        .map_err(StepError::port("caching the new Plex customer"))?;
+    Ok(Some(id))
 }
 
 async fn part(

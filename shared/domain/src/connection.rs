@@ -34,6 +34,11 @@ pub struct OrderSettings {
     /// guest order needs mapping.
     #[serde(default)]
     pub guest_customer_code: Option<String>,
+    /// Create a Plex customer for a registered shopper whom no Plex customer matches (by e-mail or
+    /// company). Off by default: most manufacturers keep their customer master by hand, and an
+    /// unknown customer then needs mapping instead.
+    #[serde(default)]
+    pub create_customers: bool,
     /// BigCommerce status ids that are synced; empty means every status except those in
     /// `order::NOT_AN_ORDER_STATUSES` (Incomplete, Refunded, Cancelled, Declined).
     #[serde(default)]
@@ -54,6 +59,7 @@ impl Default for OrderSettings {
         OrderSettings {
             customer_match: CustomerMatch::default(),
             guest_customer_code: None,
+            create_customers: false,
             synced_statuses: Vec::new(),
             due_in_days: default_due_in_days(),
             ship_from: default_ship_from(),

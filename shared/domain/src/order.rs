@@ -258,6 +258,36 @@ impl std::fmt::Display for MappingGap {
     }
 }
 
+/// A Plex customer to create for a shopper (when the connection creates customers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCustomer {
+    /// `BC-C{customer id}`: unique per store, and traceable back to the BigCommerce account.
+    pub code: String,
+    /// The billing company, else the billing name.
+    pub name: String,
+    pub email: Option<String>,
+    pub billing: Address,
+}
+
+impl NewCustomer {
+    /// The customer for a registered shopper's order; `None` for a guest (guests go to the
+    /// configured guest customer, never to a customer of their own).
+    pub fn for_order(order: &WebOrder) -> Option<NewCustomer> {
+        if order.is_guest() {
+            return None;
+        }
+        let billing = &order.billing;
+        let person = format!("{} {}", billing.first_name.trim(), billing.last_name.trim()).trim().to_owned();
+        let name = billing.company.clone().filter(|c| !c.trim().is_empty()).unwrap_or(person);
+        Some(NewCustomer {
+            code: format!("BC-C{}", order.customer_id),
+            name: if name.is_empty() { format!("BigCommerce customer {}", order.customer_id) } else { name },
+            email: billing.email.clone().filter(|e| !e.trim().is_empty()),
+            billing: billing.clone(),
+        })
+    }
+}
+
 /// How to look for an order's Plex customer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CustomerKey {
@@ -498,6 +528,18 @@ mod planning_tests {
             CustomerKey::for_order(&order(7, &[]), &by_company),
             Err(MappingGap::MissingCustomerField { field: "billing_address.company".into() })
         );
+    }
+
+    #[test]
+    fn a_new_customer_is_named_by_company_then_person_and_coded_by_the_bigcommerce_id() {
+        let mut o = order(7, &[]);
+        o.billing.first_name = "Robin".into();
+        o.billing.last_name = "Fitter".into();
+        let customer = NewCustomer::for_order(&o).unwrap();
+        assert_eq!((customer.code.as_str(), customer.name.as_str()), ("BC-C7", "Robin Fitter"));
+        o.billing.company = Some("Fitter Fabrication".into());
+        assert_eq!(NewCustomer::for_order(&o).unwrap().name, "Fitter Fabrication");
+        assert_eq!(NewCustomer::for_order(&order(0, &[])), None);
     }
 
     #[test]

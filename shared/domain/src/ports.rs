@@ -19,7 +19,7 @@ use crate::error::PortError;
 use crate::ids::{ConnectionId, RecordKey, SecretName};
 use crate::ledger::{LedgerEntry, OrderRef};
 use crate::message::OrderMessage;
-use crate::order::{CustomerKey, PartRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder};
+use crate::order::{CustomerKey, NewCustomer, PartRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder};
 
 pub mod fakes;
 pub mod memory;
@@ -153,6 +153,8 @@ pub trait SalesOrderSink: Send + Sync {
     /// The Plex customer id for a guest code, an e-mail or a company name (not for
     /// `CustomerKey::BigCommerceId`, which the id map answers).
     async fn find_customer(&self, key: &CustomerKey) -> Result<Option<String>, ApiError>;
+    /// Creates a customer (connections with `orders.create_customers`) and returns its Plex id.
+    async fn create_customer(&self, customer: &NewCustomer) -> Result<String, ApiError>;
     async fn part_by_number(&self, number: &str) -> Result<Option<PartRef>, ApiError>;
     /// The sales order whose PO number is this reference: how an in-doubt create is detected.
     async fn find_by_po(&self, po_number: &str) -> Result<Option<PlexOrderRef>, ApiError>;

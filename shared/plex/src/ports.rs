@@ -6,10 +6,14 @@
 //! Plex.
 
 use async_trait::async_trait;
-use domain::order::{CustomerKey, PartRef, PlexLineRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft};
+use domain::order::{
+    CustomerKey, NewCustomer, PartRef, PlexLineRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft,
+};
 use domain::ports::{ApiError, SalesOrderSink};
 
-use crate::{CreatedSalesOrder, DataSourceClient, DataSourceOrderIds, Error, PlexClient, ReleaseChange};
+use crate::{
+    CreatedSalesOrder, DataSourceClient, DataSourceOrderIds, Error, NewCustomerAddress, PlexClient, ReleaseChange,
+};
 
 /// How a connection writes sales orders.
 pub enum Writer {
@@ -84,6 +88,45 @@ impl SalesOrderSink for PlexSalesOrders {
             CustomerKey::BigCommerceId(_) => return Ok(None),
         };
         found.map(|customer| customer.map(|c| c.id)).map_err(api_error)
+    }
+
+    /// The customer, then its billing address as a bill-to and ship-to address: two calls, once per
+    /// new shopper (the worker caches the id).
+    async fn create_customer(&self, customer: &NewCustomer) -> Result<String, ApiError> {
+        let created = self
+            .client
+            .create_customer(&crate::NewCustomer {
+                code: customer.code.clone(),
+                name: customer.name.clone(),
+                email: customer.email.clone(),
+                phone: customer.billing.phone.clone(),
+                note: Some("Created by Millwright for a BigCommerce shopper".to_owned()),
+                ..crate::NewCustomer::default()
+            })
+            .await
+            .map_err(api_error)?;
+        let billing = &customer.billing;
+        let street = [Some(billing.street_1.as_str()), billing.street_2.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|line| !line.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let address = NewCustomerAddress {
+            code: Some("BILLING".to_owned()),
+            name: Some(customer.name.clone()),
+            address: Some(street).filter(|s| !s.is_empty()),
+            city: Some(billing.city.clone()).filter(|s| !s.is_empty()),
+            state: Some(billing.state.clone()).filter(|s| !s.is_empty()),
+            zip: Some(billing.zip.clone()).filter(|s| !s.is_empty()),
+            country: Some(billing.country_iso2.clone()).filter(|s| !s.is_empty()),
+            email: customer.email.clone(),
+            phone: billing.phone.clone(),
+            ship_to: true,
+            bill_to: true,
+        };
+        self.client.create_customer_address(&created.id, &address).await.map_err(api_error)?;
+        Ok(created.id)
     }
 
     async fn part_by_number(&self, number: &str) -> Result<Option<PartRef>, ApiError> {

@@ -503,3 +503,40 @@ async fn the_attempt_number_is_on_every_audit_event() {
     assert!(!history.is_empty());
     assert!(history.iter().all(|event| event.attempt == 3), "{history:?}");
 }
+
+#[tokio::test]
+async fn an_unknown_shopper_gets_a_plex_customer_when_the_connection_creates_customers() {
+    // GIVEN a connection that creates customers, and two orders of a shopper Plex does not know
+    let world = World::with_settings(|orders| orders.create_customers = true).await;
+    for id in [1042, 1043] {
+        let mut order = web_order(id, &[(BOLT, 1, "0.45")]);
+        order.customer_id = 9;
+        order.billing.email = Some("new@shop.test".into());
+        order.billing.company = Some("New Shop Ltd".into());
+        world.web.put(order);
+    }
+
+    // WHEN both are processed
+    assert_eq!(world.process(&created(1042)).await, Disposition::Done(Outcome::Ok));
+    assert_eq!(world.process(&created(1043)).await, Disposition::Done(Outcome::Ok));
+
+    // THEN one customer was created, coded by the BigCommerce id, and both orders are booked to it
+    assert_eq!(world.plex.calls(PlexCall::CreateCustomer), 1);
+    let orders = world.plex.orders();
+    assert_eq!(orders.len(), 2);
+    assert_eq!(orders[0].customer_id, orders[1].customer_id);
+    assert!(orders[0].customer_id.starts_with("customer-"), "{:?}", orders[0].customer_id);
+    // AND the second order found it in the id map without asking Plex again
+    assert_eq!(world.plex.calls(PlexCall::FindCustomer), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_shopper_needs_mapping_when_the_connection_does_not_create_customers() {
+    let world = World::new().await;
+    let mut order = web_order(1042, &[(BOLT, 1, "0.45")]);
+    order.billing.email = Some("new@shop.test".into());
+    world.web.put(order);
+
+    assert_eq!(world.process(&created(1042)).await, Disposition::Done(Outcome::NeedsMapping));
+    assert_eq!(world.plex.calls(PlexCall::CreateCustomer), 0);
+}

@@ -18,7 +18,9 @@ use super::{ApiError, ConnectionApis, SalesOrderSink, WebOrderSource};
 use crate::connection::ConnectionProfile;
 use crate::error::ErrorClass;
 use crate::ids::ConnectionId;
-use crate::order::{CustomerKey, PartRef, PlexLineRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder};
+use crate::order::{
+    CustomerKey, NewCustomer, PartRef, PlexLineRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder,
+};
 
 /// A poisoned lock only means another test thread panicked; the data is still what it was.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -155,6 +157,7 @@ impl PlexSalesOrder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PlexCall {
     FindCustomer,
+    CreateCustomer,
     PartByNumber,
     FindByPo,
     Create,
@@ -300,6 +303,27 @@ impl SalesOrderSink for FakePlexSales {
             CustomerKey::BigCommerceId(_) => false,
         };
         Ok(state.customers.iter().find(matches).map(|customer| customer.id.clone()))
+    }
+
+    async fn create_customer(&self, customer: &NewCustomer) -> Result<String, ApiError> {
+        let mut state = lock(&self.state);
+        state.call(PlexCall::CreateCustomer)?;
+        if state.customers.iter().any(|known| known.code == customer.code) {
+            // Plex refuses a code that is taken, naming the field.
+            return Err(ApiError {
+                class: ErrorClass::Data,
+                message: format!("Plex refused the customer: field Code {:?} is taken", customer.code),
+                retry_after: None,
+            });
+        }
+        let id = format!("customer-{}", state.next_id());
+        state.customers.push(PlexCustomer {
+            id: id.clone(),
+            code: customer.code.clone(),
+            name: customer.name.clone(),
+            email: customer.email.clone(),
+        });
+        Ok(id)
     }
 
     async fn part_by_number(&self, number: &str) -> Result<Option<PartRef>, ApiError> {
