@@ -15,8 +15,10 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 FN    ?=
 EVENT ?=
+# `make bench BENCH_ARGS=--quick`: every scenario with small numbers, in seconds.
+BENCH_ARGS ?=
 
-.PHONY: help setup test demo lint fmt build deploy invoke local clean
+.PHONY: help setup test demo lint fmt build deploy invoke local bench clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,6 +41,12 @@ demo: setup ## Start the local world and show every flow working end to end.
 
 local: setup ## Run the local world in the foreground (Ctrl-C stops it).
 	$(CARGO) run --locked -p millwright-cli -- local up
+
+# Not part of `test`: it takes minutes and prints figures; nothing in it asserts on time.
+bench: setup ## Measure the orders flow against the local world and print one table (README, "Benchmarks").
+	$(CARGO) build --locked -p millwright-cli
+	$(CARGO) build --locked --profile bench-fast -p millwright-bench
+	scripts/with-local-world.sh --stack millwright-bench -- target/bench-fast/millwright-bench $(BENCH_ARGS)
 
 lint: setup ## rustfmt, clippy with warnings denied, cfn-lint.
 	$(CARGO) fmt --all -- --check

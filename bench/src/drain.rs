@@ -54,6 +54,9 @@ pub struct DrainPlan {
     pub target: Duration,
     /// The run stops here and reports what it did.
     pub cap: Duration,
+    /// Each container's Plex pacer allows the key's limit divided by the containers, instead of
+    /// the whole limit (what `Pacer::plex` gives every client today).
+    pub split_plex_budget: bool,
 }
 
 impl DrainPlan {
@@ -172,8 +175,11 @@ async fn drain(
     let alerter = Arc::new(RecordingAlerter::new(ChronoDuration::hours(1)));
     let id_map = Arc::new(InMemoryIdMap::default());
     let mut workers = Vec::with_capacity(CONTAINERS);
+    // Plex counts calls per key, whichever container makes them.
+    let pacer_calls = if plan.split_plex_budget { plex_limit.calls / CONTAINERS as u64 } else { plex_limit.calls };
+    let pacer_limit = Limit { calls: pacer_calls.max(1), ..plex_limit };
     for _ in 0..CONTAINERS {
-        let apis = ContainerApis::build(&env.deps, profile, plex_limit).await?;
+        let apis = ContainerApis::build(&env.deps, profile, pacer_limit).await?;
         let ports = Ports {
             ledger: ledger.clone(),
             audit: audit.clone(),
@@ -391,9 +397,9 @@ struct ContainerApis {
 }
 
 impl ContainerApis {
-    async fn build(deps: &Deps, profile: &ConnectionProfile, plex_limit: Limit) -> anyhow::Result<ContainerApis> {
+    async fn build(deps: &Deps, profile: &ConnectionProfile, pacer_limit: Limit) -> anyhow::Result<ContainerApis> {
         let web_orders = deps.bigcommerce(profile).await.context("building the BigCommerce client")?;
-        let pacer = Pacer::sliding_window(u32::try_from(plex_limit.calls).unwrap_or(u32::MAX), plex_limit.window);
+        let pacer = Pacer::sliding_window(u32::try_from(pacer_limit.calls).unwrap_or(u32::MAX), pacer_limit.window);
         let defaults = plex::OrderDefaults { ship_from: profile.orders.ship_from.clone(), ..Default::default() };
         let client = deps
             .plex(profile)
@@ -424,7 +430,13 @@ mod tests {
     use super::*;
 
     fn plan(orders: usize, lines: usize) -> DrainPlan {
-        DrainPlan { orders, lines, target: Duration::from_secs(60), cap: Duration::from_secs(180) }
+        DrainPlan {
+            orders,
+            lines,
+            target: Duration::from_secs(60),
+            cap: Duration::from_secs(180),
+            split_plex_budget: false,
+        }
     }
 
     #[test]

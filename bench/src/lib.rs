@@ -58,6 +58,7 @@ impl Options {
                 lines: 2,
                 target: Duration::from_secs(60),
                 cap: Duration::from_secs(180),
+                split_plex_budget: false,
             },
             receiver_url,
         }
@@ -75,6 +76,7 @@ impl Options {
                 lines: 2,
                 target: Duration::from_secs(3),
                 cap: Duration::from_secs(30),
+                split_plex_budget: false,
             },
             ..Options::full(receiver_url)
         }
@@ -174,11 +176,12 @@ fn push_drain_rows(table: &mut Table, figures: &drain::DrainFigures) {
             figures.bigcommerce_limit.window.as_millis()
         ),
     };
+    let split = if figures.plan.split_plex_budget { ", Plex budget split between containers" } else { "" };
     let label = if figures.finished {
-        format!("drain of {} queued orders (time ×{:.4})", figures.plan.orders, figures.time_scale)
+        format!("drain of {} queued orders (time ×{:.4}{split})", figures.plan.orders, figures.time_scale)
     } else {
         format!(
-            "drain STOPPED at the cap: {} of {} orders (time ×{:.4})",
+            "drain STOPPED at the cap: {} of {} orders (time ×{:.4}{split})",
             figures.done + figures.dead_lettered,
             figures.plan.orders,
             figures.time_scale
@@ -223,9 +226,14 @@ fn add_notes(
     took: Duration,
 ) {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let build = if cfg!(debug_assertions) {
+        "a debug build (figures of the receiver's own work are several times slower than optimised)"
+    } else {
+        "an optimised build (`bench-fast` profile)"
+    };
     table.note(format!(
-        "Machine: {cores} cores, shared by the bench, moto and the sandbox; `bench-fast` profile (opt-level 2, no LTO). \
-         The run took {:.0} s.",
+        "Machine: {cores} cores shared by the bench, moto and the local world; the bench is {build}, the local world \
+         (moto, the local runtime serving the HTTP figure) the debug build `make test` uses. The run took {:.0} s.",
         took.as_secs_f64()
     ));
     table.note(format!(
