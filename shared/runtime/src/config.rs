@@ -32,6 +32,10 @@ pub const AUDIT_RETENTION_DAYS: &str = "AUDIT_RETENTION_DAYS";
 pub const ALERT_WINDOW_MINUTES: &str = "ALERT_WINDOW_MINUTES";
 pub const SECRET_CACHE_SECONDS: &str = "SECRET_CACHE_SECONDS";
 pub const HTTP_TIMEOUT_SECONDS: &str = "HTTP_TIMEOUT_SECONDS";
+/// Plex calls per minute ONE container may spend per connection. Plex allows about 200 per key in
+/// all, and each container paces on its own, so a deployment sets this to 200 ÷ the worker's
+/// maximum concurrency.
+pub const PLEX_CALLS_PER_MINUTE: &str = "PLEX_CALLS_PER_MINUTE";
 pub const BIGCOMMERCE_API_BASE_URL: &str = "BIGCOMMERCE_API_BASE_URL";
 pub const PLEX_CONNECT_BASE_URL: &str = "PLEX_CONNECT_BASE_URL";
 pub const PLEX_DATASOURCE_BASE_URL: &str = "PLEX_DATASOURCE_BASE_URL";
@@ -63,6 +67,8 @@ pub struct Config {
     pub alert_window: Duration,
     pub secret_cache_ttl: Duration,
     pub http_timeout: Duration,
+    /// This container's share of each connection's Plex rate budget (calls per minute).
+    pub plex_calls_per_minute: u32,
     pub endpoints: Endpoints,
     /// `Some` when AWS calls go to an emulator or a VPC endpoint instead of the public AWS endpoints.
     pub aws_endpoint_url: Option<String>,
@@ -122,6 +128,14 @@ impl Config {
             alert_window: seconds(optional(ALERT_WINDOW_MINUTES, "60"), 60)?,
             secret_cache_ttl: seconds(optional(SECRET_CACHE_SECONDS, "300"), 1)?,
             http_timeout: seconds(optional(HTTP_TIMEOUT_SECONDS, "20"), 1)?,
+            plex_calls_per_minute: {
+                let raw = get(optional(PLEX_CALLS_PER_MINUTE, "200"))?;
+                raw.parse::<u32>().ok().filter(|calls| (1..=200).contains(calls)).ok_or(ConfigError::Invalid {
+                    name: PLEX_CALLS_PER_MINUTE,
+                    value: raw,
+                    reason: "expected a whole number from 1 to 200".to_owned(),
+                })?
+            },
             endpoints: Endpoints {
                 bigcommerce_api: url(optional(BIGCOMMERCE_API_BASE_URL, "https://api.bigcommerce.com"))?,
                 plex_connect: url(optional(PLEX_CONNECT_BASE_URL, "https://connect.plex.com"))?,
@@ -144,6 +158,7 @@ impl Config {
             (ALERT_WINDOW_MINUTES, (self.alert_window.as_secs() / 60).to_string()),
             (SECRET_CACHE_SECONDS, self.secret_cache_ttl.as_secs().to_string()),
             (HTTP_TIMEOUT_SECONDS, self.http_timeout.as_secs().to_string()),
+            (PLEX_CALLS_PER_MINUTE, self.plex_calls_per_minute.to_string()),
             (BIGCOMMERCE_API_BASE_URL, self.endpoints.bigcommerce_api.clone()),
             (PLEX_CONNECT_BASE_URL, self.endpoints.plex_connect.clone()),
             (PLEX_DATASOURCE_BASE_URL, self.endpoints.plex_datasource.clone()),

@@ -176,7 +176,9 @@ impl Deps {
             profile.plex.tenant_id.as_deref(),
             credentials,
         )
-        .map_err(|error| client_error(&profile.id, System::Plex, error))?;
+        .map_err(|error| client_error(&profile.id, System::Plex, error))?
+        // This container's share of the connection's Plex budget (see `PLEX_CALLS_PER_MINUTE`).
+        .with_pacer(millwright_http::Pacer::plex(self.config.plex_calls_per_minute));
         Ok(match profile.plex.auth {
             PlexAuthMode::OAuth2 { .. } => client.with_token_store(self.plex_token_store(&profile.id)),
             PlexAuthMode::ApiKey => client,
