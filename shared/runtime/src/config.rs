@@ -203,6 +203,16 @@ mod tests {
         assert_eq!(config.audit_retention, Duration::from_secs(90 * 86_400));
         assert_eq!(config.aws_endpoint_url, None);
         assert_eq!(config.order_dlq_url, None);
+        assert_eq!(config.plex_calls_per_minute, 200);
+    }
+
+    #[test]
+    fn a_plex_budget_share_outside_plexs_limit_is_refused() {
+        let mut vars = minimal();
+        vars.insert(PLEX_CALLS_PER_MINUTE, "400".to_owned());
+        assert!(parse(&vars).unwrap_err().to_string().contains("PLEX_CALLS_PER_MINUTE"));
+        vars.insert(PLEX_CALLS_PER_MINUTE, "100".to_owned());
+        assert_eq!(parse(&vars).unwrap().plex_calls_per_minute, 100);
     }
 
     #[test]
