@@ -138,6 +138,48 @@ impl Drop for Sandbox {
     }
 }
 
+/// One of the three doubles, for the control-plane helpers on [`Sandbox`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum System {
+    BigCommerce,
+    Plex,
+    Monday,
+}
+
+impl Sandbox {
+    /// The base URL of one double.
+    pub fn url(&self, system: System) -> &str {
+        match system {
+            System::BigCommerce => &self.bigcommerce_url,
+            System::Plex => &self.plex_url,
+            System::Monday => &self.monday_url,
+        }
+    }
+
+    /// `POST {double}/__control/{path}` with a JSON body, for tests: panics with the double's
+    /// answer when it refuses, so a mistyped seed or fault rule fails the test where it was made.
+    pub async fn control(&self, system: System, path: &str, body: serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/__control/{path}", self.url(system)))
+            .json(&body)
+            .send()
+            .await
+            .expect("the sandbox's control plane is reachable");
+        let status = response.status();
+        assert!(status.is_success(), "control {path}: {status} {}", response.text().await.unwrap_or_default());
+    }
+
+    /// The double's request log (API requests only; control requests are not logged), for tests.
+    pub async fn request_log(&self, system: System) -> Vec<serde_json::Value> {
+        reqwest::get(format!("{}/__control/requests", self.url(system)))
+            .await
+            .expect("the sandbox's request log is reachable")
+            .json()
+            .await
+            .expect("the request log is JSON")
+    }
+}
+
 /// Locks a mutex even if a panicking request handler poisoned it: the doubles' state stays usable,
 /// and one failed test must not turn every later request into a panic.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

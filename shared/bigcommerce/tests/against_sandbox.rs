@@ -11,7 +11,7 @@ use bigcommerce::{BigCommerceClient, Credentials, Error};
 use domain::ErrorClass;
 use millwright_http::{HttpSettings, RetryPolicy};
 use rust_decimal::Decimal;
-use sandbox::{Sandbox, SandboxConfig, demo};
+use sandbox::{Sandbox, SandboxConfig, System, demo};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -50,23 +50,12 @@ fn client_with(sandbox: &Sandbox, token: &str, settings: &HttpSettings) -> BigCo
 }
 
 async fn control(sandbox: &Sandbox, path: &str, body: Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/__control/{path}", sandbox.bigcommerce_url))
-        .json(&body)
-        .send()
-        .await
-        .expect("control plane reachable");
-    assert!(response.status().is_success(), "control {path}: {}", response.text().await.unwrap_or_default());
+    sandbox.control(System::BigCommerce, path, body).await
 }
 
 /// The double's request log (API requests only; control requests are not logged).
 async fn request_log(sandbox: &Sandbox) -> Vec<Value> {
-    reqwest::get(format!("{}/__control/requests", sandbox.bigcommerce_url))
-        .await
-        .expect("request log")
-        .json()
-        .await
-        .expect("request log is JSON")
+    sandbox.request_log(System::BigCommerce).await
 }
 
 fn statuses(log: &[Value]) -> Vec<Option<u64>> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use domain::ErrorClass;
 use millwright_http::{HttpSettings, RetryPolicy};
 use monday::{Credentials, Error, MondayClient};
-use sandbox::{Sandbox, SandboxConfig, demo};
+use sandbox::{Sandbox, SandboxConfig, System, demo};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -47,23 +47,12 @@ fn client_with(sandbox: &Sandbox, token: &str, settings: &HttpSettings) -> Monda
 }
 
 async fn control(sandbox: &Sandbox, path: &str, body: Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/__control/{path}", sandbox.monday_url))
-        .json(&body)
-        .send()
-        .await
-        .expect("control plane reachable");
-    assert!(response.status().is_success(), "control {path}: {}", response.text().await.unwrap_or_default());
+    sandbox.control(System::Monday, path, body).await
 }
 
 /// The double's request log (API requests only; control requests are not logged).
 async fn request_log(sandbox: &Sandbox) -> Vec<Value> {
-    reqwest::get(format!("{}/__control/requests", sandbox.monday_url))
-        .await
-        .expect("request log")
-        .json()
-        .await
-        .expect("request log is JSON")
+    sandbox.request_log(System::Monday).await
 }
 
 fn statuses(log: &[Value]) -> Vec<Option<u64>> {

@@ -17,7 +17,7 @@ use plex::{
     PlexClient, ReleaseChange,
 };
 use rust_decimal::Decimal;
-use sandbox::{Sandbox, SandboxConfig, demo};
+use sandbox::{Sandbox, SandboxConfig, System, demo};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -76,13 +76,7 @@ fn oauth_client(sandbox: &Sandbox, client_secret: &str) -> PlexClient {
 }
 
 async fn control(sandbox: &Sandbox, path: &str, body: Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/__control/{path}", sandbox.plex_url))
-        .json(&body)
-        .send()
-        .await
-        .expect("control plane reachable");
-    assert!(response.status().is_success(), "control {path}: {}", response.text().await.unwrap_or_default());
+    sandbox.control(System::Plex, path, body).await
 }
 
 async fn use_oauth2(sandbox: &Sandbox) {
@@ -91,12 +85,7 @@ async fn use_oauth2(sandbox: &Sandbox) {
 
 /// The double's request log (API requests only; control requests are not logged).
 async fn request_log(sandbox: &Sandbox) -> Vec<Value> {
-    reqwest::get(format!("{}/__control/requests", sandbox.plex_url))
-        .await
-        .expect("request log")
-        .json()
-        .await
-        .expect("request log is JSON")
+    sandbox.request_log(System::Plex).await
 }
 
 /// `METHOD path status` per logged request, for compact assertions.
