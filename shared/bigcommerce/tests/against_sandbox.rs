@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bigcommerce::{BigCommerceClient, Credentials, Error};
 use domain::ErrorClass;
-use millwright_http::{HttpSettings, RetryPolicy};
+use millwright_http::HttpSettings;
 use rust_decimal::Decimal;
 use sandbox::{Sandbox, SandboxConfig, System, demo};
 use secrecy::{ExposeSecret, SecretString};
@@ -19,27 +19,8 @@ async fn start_sandbox() -> Sandbox {
     Sandbox::start(SandboxConfig { seed_demo: true, ..Default::default() }).await.expect("sandbox starts")
 }
 
-/// Quick retries, so a test never waits long; a per-attempt timeout that only the slow-response
-/// test (which shortens it) should ever reach.
-fn settings() -> HttpSettings {
-    HttpSettings {
-        timeout: Duration::from_secs(2),
-        retry: RetryPolicy {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(200),
-            deadline: Duration::from_secs(10),
-        },
-    }
-}
-
-/// `settings()` with a 300 ms per-attempt timeout, for outlasting with a 1 s `delay` fault.
-fn impatient_settings() -> HttpSettings {
-    HttpSettings { timeout: Duration::from_millis(300), ..settings() }
-}
-
 fn client(sandbox: &Sandbox, token: &str) -> BigCommerceClient {
-    client_with(sandbox, token, &settings())
+    client_with(sandbox, token, &HttpSettings::for_local_double())
 }
 
 fn client_with(sandbox: &Sandbox, token: &str, settings: &HttpSettings) -> BigCommerceClient {
@@ -131,9 +112,11 @@ async fn a_503_from_the_gateway_is_retried() {
 async fn a_response_slower_than_the_timeout_is_abandoned_and_retried() {
     let sandbox = start_sandbox().await;
     control(&sandbox, "faults", json!({ "times": 1, "fault": { "kind": "delay", "ms": 1000 } })).await;
+    // 300 ms per attempt: the first attempt is abandoned well before the 1 s delay ends.
+    let impatient = HttpSettings::for_local_double().with_timeout(Duration::from_millis(300));
     let started = Instant::now();
 
-    client_with(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN, &impatient_settings())
+    client_with(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN, &impatient)
         .store_information()
         .await
         .expect("the second attempt");

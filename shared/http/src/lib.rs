@@ -99,6 +99,28 @@ impl HttpSettings {
     /// so a hung attempt still leaves room for another. Plex's big unfiltered lists can take longer;
     /// the flows that read them filter by date windows, or configure a longer timeout.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// For a server on this machine, such as the sandbox's API doubles in the clients' tests:
+    /// 2 s per attempt, and 4 attempts with a backoff of 20 ms doubling to at most 200 ms, all
+    /// within 10 s. A retried or failing call against a double then costs milliseconds, not the
+    /// seconds the [default](HttpSettings::default) spends sparing the real APIs; waits the server
+    /// asks for (`Retry-After` and the like) are still honoured in full.
+    pub fn for_local_double() -> Self {
+        HttpSettings {
+            timeout: Duration::from_secs(2),
+            retry: RetryPolicy {
+                max_attempts: 4,
+                base_delay: Duration::from_millis(20),
+                max_delay: Duration::from_millis(200),
+                deadline: Duration::from_secs(10),
+            },
+        }
+    }
+
+    /// These settings with another per-attempt timeout; the retry policy is unchanged.
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        HttpSettings { timeout, ..self }
+    }
 }
 
 impl Default for HttpSettings {
@@ -124,6 +146,21 @@ mod tests {
         assert!(base_url("https://example.test/?token=x").is_err());
         assert!(base_url("https://user:hunter2@example.test").is_err_and(|reason| !reason.contains("hunter2")));
         assert!(base_url("").is_err());
+    }
+
+    #[test]
+    fn every_preset_leaves_room_for_a_retry_after_a_timed_out_attempt() {
+        for settings in [HttpSettings::default(), HttpSettings::for_local_double()] {
+            assert!(settings.timeout < settings.retry.deadline, "{settings:?}");
+            assert!(settings.retry.max_attempts > 1, "{settings:?}");
+        }
+    }
+
+    #[test]
+    fn with_timeout_changes_the_timeout_alone() {
+        let settings = HttpSettings::for_local_double().with_timeout(Duration::from_millis(300));
+        assert_eq!(settings.timeout, Duration::from_millis(300));
+        assert_eq!(settings.retry, HttpSettings::for_local_double().retry);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::ErrorClass;
 use domain::connection::PlexAuthMode;
 use domain::order::{SalesOrderDraft, SalesOrderLineDraft};
-use millwright_http::{HttpSettings, RetryPolicy};
+use millwright_http::HttpSettings;
 use plex::{
     Credentials, DataSourceClient, DataSourceHeader, DataSourceOrderIds, Error, NewCustomer, NewCustomerAddress,
     PlexClient, ReleaseChange,
@@ -25,31 +25,12 @@ async fn start_sandbox() -> Sandbox {
     Sandbox::start(SandboxConfig { seed_demo: true, ..Default::default() }).await.expect("sandbox starts")
 }
 
-/// Quick retries, so a test never waits long; a per-attempt timeout that only the slow-response
-/// test (which shortens it) should ever reach.
-fn settings() -> HttpSettings {
-    HttpSettings {
-        timeout: Duration::from_secs(2),
-        retry: RetryPolicy {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(200),
-            deadline: Duration::from_secs(10),
-        },
-    }
-}
-
 fn credentials(document: Value) -> Credentials {
     Credentials::from_secret_json(&SecretString::from(document.to_string())).expect("credentials")
 }
 
-/// `settings()` with a 300 ms per-attempt timeout, for outlasting with a 1 s `delay` fault.
-fn impatient_settings() -> HttpSettings {
-    HttpSettings { timeout: Duration::from_millis(300), ..settings() }
-}
-
 fn api_key_client(sandbox: &Sandbox, key: &str, tenant_id: Option<&str>) -> PlexClient {
-    api_key_client_with(sandbox, key, tenant_id, &settings())
+    api_key_client_with(sandbox, key, tenant_id, &HttpSettings::for_local_double())
 }
 
 fn api_key_client_with(sandbox: &Sandbox, key: &str, tenant_id: Option<&str>, settings: &HttpSettings) -> PlexClient {
@@ -66,7 +47,7 @@ fn api_key_client_with(sandbox: &Sandbox, key: &str, tenant_id: Option<&str>, se
 fn oauth_client(sandbox: &Sandbox, client_secret: &str) -> PlexClient {
     let document = json!({ "client_id": demo::PLEX_OAUTH_CLIENT_ID, "client_secret": client_secret });
     PlexClient::new(
-        &settings(),
+        &HttpSettings::for_local_double(),
         &sandbox.plex_url,
         &PlexAuthMode::OAuth2 { token_url: None },
         None,
@@ -189,12 +170,11 @@ async fn a_503_is_retried() {
 async fn a_response_slower_than_the_timeout_is_abandoned_and_retried() {
     let sandbox = start_sandbox().await;
     control(&sandbox, "faults", json!({ "times": 1, "fault": { "kind": "delay", "ms": 1000 } })).await;
+    // 300 ms per attempt: the first attempt is abandoned well before the 1 s delay ends.
+    let impatient = HttpSettings::for_local_double().with_timeout(Duration::from_millis(300));
     let started = Instant::now();
 
-    api_key_client_with(&sandbox, demo::PLEX_API_KEY, None, &impatient_settings())
-        .tenants()
-        .await
-        .expect("the second attempt");
+    api_key_client_with(&sandbox, demo::PLEX_API_KEY, None, &impatient).tenants().await.expect("the second attempt");
 
     assert!(started.elapsed() < Duration::from_millis(1000), "did not wait for the slow answer");
     assert_eq!(request_log(&sandbox).await.len(), 2);
@@ -616,7 +596,7 @@ async fn customers_are_found_by_code_and_id_with_their_addresses_and_created_onc
 fn datasource_client(sandbox: &Sandbox, password: &str) -> DataSourceClient {
     let document = json!({ "api_key": demo::PLEX_API_KEY, "datasource_user": demo::PLEX_DATASOURCE_USER,
                            "datasource_password": password });
-    DataSourceClient::new(&settings(), &sandbox.plex_url, &credentials(document)).expect("client")
+    DataSourceClient::new(&HttpSettings::for_local_double(), &sandbox.plex_url, &credentials(document)).expect("client")
 }
 
 const ORDER_DATASOURCES: DataSourceOrderIds = DataSourceOrderIds {
