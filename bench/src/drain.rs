@@ -26,7 +26,7 @@ use domain::ConnectionProfile;
 use domain::OrderRef;
 use domain::message::{MessageSource, OrderMessage};
 use domain::ports::memory::{
-    InMemoryAuditLog, InMemoryConnectionStore, InMemoryIdMap, InMemoryOrderLedger, RecordingAlerter,
+    InMemoryAuditLog, InMemoryConnectionStore, InMemoryHoldStore, InMemoryIdMap, InMemoryOrderLedger, RecordingAlerter,
 };
 use domain::ports::{ApiError, ConnectionApis, ConnectionStore, SalesOrderSink, WebOrderSource};
 use millwright_http::Pacer;
@@ -174,6 +174,7 @@ async fn drain(
     let audit = Arc::new(InMemoryAuditLog::default());
     let alerter = Arc::new(RecordingAlerter::new(ChronoDuration::hours(1)));
     let id_map = Arc::new(InMemoryIdMap::default());
+    let holds = Arc::new(InMemoryHoldStore::default());
     let mut workers = Vec::with_capacity(CONTAINERS);
     // Plex counts calls per key, whichever container makes them.
     let pacer_calls = if plan.split_plex_budget { plex_limit.calls / CONTAINERS as u64 } else { plex_limit.calls };
@@ -185,6 +186,7 @@ async fn drain(
             audit: audit.clone(),
             alerter: alerter.clone(),
             id_map: id_map.clone(),
+            holds: holds.clone(),
             connections: connections.clone(),
             apis: Arc::new(apis),
         };

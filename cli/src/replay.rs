@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::audit::{Outcome, Stage};
-use domain::message::MessageSource;
+use domain::message::{MessageSource, REQUEUE_SCOPE};
 use domain::{AuditEvent, ConnectionId, OrderMessage, OrderRef, RecordKind};
 use millwright_aws::SqsEventSource;
 use runtime::Deps;
@@ -26,9 +26,6 @@ use serde_json::json;
 
 use crate::failures::parse_operator_outcome;
 use crate::since::Since;
-
-/// The scope a replay by order id carries; the worker never trusts a message's scope anyway.
-pub const REPLAY_SCOPE: &str = "store/order/updated";
 
 /// The most `outcome` events read when looking for the orders left in it: far more than a backlog
 /// an operator replays in one go, and a bound on what a mistyped `--since` can cost.
@@ -135,7 +132,7 @@ pub async fn orders(
     let mut report = ReplayReport::default();
     for &order_id in order_ids.iter().filter(|&&order_id| seen.insert(order_id)) {
         let order = OrderRef::new(connection.clone(), order_id);
-        record(&mut report, &order, replay(deps, &order, REPLAY_SCOPE, actor, Cause::Asked).await);
+        record(&mut report, &order, replay(deps, &order, REQUEUE_SCOPE, actor, Cause::Asked).await);
     }
     Ok(report)
 }
@@ -186,7 +183,7 @@ pub async fn orders_with_outcome(
     let mut report = ReplayReport::default();
     for order_id in orders_left_in(deps, connection, outcome, since).await? {
         let order = OrderRef::new(connection.clone(), order_id);
-        record(&mut report, &order, replay(deps, &order, REPLAY_SCOPE, actor, Cause::Outcome(outcome)).await);
+        record(&mut report, &order, replay(deps, &order, REQUEUE_SCOPE, actor, Cause::Outcome(outcome)).await);
     }
     Ok(report)
 }
@@ -243,12 +240,10 @@ pub async fn dead_letters(deps: &Deps, dlq: &SqsEventSource, max: usize, actor: 
 /// Queues one replay, then audits it. `Err` only when nothing was queued.
 async fn replay(deps: &Deps, order: &OrderRef, scope: &str, actor: &str, cause: Cause) -> Result<Replayed, String> {
     let now = Utc::now();
+    let delivery = format!("replay-{}", uuid::Uuid::new_v4().simple());
     let message = OrderMessage {
-        order: order.clone(),
         scope: scope.to_owned(),
-        delivery: format!("replay-{}", uuid::Uuid::new_v4().simple()),
-        source: MessageSource::Replay,
-        received_at: now,
+        ..OrderMessage::requeue(order.clone(), MessageSource::Replay, delivery, now)
     };
     let message_id = deps.queue.enqueue(&message).await.map_err(|error| error.to_string())?;
     let mut detail = json!({ "message_id": message_id, "delivery": message.delivery });

@@ -225,7 +225,8 @@ mod tests {
 
     use domain::ports::fakes::FakeConnectionApis;
     use domain::ports::memory::{
-        InMemoryAuditLog, InMemoryConnectionStore, InMemoryIdMap, InMemoryOrderLedger, RecordingAlerter,
+        InMemoryAuditLog, InMemoryConnectionStore, InMemoryHoldStore, InMemoryIdMap, InMemoryOrderLedger,
+        RecordingAlerter,
     };
 
     use super::*;
@@ -237,6 +238,7 @@ mod tests {
             audit: Arc::new(InMemoryAuditLog::default()),
             alerter: Arc::new(RecordingAlerter::new(chrono::Duration::hours(1))),
             id_map: Arc::new(InMemoryIdMap::default()),
+            holds: Arc::new(InMemoryHoldStore::default()),
             connections: Arc::new(InMemoryConnectionStore::default()),
             apis: Arc::new(FakeConnectionApis::default()),
         };

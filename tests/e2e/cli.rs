@@ -206,7 +206,7 @@ async fn replaying_an_order_queues_a_replay_message_each_time_and_audits_it() {
     assert_eq!(messages.len(), 2, "{messages:#?}");
     for message in &messages {
         assert_eq!(message.order, OrderRef::new(world.connection.clone(), 6001));
-        assert_eq!((message.source, message.scope.as_str()), (MessageSource::Replay, replay::REPLAY_SCOPE));
+        assert_eq!((message.source, message.scope.as_str()), (MessageSource::Replay, domain::message::REQUEUE_SCOPE));
         assert!(message.delivery.starts_with("replay-"), "{}", message.delivery);
     }
     assert_ne!(messages[0].delivery, messages[1].delivery);

@@ -6,7 +6,7 @@ use domain::PortError;
 use domain::ports::ApiError;
 
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum StepError {
+pub enum StepError {
     #[error("{context}: {source}")]
     Port {
         context: &'static str,
@@ -18,6 +18,14 @@ pub(crate) enum StepError {
 }
 
 impl StepError {
+    /// The error class that decides retry, park or fail.
+    pub fn class(&self) -> domain::ErrorClass {
+        match self {
+            StepError::Port { source, .. } => source.class(),
+            StepError::Api(error) => error.class,
+        }
+    }
+
     pub(crate) fn port(context: &'static str) -> impl FnOnce(PortError) -> StepError {
         move |source| StepError::Port { context, source }
     }

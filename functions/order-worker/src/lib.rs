@@ -6,9 +6,10 @@
 //!   retry), and [`run_lambda`], the Lambda wiring `main.rs` calls.
 //! - `process`: one message, start to finish: profile, ledger lease, fetch, status filter, duplicate
 //!   and stale checks, mapping, the Plex write, the commit. Every step is an audit event.
-//! - `resolve`: customer and part look-ups through the id map, so a warm cache costs no API call.
+//! - `resolve`: customer and part look-ups through the id map, so a warm cache costs no API call;
+//!   [`recheck_gap`] runs the same look-ups for the order sweep, which releases held orders.
 //! - `batch`: an SQS batch: FIFO order inside a message group, partial batch failures.
-//! - `error`: the failures of a resolution step.
+//! - `error`: the failures of a look-up step ([`StepError`]).
 //!
 //! The worker never trusts a message beyond the order id: it always re-reads the order, so duplicated,
 //! reordered and late events all converge on the order's current state, and the ledger's version hash
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::SqsEvent;
 use domain::ErrorClass;
 use domain::audit::Outcome;
-use domain::ports::{Alerter, AuditLog, ConnectionApis, ConnectionStore, IdMap, OrderLedger};
+use domain::ports::{Alerter, AuditLog, ConnectionApis, ConnectionStore, HoldStore, IdMap, OrderLedger};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 mod batch;
@@ -30,7 +31,8 @@ mod resolve;
 #[cfg(test)]
 mod tests;
 
-pub use resolve::namespaces;
+pub use error::StepError;
+pub use resolve::{namespaces, recheck_gap};
 
 /// The ports the worker uses; production builds them once per container (`runtime::Deps`).
 #[derive(Clone)]
@@ -39,6 +41,8 @@ pub struct Ports {
     pub audit: Arc<dyn AuditLog>,
     pub alerter: Arc<dyn Alerter>,
     pub id_map: Arc<dyn IdMap>,
+    /// Orders waiting for mappings; the order sweep releases them.
+    pub holds: Arc<dyn HoldStore>,
     pub connections: Arc<dyn ConnectionStore>,
     pub apis: Arc<dyn ConnectionApis>,
 }
@@ -51,6 +55,7 @@ impl Ports {
             audit: deps.audit.clone(),
             alerter: deps.alerter.clone(),
             id_map: deps.id_map.clone(),
+            holds: deps.holds.clone(),
             connections: deps.connections.clone(),
             apis: deps.connection_apis(),
         }

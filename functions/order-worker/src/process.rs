@@ -26,6 +26,7 @@ use chrono::{DateTime, Utc};
 use domain::alert::{Alert, AlertOutcome};
 use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::connection::{ConnectionProfile, OrderSettings};
+use domain::hold::Hold;
 use domain::ledger::{LedgerEntry, LedgerStatus};
 use domain::message::OrderMessage;
 use domain::order::{CommittedOrder, DraftChanges, MappingGap, PlexOrderRef, SalesOrderDraft, WebOrder};
@@ -131,7 +132,7 @@ impl Run<'_> {
         };
         self.label = profile.display_name.clone().unwrap_or_else(|| profile.id.to_string());
 
-        let entry = match self.lease().await {
+        let mut entry = match self.lease().await {
             Ok(entry) => entry,
             Err(disposition) => return disposition,
         };
@@ -183,7 +184,10 @@ impl Run<'_> {
             Err(error) => return self.api_failed(entry, Stage::Mapped, System::Plex, error).await,
         };
         let draft = match self.plan(&profile, &order, sink.as_ref()).await {
-            Ok(Ok(draft)) => draft,
+            Ok(Ok(draft)) => {
+                self.unhold(&mut entry).await;
+                draft
+            }
             Ok(Err(gaps)) => return self.needs_mapping(entry, &order, gaps).await,
             Err(StepError::Api(error)) => return self.api_failed(entry, Stage::Mapped, System::Plex, error).await,
             Err(error @ StepError::Port { .. }) => return self.port_failed(Some(entry), Stage::Mapped, error).await,
@@ -422,7 +426,8 @@ impl Run<'_> {
         Disposition::Done(Outcome::Failed)
     }
 
-    async fn not_in_store(&mut self, entry: LedgerEntry) -> Disposition {
+    async fn not_in_store(&mut self, mut entry: LedgerEntry) -> Disposition {
+        self.unhold(&mut entry).await;
         let order_id = self.message.order.order_id;
         if let Some(plex_name) = plex_name(&entry) {
             let message =
@@ -437,7 +442,8 @@ impl Run<'_> {
         self.conclude(entry, LedgerStatus::Skipped, Outcome::Skipped).await
     }
 
-    async fn not_synced(&mut self, entry: LedgerEntry, order: &WebOrder) -> Disposition {
+    async fn not_synced(&mut self, mut entry: LedgerEntry, order: &WebOrder) -> Disposition {
+        self.unhold(&mut entry).await;
         if let Some(plex_name) = plex_name(&entry) {
             let message = format!(
                 "order was {} in BigCommerce (status {}); Plex order {plex_name} is unchanged",
@@ -473,12 +479,20 @@ impl Run<'_> {
         self.conclude(entry, LedgerStatus::NeedsAttention, Outcome::NeedsAttention).await
     }
 
-    async fn needs_mapping(&mut self, entry: LedgerEntry, order: &WebOrder, gaps: Vec<MappingGap>) -> Disposition {
+    /// Holds the order for its gaps (the order sweep releases it once they are filled), then alerts
+    /// once per gap. The hold is stored before the ledger says `held`, so a held entry always has one.
+    async fn needs_mapping(&mut self, mut entry: LedgerEntry, order: &WebOrder, gaps: Vec<MappingGap>) -> Disposition {
         let listed = gaps.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        let hold = Hold { order: self.message.order.clone(), gaps: gaps.clone(), held_at: self.tick() };
+        if let Err(source) = self.worker.ports.holds.hold(&hold).await {
+            let error = StepError::Port { context: "holding the order for its mappings", source };
+            return self.port_failed(Some(entry), Stage::Mapped, error).await;
+        }
+        entry.held = true;
         self.record(
             self.event(Stage::Mapped, Outcome::NeedsMapping)
                 .with_error(ErrorClass::Data, format!("order {} needs mapping: {listed}", order.id))
-                .with_detail(json!({"gaps": gaps})),
+                .with_detail(json!({"gaps": gaps, "held_at": hold.held_at})),
         )
         .await;
         for gap in &gaps {
@@ -487,14 +501,30 @@ impl Run<'_> {
                 format!("Order {} needs mapping: {gap}", order.id),
                 format!(
                     "Order {} cannot become a Plex sales order: {gap}.\n\nOther orders with the same gap are held \
-                     too; this alert is sent once per alert window. Create or map the value in Plex, then replay \
-                     the orders that need mapping (a later change to the order also retries it).",
+                     too; this alert is sent once per alert window. Create the value in Plex, or map it with \
+                     `millwright map`: the order sweep then releases every order held for it (a later change \
+                     to the order also retries it).",
                     order.id
                 ),
             )
             .await;
         }
         self.conclude_unless_in_doubt(entry, LedgerStatus::NeedsMapping, Outcome::NeedsMapping).await
+    }
+
+    /// The order no longer waits for a mapping (it mapped, was cancelled or is gone): drop its
+    /// hold. A failure is only logged: the entry stays `held`, and the sweep releases the leftover
+    /// hold once it finds its gaps filled (queueing the order once more, which the ledger makes a no-op).
+    async fn unhold(&mut self, entry: &mut LedgerEntry) {
+        if !entry.held {
+            return;
+        }
+        match self.worker.ports.holds.release(&self.message.order, None).await {
+            Ok(_) => entry.held = false,
+            Err(error) => {
+                tracing::warn!(error.message = %error, error.cause_chain = ?error, "hold not released; the sweep drops it");
+            }
+        }
     }
 
     // --- Failures ---
@@ -561,10 +591,7 @@ impl Run<'_> {
 
     /// The state table or audit log failed: infrastructure, so retry (ending in the DLQ if it lasts).
     async fn port_failed(&mut self, entry: Option<LedgerEntry>, stage: Stage, error: StepError) -> Disposition {
-        let class = match &error {
-            StepError::Port { source, .. } => source.class(),
-            StepError::Api(api) => api.class,
-        };
+        let class = error.class();
         let message = error.to_string();
         self.record(self.event(stage, Outcome::Retried).with_error(class, &message)).await;
         if let Some(entry) = entry {

@@ -3,12 +3,14 @@
 //!
 //! Misses are never cached: an unmapped SKU or an unknown customer is looked up again on the next
 //! attempt, so an order that needs mapping goes through as soon as the part or customer exists.
+//! [`recheck_gap`] is the same look-up for one reported gap, so the order sweep releases a held
+//! order exactly when the worker would map it.
 
 use std::collections::{BTreeSet, HashMap};
 
 use domain::ConnectionId;
 use domain::connection::OrderSettings;
-use domain::order::{CustomerKey, MappingGap, NewCustomer, PartRef, WebOrder};
+use domain::order::{CustomerKey, GapRecheck, MappingGap, NewCustomer, PartRef, WebOrder};
 use domain::ports::{IdMap, SalesOrderSink};
 
 use crate::error::StepError;
@@ -67,6 +69,29 @@ pub(crate) async fn resolve(
         }
     }
     Ok(Resolved { customer, parts })
+}
+
+/// Whether `gap`, reported for an order of `connection`, is filled now: `Some` says how (for the
+/// audit trail). Looks up as the worker does (id map first, then Plex) and caches what it finds, so
+/// the released order then maps without a call; `plex_calls` counts the API calls made.
+pub async fn recheck_gap(
+    id_map: &dyn IdMap,
+    sink: &dyn SalesOrderSink,
+    connection: &ConnectionId,
+    settings: &OrderSettings,
+    gap: &MappingGap,
+    plex_calls: &mut u32,
+) -> Result<Option<String>, StepError> {
+    match gap.recheck(settings) {
+        GapRecheck::SettingsChanged(how) => Ok(Some(how)),
+        GapRecheck::OrderMustChange => Ok(None),
+        GapRecheck::Part(sku) => Ok(part(id_map, sink, connection, &sku, plex_calls)
+            .await?
+            .map(|part| format!("SKU {sku:?} is Plex part {} (id {})", part.number, part.id))),
+        GapRecheck::Customer(key) => Ok(customer(id_map, sink, connection, &key, plex_calls)
+            .await?
+            .map(|id| format!("{} {:?} is Plex customer {id}", key.field(), key.value()))),
+    }
 }
 
 async fn customer(

@@ -33,4 +33,6 @@ pub use alerts::SnsAlerter;
 pub use audit::DynamoAuditLog;
 pub use queue::{SqsEventSource, SqsQueue};
 pub use secrets::SecretsManagerStore;
-pub use state::{DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoIdMap, DynamoOrderLedger};
+pub use state::{
+    DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoHoldStore, DynamoIdMap, DynamoOrderLedger,
+};

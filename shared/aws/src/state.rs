@@ -8,10 +8,11 @@
 //! | id map | `idmap#{connection}#{namespace}` | source id | `target_id` |
 //! | dedupe claim | `dedupe#{key}` | `-` | `claimed_until` (epoch ns), `expires_at` (epoch s, TTL) |
 //! | connection profile | `connection` | connection id | `profile` (JSON [`domain::ConnectionProfile`]) |
+//! | held order | `hold#{connection}` | order id | `hold` (JSON [`domain::hold::Hold`]), `held_at` (epoch ns) |
 //!
 //! Every write that must not be lost to a race is one conditional request, so DynamoDB, not Rust,
 //! decides who wins: taking a ledger lease, saving under a lease, saving a checkpoint, claiming a
-//! dedupe key. Nothing here reads and then writes.
+//! dedupe key, releasing a hold. Nothing here reads and then writes.
 //!
 //! Times that conditions compare are epoch nanoseconds (exact, numeric); see the private `item` module.
 //! DynamoDB TTL deletes expired claims eventually, not at once (and the AWS emulator never does),
@@ -23,12 +24,14 @@
 mod checkpoint;
 mod connections;
 mod dedupe;
+mod holds;
 mod id_map;
 mod ledger;
 
 pub use checkpoint::DynamoCheckpointStore;
 pub use connections::DynamoConnectionStore;
 pub use dedupe::DynamoDedupeStore;
+pub use holds::DynamoHoldStore;
 pub use id_map::DynamoIdMap;
 pub use ledger::DynamoOrderLedger;
 
@@ -54,6 +57,10 @@ pub(crate) fn id_map_pk(connection: &ConnectionId, namespace: &str) -> String {
     format!("idmap#{connection}#{namespace}")
 }
 
+pub(crate) fn hold_pk(connection: &ConnectionId) -> String {
+    format!("hold#{connection}")
+}
+
 pub(crate) fn dedupe_pk(key: &str) -> String {
     format!("dedupe#{key}")
 }
@@ -73,6 +80,7 @@ mod tests {
         assert_eq!(ledger_pk(&OrderRef::new(acme.clone(), 1042)), "ledger#acme#1042");
         assert_eq!(checkpoint_pk(&SyncStream::new(acme.clone(), "monday:parts")), "checkpoint#acme#monday:parts");
         assert_eq!(id_map_pk(&acme, "sku"), "idmap#acme#sku");
+        assert_eq!(hold_pk(&acme), "hold#acme");
         assert_eq!(dedupe_pk("alert#acme#plex-auth"), "dedupe#alert#acme#plex-auth");
     }
 }

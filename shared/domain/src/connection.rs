@@ -89,6 +89,17 @@ pub enum CustomerMatch {
     Company,
 }
 
+impl CustomerMatch {
+    /// The order field the key is taken from, as mapping gaps name it.
+    pub fn field(self) -> &'static str {
+        match self {
+            CustomerMatch::CustomerId => "customer_id",
+            CustomerMatch::Email => "billing_address.email",
+            CustomerMatch::Company => "billing_address.company",
+        }
+    }
+}
+
 /// The Plex write path of a connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]

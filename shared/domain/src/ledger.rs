@@ -90,6 +90,11 @@ pub struct LedgerEntry {
     /// What Plex was given, once committed (for diffing later updates).
     #[serde(default)]
     pub committed: Option<crate::order::CommittedOrder>,
+    /// The order waits for a mapping: a [`crate::hold::Hold`] naming its gaps was stored for it.
+    /// The worker releases the hold when the order leaves `NeedsMapping`; the order sweep releases
+    /// holds whose entry no longer says so (left behind by a crash between the two writes).
+    #[serde(default)]
+    pub held: bool,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -103,6 +108,7 @@ impl LedgerEntry {
             source_modified: None,
             lease: None,
             committed: None,
+            held: false,
             updated_at: now,
         }
     }

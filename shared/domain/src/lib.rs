@@ -10,6 +10,7 @@
 //! - [`error`]: the error classes that decide retry, alert and park, and the port error type.
 //! - [`checkpoint`]: sync-stream watermarks and the overlap-and-dedupe rule.
 //! - [`ledger`]: the order ledger (BigCommerce order → Plex sales order) with leases.
+//! - [`hold`]: orders held until their mapping gaps are filled.
 //! - [`connection`]: a connection's non-secret profile (store, tenant, board mappings, auth modes).
 //! - [`message`]: what travels on the order queue.
 //! - [`order`]: web orders and the Plex sales orders they become.
@@ -21,6 +22,7 @@ pub mod audit;
 pub mod checkpoint;
 pub mod connection;
 pub mod error;
+pub mod hold;
 pub mod ids;
 pub mod ledger;
 pub mod message;

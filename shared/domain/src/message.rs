@@ -28,7 +28,17 @@ pub struct OrderMessage {
     pub received_at: DateTime<Utc>,
 }
 
+/// The scope of an order queued again (a replay, a sweep): the worker re-reads the order and never
+/// trusts a message's scope, and "updated" says what a second look is.
+pub const REQUEUE_SCOPE: &str = "store/order/updated";
+
 impl OrderMessage {
+    /// A message that queues `order` again. `delivery` must be new for every queueing (e.g.
+    /// `sweep-{uuid}`), or the FIFO queue's five-minute de-duplication swallows it.
+    pub fn requeue(order: OrderRef, source: MessageSource, delivery: String, now: DateTime<Utc>) -> OrderMessage {
+        OrderMessage { order, scope: REQUEUE_SCOPE.to_owned(), delivery, source, received_at: now }
+    }
+
     /// FIFO message group: one order's messages are processed in order, different orders in parallel.
     pub fn group_id(&self) -> String {
         self.order.to_string()

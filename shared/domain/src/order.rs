@@ -229,7 +229,63 @@ pub enum MappingGap {
     NoGuestCustomer,
 }
 
+/// The setting a guest order's customer comes from, as mapping gaps name it.
+const GUEST_CUSTOMER_FIELD: &str = "guest_customer_code";
+
+/// What it takes to tell whether a [`MappingGap`] is filled now (see [`MappingGap::recheck`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GapRecheck {
+    /// The connection's settings changed so that the gap no longer applies; says how.
+    SettingsChanged(String),
+    /// Filled once this SKU has a Plex part.
+    Part(String),
+    /// Filled once this key finds a Plex customer.
+    Customer(CustomerKey),
+    /// Only a change to the order itself can fill it (and its `updated` webhook retries the order).
+    OrderMustChange,
+}
+
 impl MappingGap {
+    /// How to check this gap again under the connection's current settings. A gap reported under
+    /// settings that have changed since (another match key, a guest customer configured, customer
+    /// creation switched on) is no longer a reason to hold the order: the worker decides afresh.
+    pub fn recheck(&self, settings: &crate::connection::OrderSettings) -> GapRecheck {
+        let matched_by = settings.customer_match.field();
+        let match_changed =
+            || GapRecheck::SettingsChanged(format!("the connection now matches customers by {matched_by}"));
+        match self {
+            MappingGap::UnknownSku { sku } => GapRecheck::Part(sku.clone()),
+            MappingGap::NoGuestCustomer => match &settings.guest_customer_code {
+                Some(code) => GapRecheck::SettingsChanged(format!("guest orders now go to Plex customer {code}")),
+                None => GapRecheck::OrderMustChange,
+            },
+            MappingGap::MissingCustomerField { field } if field != matched_by => match_changed(),
+            MappingGap::MissingCustomerField { .. } => GapRecheck::OrderMustChange,
+            MappingGap::UnknownCustomer { field, value } if field == GUEST_CUSTOMER_FIELD => {
+                match &settings.guest_customer_code {
+                    Some(code) if code == value => GapRecheck::Customer(CustomerKey::GuestCode(value.clone())),
+                    Some(code) => GapRecheck::SettingsChanged(format!("guest orders now go to Plex customer {code}")),
+                    None => GapRecheck::OrderMustChange,
+                }
+            }
+            MappingGap::UnknownCustomer { field, .. } if field != matched_by => match_changed(),
+            MappingGap::UnknownCustomer { value, .. } => {
+                use crate::connection::CustomerMatch;
+                match settings.customer_match {
+                    CustomerMatch::Email | CustomerMatch::Company if settings.create_customers => {
+                        GapRecheck::SettingsChanged("the connection now creates missing customers".to_owned())
+                    }
+                    CustomerMatch::Email => GapRecheck::Customer(CustomerKey::Email(value.clone())),
+                    CustomerMatch::Company => GapRecheck::Customer(CustomerKey::Company(value.clone())),
+                    CustomerMatch::CustomerId => match value.parse() {
+                        Ok(id) => GapRecheck::Customer(CustomerKey::BigCommerceId(id)),
+                        Err(_) => GapRecheck::OrderMustChange,
+                    },
+                }
+            }
+        }
+    }
+
     /// The alert cause: one alert per distinct gap per window.
     pub fn cause(&self) -> String {
         match self {
@@ -308,7 +364,8 @@ impl CustomerKey {
         if order.is_guest() {
             return settings.guest_customer_code.clone().map(CustomerKey::GuestCode).ok_or(MappingGap::NoGuestCustomer);
         }
-        let present = |value: Option<&String>, field: &str| {
+        let field = settings.customer_match.field();
+        let present = |value: Option<&String>| {
             value
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
@@ -316,24 +373,35 @@ impl CustomerKey {
         };
         match settings.customer_match {
             CustomerMatch::CustomerId => Ok(CustomerKey::BigCommerceId(order.customer_id)),
-            CustomerMatch::Email => {
-                present(order.billing.email.as_ref(), "billing_address.email").map(CustomerKey::Email)
-            }
-            CustomerMatch::Company => {
-                present(order.billing.company.as_ref(), "billing_address.company").map(CustomerKey::Company)
-            }
+            CustomerMatch::Email => present(order.billing.email.as_ref()).map(CustomerKey::Email),
+            CustomerMatch::Company => present(order.billing.company.as_ref()).map(CustomerKey::Company),
+        }
+    }
+
+    /// The value looked for, as mapping gaps name it.
+    pub fn value(&self) -> String {
+        match self {
+            CustomerKey::GuestCode(code) => code.clone(),
+            CustomerKey::BigCommerceId(id) => id.to_string(),
+            CustomerKey::Email(email) => email.clone(),
+            CustomerKey::Company(company) => company.clone(),
+        }
+    }
+
+    /// The order field (or setting) this key was taken from, as mapping gaps name it.
+    pub fn field(&self) -> &'static str {
+        use crate::connection::CustomerMatch;
+        match self {
+            CustomerKey::GuestCode(_) => GUEST_CUSTOMER_FIELD,
+            CustomerKey::BigCommerceId(_) => CustomerMatch::CustomerId.field(),
+            CustomerKey::Email(_) => CustomerMatch::Email.field(),
+            CustomerKey::Company(_) => CustomerMatch::Company.field(),
         }
     }
 
     /// The gap to report when nothing in Plex matches this key.
     pub fn not_found(&self) -> MappingGap {
-        let (field, value) = match self {
-            CustomerKey::GuestCode(code) => ("guest_customer_code", code.clone()),
-            CustomerKey::BigCommerceId(id) => ("customer_id", id.to_string()),
-            CustomerKey::Email(email) => ("billing_address.email", email.clone()),
-            CustomerKey::Company(company) => ("billing_address.company", company.clone()),
-        };
-        MappingGap::UnknownCustomer { field: field.to_owned(), value }
+        MappingGap::UnknownCustomer { field: self.field().to_owned(), value: self.value() }
     }
 }
 
@@ -528,6 +596,54 @@ mod planning_tests {
             CustomerKey::for_order(&order(7, &[]), &by_company),
             Err(MappingGap::MissingCustomerField { field: "billing_address.company".into() })
         );
+    }
+
+    #[test]
+    fn every_gap_the_worker_reports_is_rechecked_the_way_the_worker_would_resolve_it() {
+        // Each gap as the worker reports it under the default settings (match by e-mail, no guest customer).
+        let settings = OrderSettings::default();
+        let registered = CustomerKey::for_order(&order(7, &[]), &settings).unwrap();
+        let unknown = registered.not_found();
+        let guest_gap = CustomerKey::for_order(&order(0, &[]), &settings).unwrap_err();
+        let mut no_email = order(7, &[]);
+        no_email.billing.email = None;
+        let missing = CustomerKey::for_order(&no_email, &settings).unwrap_err();
+        let sku = MappingGap::UnknownSku { sku: "W-9".into() };
+
+        // Under the same settings: look the value up again, or wait for the order to change.
+        assert_eq!(sku.recheck(&settings), GapRecheck::Part("W-9".into()));
+        assert_eq!(unknown.recheck(&settings), GapRecheck::Customer(registered));
+        assert_eq!(guest_gap.recheck(&settings), GapRecheck::OrderMustChange);
+        assert_eq!(missing.recheck(&settings), GapRecheck::OrderMustChange);
+
+        // Settings changed since: the gap no longer holds the order.
+        let guests = OrderSettings { guest_customer_code: Some("WEB".into()), ..OrderSettings::default() };
+        assert_eq!(
+            guest_gap.recheck(&guests),
+            GapRecheck::SettingsChanged("guest orders now go to Plex customer WEB".into())
+        );
+        let by_company = OrderSettings { customer_match: CustomerMatch::Company, ..OrderSettings::default() };
+        let changed =
+            GapRecheck::SettingsChanged("the connection now matches customers by billing_address.company".into());
+        assert_eq!(missing.recheck(&by_company), changed);
+        assert_eq!(unknown.recheck(&by_company), changed);
+        let creating = OrderSettings { create_customers: true, ..OrderSettings::default() };
+        assert_eq!(
+            unknown.recheck(&creating),
+            GapRecheck::SettingsChanged("the connection now creates missing customers".into())
+        );
+
+        // A guest customer that Plex did not know: looked up again, unless another one is configured now.
+        let unknown_guest = CustomerKey::GuestCode("WEB".into()).not_found();
+        assert_eq!(unknown_guest.recheck(&guests), GapRecheck::Customer(CustomerKey::GuestCode("WEB".into())));
+        let other = OrderSettings { guest_customer_code: Some("SHOP".into()), ..OrderSettings::default() };
+        assert_eq!(
+            unknown_guest.recheck(&other),
+            GapRecheck::SettingsChanged("guest orders now go to Plex customer SHOP".into())
+        );
+        let by_id = OrderSettings { customer_match: CustomerMatch::CustomerId, ..OrderSettings::default() };
+        let unknown_id = CustomerKey::for_order(&order(7, &[]), &by_id).unwrap().not_found();
+        assert_eq!(unknown_id.recheck(&by_id), GapRecheck::Customer(CustomerKey::BigCommerceId(7)));
     }
 
     #[test]

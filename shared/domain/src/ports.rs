@@ -16,6 +16,7 @@ use crate::audit::{AuditEvent, Outcome};
 use crate::checkpoint::{Checkpoint, SyncStream};
 use crate::connection::ConnectionProfile;
 use crate::error::PortError;
+use crate::hold::Hold;
 use crate::ids::{ConnectionId, RecordKey, SecretName};
 use crate::ledger::{LedgerEntry, OrderRef};
 use crate::message::OrderMessage;
@@ -57,6 +58,18 @@ pub trait OrderLedger: Send + Sync {
     /// Stores `entry` (status, Plex id, hashes) if `holder` still holds the lease, and releases the
     /// lease when `release` is set. `Conflict` when the lease was lost (expired and taken over).
     async fn save(&self, entry: &LedgerEntry, holder: &str, release: bool) -> Result<(), PortError>;
+}
+
+/// Orders held for mappings (see [`crate::hold`]), one hold per order.
+#[async_trait]
+pub trait HoldStore: Send + Sync {
+    /// Stores the order's hold, replacing any earlier one.
+    async fn hold(&self, hold: &Hold) -> Result<(), PortError>;
+    /// Every hold of the connection, oldest first.
+    async fn list(&self, connection: &ConnectionId) -> Result<Vec<Hold>, PortError>;
+    /// Removes the order's hold and says whether there was one. With `held_at`, only the hold stored
+    /// at that time is removed (one condition, no read): a hold the worker stored again since stays.
+    async fn release(&self, order: &OrderRef, held_at: Option<DateTime<Utc>>) -> Result<bool, PortError>;
 }
 
 /// Sync-stream checkpoints (see [`crate::checkpoint`]).

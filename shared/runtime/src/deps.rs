@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use domain::connection::PlexAuthMode;
 use domain::ports::{
-    Alerter, AuditLog, CheckpointStore, ConnectionStore, DedupeStore, IdMap, OrderLedger, Queue, SecretStore,
+    Alerter, AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, OrderLedger, Queue, SecretStore,
 };
 use domain::{ConnectionId, ConnectionProfile, ErrorClass, PortError, SecretName, System};
 use millwright_aws::{
-    DynamoAuditLog, DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoIdMap, DynamoOrderLedger,
-    SecretsManagerStore, SnsAlerter, SqsQueue,
+    DynamoAuditLog, DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoHoldStore, DynamoIdMap,
+    DynamoOrderLedger, SecretsManagerStore, SnsAlerter, SqsQueue,
 };
 use millwright_http::{HttpSettings, RetryPolicy};
 
@@ -61,6 +61,7 @@ pub struct Deps {
     pub ledger: Arc<dyn OrderLedger>,
     pub checkpoints: Arc<dyn CheckpointStore>,
     pub id_map: Arc<dyn IdMap>,
+    pub holds: Arc<dyn HoldStore>,
     pub dedupe: Arc<dyn DedupeStore>,
     pub queue: Arc<dyn Queue>,
     pub secrets: Arc<dyn SecretStore>,
@@ -90,6 +91,7 @@ impl Deps {
             ledger: Arc::new(DynamoOrderLedger::new(sdk, &config.state_table)),
             checkpoints: Arc::new(DynamoCheckpointStore::new(sdk, &config.state_table)),
             id_map: Arc::new(DynamoIdMap::new(sdk, &config.state_table)),
+            holds: Arc::new(DynamoHoldStore::new(sdk, &config.state_table)),
             queue: Arc::new(SqsQueue::new(sdk, &config.order_queue_url)),
             secrets: secrets_manager.clone(),
             alerter: Arc::new(SnsAlerter::new(sdk, &config.alert_topic_arn, dedupe.clone(), alert_window)),

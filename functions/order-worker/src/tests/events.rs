@@ -55,6 +55,7 @@ async fn the_sample_batch_makes_one_plex_order_per_record_and_reports_no_failure
         audit: Arc::new(InMemoryAuditLog::default()),
         alerter: Arc::new(RecordingAlerter::new(Duration::hours(1))),
         id_map: Arc::new(InMemoryIdMap::default()),
+        holds: Arc::new(InMemoryHoldStore::default()),
         connections,
         apis: Arc::new(FakeConnectionApis::default().with(demo(), web, plex.clone())),
     };

@@ -16,9 +16,9 @@ use domain::message::{MessageSource, OrderMessage};
 use domain::order::{Address, WebOrder, WebOrderLine};
 use domain::ports::fakes::{FakeConnectionApis, FakePlexSales, FakeWebOrders, PlexCustomer};
 use domain::ports::memory::{
-    InMemoryAuditLog, InMemoryConnectionStore, InMemoryIdMap, InMemoryOrderLedger, RecordingAlerter,
+    InMemoryAuditLog, InMemoryConnectionStore, InMemoryHoldStore, InMemoryIdMap, InMemoryOrderLedger, RecordingAlerter,
 };
-use domain::ports::{AuditLog, ConnectionStore, OrderLedger};
+use domain::ports::{AuditLog, ConnectionStore, HoldStore, OrderLedger};
 use domain::{ConnectionId, RecordKey};
 use rust_decimal::Decimal;
 
@@ -48,6 +48,7 @@ struct World {
     audit: Arc<InMemoryAuditLog>,
     alerter: Arc<RecordingAlerter>,
     id_map: Arc<InMemoryIdMap>,
+    holds: Arc<InMemoryHoldStore>,
     web: Arc<FakeWebOrders>,
     plex: Arc<FakePlexSales>,
     worker: Worker,
@@ -87,16 +88,18 @@ impl World {
         let audit = Arc::new(InMemoryAuditLog::default());
         let alerter = Arc::new(RecordingAlerter::new(Duration::hours(1)));
         let id_map = Arc::new(InMemoryIdMap::default());
+        let holds = Arc::new(InMemoryHoldStore::default());
         let ports = Ports {
             ledger: ledger.clone(),
             audit: audit.clone(),
             alerter: alerter.clone(),
             id_map: id_map.clone(),
+            holds: holds.clone(),
             connections: connections.clone(),
             apis,
         };
         let worker = Worker::new(ports, Settings::default());
-        World { ledger, audit, alerter, id_map, web, plex, worker, clock: AtomicI64::new(0) }
+        World { ledger, audit, alerter, id_map, holds, web, plex, worker, clock: AtomicI64::new(0) }
     }
 
     /// Processes `message` as invocation `holder` at `now`, first delivery.
@@ -112,6 +115,12 @@ impl World {
 
     async fn entry(&self, order_id: u64) -> LedgerEntry {
         self.ledger.get(&OrderRef::new(acme(), order_id)).await.unwrap().expect("a ledger entry")
+    }
+
+    /// The SKU gaps of the orders held, by order id.
+    async fn held(&self) -> Vec<(u64, Vec<String>)> {
+        let holds = self.holds.list(&acme()).await.unwrap();
+        holds.into_iter().map(|hold| (hold.order.order_id, hold.gaps.iter().map(|gap| gap.cause()).collect())).collect()
     }
 
     async fn history(&self, order_id: u64) -> Vec<AuditEvent> {

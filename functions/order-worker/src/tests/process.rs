@@ -290,6 +290,16 @@ async fn an_unmapped_sku_needs_mapping_alerts_once_per_sku_and_a_replay_commits_
     assert_eq!(world.entry(1042).await.status, LedgerStatus::NeedsMapping);
     assert!(world.plex.orders().is_empty());
 
+    // AND both are held for the sweep, naming every gap, and their entries say so
+    assert_eq!(
+        world.held().await,
+        vec![
+            (1042, vec!["unmapped-sku:W-9".to_owned()]),
+            (1043, vec!["unmapped-sku:W-9".to_owned(), "unmapped-sku:W-10".to_owned()])
+        ]
+    );
+    assert!(world.entry(1042).await.held);
+
     // WHEN the part is created in Plex and the order replayed
     world.plex.add_part("p-9", "W-9");
     let replayed = world.process_as("req-2", &message(1042, "created", "replay-1"), t0() + Duration::hours(2)).await;
@@ -300,6 +310,31 @@ async fn an_unmapped_sku_needs_mapping_alerts_once_per_sku_and_a_replay_commits_
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].lines[1].line.part_id, "p-9");
     assert_eq!(world.entry(1042).await.status, LedgerStatus::Committed);
+
+    // AND its hold is gone while the other order, still missing W-10, stays held
+    assert!(!world.entry(1042).await.held);
+    assert_eq!(world.held().await, vec![(1043, vec!["unmapped-sku:W-9".to_owned(), "unmapped-sku:W-10".to_owned()])]);
+}
+
+#[tokio::test]
+async fn a_held_order_that_is_cancelled_is_no_longer_held() {
+    // GIVEN an order held for an unmapped SKU
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[("W-9", 1, "12.00")]));
+    assert_eq!(world.process(&created(1042)).await, Disposition::Done(Outcome::NeedsMapping));
+
+    // WHEN it is cancelled in BigCommerce before anyone maps the SKU
+    let mut cancelled = web_order(1042, &[("W-9", 1, "12.00")]);
+    cancelled.status_id = 5;
+    cancelled.status = "Cancelled".into();
+    world.web.put(cancelled);
+    let disposition = world.process(&message(1042, "updated", "d-2")).await;
+
+    // THEN it is skipped and its hold released, so the sweep never queues it again
+    assert_eq!(disposition, Disposition::Done(Outcome::Skipped));
+    assert!(world.held().await.is_empty());
+    let entry = world.entry(1042).await;
+    assert_eq!((entry.status, entry.held), (LedgerStatus::Skipped, false));
 }
 
 #[tokio::test]

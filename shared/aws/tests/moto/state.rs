@@ -1,11 +1,15 @@
-//! The state-table adapters against moto: leases, checkpoints, id maps, dedupe claims and
-//! connection profiles, with races settled by DynamoDB conditions.
+//! The state-table adapters against moto: leases, checkpoints, id maps, dedupe claims, held orders
+//! and connection profiles, with races settled by DynamoDB conditions.
 
 use chrono::Duration;
 use domain::connection::{BigCommerceProfile, PlexProfile};
-use domain::ports::{CheckpointStore, ConnectionStore, DedupeStore, IdMap, OrderLedger};
+use domain::hold::Hold;
+use domain::order::MappingGap;
+use domain::ports::{CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, OrderLedger};
 use domain::{Checkpoint, ConnectionId, ConnectionProfile, LedgerStatus, OrderRef, PortError, SyncStream};
-use millwright_aws::{DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoIdMap, DynamoOrderLedger};
+use millwright_aws::{
+    DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoHoldStore, DynamoIdMap, DynamoOrderLedger,
+};
 
 use crate::support::{RaceGate, Stack, acme, at};
 
@@ -247,6 +251,63 @@ async fn of_two_racing_dedupe_claims_exactly_one_is_granted() {
         let granted = [a.unwrap(), b.unwrap()];
         assert_eq!(granted.iter().filter(|g| **g).count(), 1, "round {round}: {granted:?}");
     }
+}
+
+fn hold(connection: &ConnectionId, order_id: u64, held_at: chrono::DateTime<chrono::Utc>, skus: &[&str]) -> Hold {
+    Hold {
+        order: OrderRef::new(connection.clone(), order_id),
+        gaps: skus.iter().map(|sku| MappingGap::UnknownSku { sku: (*sku).to_owned() }).collect(),
+        held_at,
+    }
+}
+
+#[tokio::test]
+async fn holds_list_per_connection_oldest_first_and_a_new_hold_replaces_the_orders_last() {
+    // GIVEN holds for three orders of acme (one held twice) and one of another connection
+    let stack = Stack::new().await;
+    let holds = DynamoHoldStore::new(&stack.sdk, &stack.provisioned.state_table);
+    let globex = ConnectionId::new("globex").unwrap();
+    holds.hold(&hold(&acme(), 3, now() + Duration::minutes(1), &["A"])).await.unwrap();
+    holds.hold(&hold(&acme(), 20, now(), &["B"])).await.unwrap();
+    holds.hold(&hold(&acme(), 1, now() + Duration::minutes(2), &["C"])).await.unwrap();
+    holds.hold(&hold(&globex, 3, now(), &["A"])).await.unwrap();
+    let again = hold(&acme(), 20, now() + Duration::minutes(3), &["B", "D"]);
+    holds.hold(&again).await.unwrap();
+
+    // WHEN acme's holds are listed
+    let listed = holds.list(&acme()).await.unwrap();
+
+    // THEN each order is there once, with its latest gaps, oldest hold first
+    let summary: Vec<(u64, usize)> = listed.iter().map(|h| (h.order.order_id, h.gaps.len())).collect();
+    assert_eq!(summary, vec![(3, 1), (1, 1), (20, 2)]);
+    assert_eq!(listed[2], again);
+    assert_eq!(holds.list(&globex).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn releasing_a_hold_by_its_time_never_removes_a_newer_hold_of_the_same_order() {
+    // GIVEN an order held, then held again (the worker found it still unmapped)
+    let stack = Stack::new().await;
+    let holds = DynamoHoldStore::new(&stack.sdk, &stack.provisioned.state_table);
+    let first = hold(&acme(), 5, now(), &["A"]);
+    holds.hold(&first).await.unwrap();
+    let second = hold(&acme(), 5, now() + Duration::nanoseconds(1), &["A"]);
+    holds.hold(&second).await.unwrap();
+
+    // WHEN a sweep that read the first hold releases it
+    let stale_release = holds.release(&first.order, Some(first.held_at)).await.unwrap();
+
+    // THEN nothing is removed (one nanosecond apart is another hold); the read hold goes, once
+    assert!(!stale_release);
+    assert_eq!(holds.list(&acme()).await.unwrap(), vec![second.clone()]);
+    assert!(holds.release(&second.order, Some(second.held_at)).await.unwrap());
+    assert!(holds.list(&acme()).await.unwrap().is_empty());
+    assert!(!holds.release(&second.order, Some(second.held_at)).await.unwrap());
+
+    // AND a release without a time removes whatever hold there is, and says when there was none
+    holds.hold(&first).await.unwrap();
+    assert!(holds.release(&first.order, None).await.unwrap());
+    assert!(!holds.release(&first.order, None).await.unwrap());
 }
 
 fn profile(id: &str, store_hash: &str) -> ConnectionProfile {

@@ -11,12 +11,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{AuditLog, CheckpointStore, ConnectionStore, DedupeStore, IdMap, OrderLedger, Queue, SecretStore};
+use super::{
+    AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, OrderLedger, Queue, SecretStore,
+};
 use crate::alert::{Alert, AlertOutcome, AlertWindow};
 use crate::audit::{AuditEvent, Outcome};
 use crate::checkpoint::{Checkpoint, SyncStream};
 use crate::connection::ConnectionProfile;
 use crate::error::PortError;
+use crate::hold::Hold;
 use crate::ids::{ConnectionId, RecordKey, SecretName};
 use crate::ledger::{Lease, LedgerEntry, OrderRef};
 use crate::message::OrderMessage;
@@ -105,6 +108,35 @@ impl OrderLedger for InMemoryOrderLedger {
         let lease = if release { None } else { stored.lease.clone() };
         *stored = LedgerEntry { lease, ..entry.clone() };
         Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct InMemoryHoldStore {
+    holds: Mutex<HashMap<OrderRef, Hold>>,
+}
+
+#[async_trait]
+impl HoldStore for InMemoryHoldStore {
+    async fn hold(&self, hold: &Hold) -> Result<(), PortError> {
+        self.holds.lock().unwrap().insert(hold.order.clone(), hold.clone());
+        Ok(())
+    }
+
+    async fn list(&self, connection: &ConnectionId) -> Result<Vec<Hold>, PortError> {
+        let mut holds: Vec<Hold> =
+            self.holds.lock().unwrap().values().filter(|hold| &hold.order.connection == connection).cloned().collect();
+        holds.sort_by_key(|hold| (hold.held_at, hold.order.order_id));
+        Ok(holds)
+    }
+
+    async fn release(&self, order: &OrderRef, held_at: Option<DateTime<Utc>>) -> Result<bool, PortError> {
+        let mut holds = self.holds.lock().unwrap();
+        let matches = holds.get(order).is_some_and(|hold| held_at.is_none_or(|at| hold.held_at == at));
+        if matches {
+            holds.remove(order);
+        }
+        Ok(matches)
     }
 }
 

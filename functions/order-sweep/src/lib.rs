@@ -1,0 +1,313 @@
+//! The order sweep: releases the orders held for mappings once the mappings exist.
+//!
+//! An order the worker could not map (an unknown SKU or customer) is `NeedsMapping` in the ledger
+//! with a [`Hold`] naming its gaps. On a schedule (EventBridge in AWS, a timer in the local
+//! runtime), and right after an operator maps a value (`millwright map`), the sweep:
+//! 1. lists each connection's holds;
+//! 2. checks each *distinct* gap once, longest-waiting first, with the worker's own look-ups
+//!    ([`order_worker::recheck_gap`]: id map first, then Plex; what Plex has is cached, so the
+//!    released order maps without a call), at most [`Settings::max_lookups`] Plex calls per
+//!    connection and run, because the sweep spends the same Plex budget as the workers;
+//! 3. queues again (`MessageSource::Sweep`) every order whose gaps are all filled, audits it as
+//!    `Replayed` with what filled each gap, and only then releases its hold, naming the hold it read
+//!    so that a hold the worker stored again meanwhile stays.
+//!
+//! The worker decides afresh: an order still unmapped is held again, one that maps is written once
+//! (the ledger makes any repeat a no-op). A hold whose ledger entry no longer says `held` (a crash
+//! between the worker's two writes) is dropped; an order whose lease is live is left for the next run.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use domain::audit::{AuditEvent, Outcome, Stage};
+use domain::hold::{Hold, distinct_gaps};
+use domain::message::MessageSource;
+use domain::order::{GapRecheck, MappingGap};
+use domain::ports::{AuditLog, ConnectionApis, ConnectionStore, HoldStore, IdMap, OrderLedger, Queue, SalesOrderSink};
+use domain::{ConnectionId, ConnectionProfile, ErrorClass, OrderMessage, RecordKey, RecordKind};
+use serde::Serialize;
+use serde_json::json;
+
+mod lambda;
+
+pub use lambda::run_lambda;
+
+/// The ports the sweep uses; production builds them once per container (`runtime::Deps`).
+#[derive(Clone)]
+pub struct Ports {
+    pub connections: Arc<dyn ConnectionStore>,
+    pub holds: Arc<dyn HoldStore>,
+    pub ledger: Arc<dyn OrderLedger>,
+    pub id_map: Arc<dyn IdMap>,
+    pub queue: Arc<dyn Queue>,
+    pub audit: Arc<dyn AuditLog>,
+    pub apis: Arc<dyn ConnectionApis>,
+}
+
+impl Ports {
+    pub fn from_deps(deps: &runtime::Deps) -> Ports {
+        Ports {
+            connections: deps.connections.clone(),
+            holds: deps.holds.clone(),
+            ledger: deps.ledger.clone(),
+            id_map: deps.id_map.clone(),
+            queue: deps.queue.clone(),
+            audit: deps.audit.clone(),
+            apis: deps.connection_apis(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Who acts, in audit events.
+    pub actor: String,
+    /// The most Plex calls one connection's gaps may cost per run. Gaps beyond it wait for the next
+    /// run (longest-waiting orders first), so a backlog of unknown SKUs never eats the workers' budget.
+    pub max_lookups: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { actor: "order-sweep".to_owned(), max_lookups: 20 }
+    }
+}
+
+/// What the sweep did for one connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ConnectionSweep {
+    pub connection: Option<ConnectionId>,
+    /// Orders held when the sweep started (those with the asked-for gap, when it was asked for one).
+    pub held: usize,
+    /// Distinct gaps checked, and those found filled with how.
+    pub gaps_checked: usize,
+    pub gaps_filled: Vec<FilledGap>,
+    /// Orders queued again.
+    pub released: Vec<u64>,
+    /// Holds dropped because their order no longer waits for a mapping.
+    pub dropped: Vec<u64>,
+    /// Plex calls the checks made.
+    pub plex_calls: u32,
+    /// What stopped the sweep of this connection early, if anything; the next run starts over.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FilledGap {
+    pub gap: MappingGap,
+    pub how: String,
+}
+
+/// The order sweep. Cheap to clone (ports are shared).
+#[derive(Clone)]
+pub struct Sweep {
+    ports: Ports,
+    settings: Settings,
+}
+
+impl Sweep {
+    pub fn new(ports: Ports, settings: Settings) -> Sweep {
+        Sweep { ports, settings }
+    }
+
+    /// Sweeps every connection, one after another (they share nothing but the state table). Fails
+    /// only when the connections cannot be listed; each connection's own trouble is in its report.
+    pub async fn run(&self, now: DateTime<Utc>) -> Result<Vec<ConnectionSweep>, domain::PortError> {
+        let mut reports = Vec::new();
+        for profile in self.ports.connections.list().await? {
+            reports.push(self.release_held(&profile, None, now).await);
+        }
+        Ok(reports)
+    }
+
+    /// Sweeps one connection. With `only`, just the orders held for that gap (checked first,
+    /// whatever the look-up budget), as `millwright map` asks right after mapping it.
+    #[tracing::instrument(name = "order_sweep", skip_all, fields(connection = %profile.id))]
+    pub async fn release_held(
+        &self,
+        profile: &ConnectionProfile,
+        only: Option<&MappingGap>,
+        now: DateTime<Utc>,
+    ) -> ConnectionSweep {
+        let mut report = ConnectionSweep { connection: Some(profile.id.clone()), ..ConnectionSweep::default() };
+        let holds = match self.ports.holds.list(&profile.id).await {
+            Ok(holds) => holds,
+            Err(error) => {
+                report.problems.push(format!("listing the held orders: {error}"));
+                return self.finish(profile, report, now).await;
+            }
+        };
+        let holds: Vec<Hold> =
+            holds.into_iter().filter(|hold| only.is_none_or(|gap| hold.gaps.contains(gap))).collect();
+        report.held = holds.len();
+        if holds.is_empty() {
+            return report;
+        }
+
+        let filled = self.check_gaps(profile, &holds, &mut report).await;
+        let how = report.gaps_filled.clone();
+        for hold in holds.iter().filter(|hold| hold.is_releasable(&filled)) {
+            self.release(hold, &how, &mut report, now).await;
+        }
+        self.finish(profile, report, now).await
+    }
+
+    /// Checks the distinct gaps of `holds` within the look-up budget; returns those filled.
+    async fn check_gaps(
+        &self,
+        profile: &ConnectionProfile,
+        holds: &[Hold],
+        report: &mut ConnectionSweep,
+    ) -> HashSet<MappingGap> {
+        let mut filled = HashSet::new();
+        let mut sink: Option<Arc<dyn SalesOrderSink>> = None;
+        for gap in distinct_gaps(holds) {
+            let needs_plex = matches!(gap.recheck(&profile.orders), GapRecheck::Part(_) | GapRecheck::Customer(_));
+            if needs_plex && report.plex_calls >= self.settings.max_lookups {
+                // The id map costs nothing, but a miss there would cost a call: leave it for the next run.
+                continue;
+            }
+            let sink = match &sink {
+                Some(sink) => sink.clone(),
+                None => match self.ports.apis.sales_orders(profile).await {
+                    Ok(built) => sink.insert(built).clone(),
+                    Err(error) => {
+                        report.problems.push(format!("connecting to Plex: {error}"));
+                        break;
+                    }
+                },
+            };
+            report.gaps_checked += 1;
+            let checked = order_worker::recheck_gap(
+                self.ports.id_map.as_ref(),
+                sink.as_ref(),
+                &profile.id,
+                &profile.orders,
+                &gap,
+                &mut report.plex_calls,
+            )
+            .await;
+            match checked {
+                Ok(Some(how)) => {
+                    report.gaps_filled.push(FilledGap { gap: gap.clone(), how });
+                    filled.insert(gap);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    // Rate limits, outages, a revoked key: nothing more will answer this run.
+                    report.problems.push(format!("checking {gap}: {error}"));
+                    if error.class() != ErrorClass::Data {
+                        break;
+                    }
+                }
+            }
+        }
+        filled
+    }
+
+    /// Queues one held order again, audits it, then releases the hold it read.
+    async fn release(&self, hold: &Hold, filled: &[FilledGap], report: &mut ConnectionSweep, now: DateTime<Utc>) {
+        let order = &hold.order;
+        let entry = match self.ports.ledger.get(order).await {
+            Ok(entry) => entry,
+            Err(error) => {
+                report.problems.push(format!("reading the ledger entry of {order}: {error}"));
+                return;
+            }
+        };
+        match entry {
+            Some(entry) if entry.held => {
+                if entry.lease.as_ref().is_some_and(|lease| lease.until > now) {
+                    // A worker has it now; it either maps it (and drops the hold) or holds it again.
+                    return;
+                }
+            }
+            _ => {
+                // Nothing waits on this hold any more: drop it without queueing.
+                match self.ports.holds.release(order, Some(hold.held_at)).await {
+                    Ok(_) => report.dropped.push(order.order_id),
+                    Err(error) => report.problems.push(format!("dropping the stale hold of {order}: {error}")),
+                }
+                return;
+            }
+        }
+
+        let delivery = format!("sweep-{}", uuid::Uuid::new_v4().simple());
+        let message = OrderMessage::requeue(order.clone(), MessageSource::Sweep, delivery.clone(), now);
+        let message_id = match self.ports.queue.enqueue(&message).await {
+            Ok(id) => id,
+            Err(error) => {
+                // The hold stays, so the next run tries again.
+                report.problems.push(format!("queueing {order}: {error}"));
+                return;
+            }
+        };
+        let how: Vec<&FilledGap> = filled.iter().filter(|filled| hold.gaps.contains(&filled.gap)).collect();
+        let summary = how.iter().map(|filled| filled.how.as_str()).collect::<Vec<_>>().join("; ");
+        let event = AuditEvent::new(order.record_key(), now, Stage::Replayed, Outcome::Ok, &self.settings.actor)
+            .with_message(format!("queued again as message {message_id}: the mappings it waited for exist ({summary})"))
+            .with_detail(json!({
+                "message_id": message_id,
+                "delivery": delivery,
+                "held_at": hold.held_at,
+                "filled": how,
+            }));
+        if let Err(error) = self.ports.audit.append(&event).await {
+            tracing::warn!(error.message = %error, order = %order, "the Replayed event was not stored");
+        }
+        report.released.push(order.order_id);
+        if let Err(error) = self.ports.holds.release(order, Some(hold.held_at)).await {
+            // Queued anyway; the next run finds the hold, queues once more, and the ledger makes it a no-op.
+            tracing::warn!(error.message = %error, order = %order, "hold not released after queueing");
+        }
+    }
+
+    /// Audits the run on `{connection}#run#order-sweep` when it did or met anything, and logs it.
+    async fn finish(
+        &self,
+        profile: &ConnectionProfile,
+        report: ConnectionSweep,
+        now: DateTime<Utc>,
+    ) -> ConnectionSweep {
+        let eventful = !report.released.is_empty() || !report.dropped.is_empty() || !report.problems.is_empty();
+        tracing::info!(
+            held = report.held,
+            gaps_checked = report.gaps_checked,
+            gaps_filled = report.gaps_filled.len(),
+            released = report.released.len(),
+            dropped = report.dropped.len(),
+            plex_calls = report.plex_calls,
+            problems = report.problems.len(),
+            "order sweep finished"
+        );
+        if !eventful {
+            return report;
+        }
+        let key = RecordKey::new(profile.id.clone(), RecordKind::Run, "order-sweep");
+        let (outcome, message) = match report.problems.first() {
+            Some(problem) => (Outcome::Retried, format!("stopped early, the next run carries on: {problem}")),
+            None => (
+                Outcome::Ok,
+                format!(
+                    "{} held order(s) queued again, {} stale hold(s) dropped",
+                    report.released.len(),
+                    report.dropped.len()
+                ),
+            ),
+        };
+        let mut event = AuditEvent::new(key, now, Stage::Checked, outcome, &self.settings.actor)
+            .with_message(message)
+            .with_detail(json!(report));
+        if outcome != Outcome::Ok {
+            event = event.with_error(ErrorClass::Transient, report.problems.join("; "));
+        }
+        if let Err(error) = self.ports.audit.append(&event).await {
+            tracing::warn!(error.message = %error, "the sweep's run event was not stored");
+        }
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,340 @@
+//! The sweep with the real order worker, both on the in-memory fakes of every port: the worker
+//! holds orders, the sweep releases them, the worker maps the released messages.
+//!
+//! `World` is one connection (`acme`) whose Plex tenant knows the shopper's customer
+//! (`buyer@acme.test`) and the part `BOLT`; every other SKU is unknown until a test adds it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use domain::audit::{Outcome, Stage};
+use domain::connection::{BigCommerceProfile, ConnectionProfile, OrderSettings, PlexProfile};
+use domain::message::{MessageSource, OrderMessage};
+use domain::order::{Address, MappingGap, WebOrder, WebOrderLine};
+use domain::ports::fakes::{FakeConnectionApis, FakePlexSales, FakeWebOrders, PlexCall, PlexCustomer};
+use domain::ports::memory::{
+    InMemoryAuditLog, InMemoryConnectionStore, InMemoryHoldStore, InMemoryIdMap, InMemoryOrderLedger, RecordingAlerter,
+    RecordingQueue,
+};
+use domain::ports::{ApiError, AuditLog, ConnectionStore, HoldStore, OrderLedger};
+use domain::{ConnectionId, ErrorClass, LedgerStatus, OrderRef, RecordKey, RecordKind};
+use order_worker::{Disposition, Worker};
+
+use crate::{Ports, Settings, Sweep};
+
+const BOLT: &str = "MW-BOLT-M8";
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+fn acme() -> ConnectionId {
+    ConnectionId::new("acme").unwrap()
+}
+
+fn sku(value: &str) -> MappingGap {
+    MappingGap::UnknownSku { sku: value.to_owned() }
+}
+
+struct World {
+    connections: Arc<InMemoryConnectionStore>,
+    ledger: Arc<InMemoryOrderLedger>,
+    holds: Arc<InMemoryHoldStore>,
+    audit: Arc<InMemoryAuditLog>,
+    queue: Arc<RecordingQueue>,
+    web: Arc<FakeWebOrders>,
+    plex: Arc<FakePlexSales>,
+    worker: Worker,
+    sweep: Sweep,
+}
+
+impl World {
+    async fn new(settings: Settings) -> World {
+        let web = Arc::new(FakeWebOrders::default());
+        let plex = Arc::new(FakePlexSales::default());
+        plex.add_customer(PlexCustomer {
+            id: "c-acme".into(),
+            code: "ACME".into(),
+            name: "Acme Fabrication".into(),
+            email: Some("buyer@acme.test".into()),
+        });
+        plex.add_part("p-100", BOLT);
+        let connections = Arc::new(InMemoryConnectionStore::default());
+        connections.put(&profile(OrderSettings::default())).await.unwrap();
+        let apis = Arc::new(FakeConnectionApis::default().with(acme(), web.clone(), plex.clone()));
+        let ledger = Arc::new(InMemoryOrderLedger::default());
+        let holds = Arc::new(InMemoryHoldStore::default());
+        let audit = Arc::new(InMemoryAuditLog::default());
+        let queue = Arc::new(RecordingQueue::default());
+        let id_map = Arc::new(InMemoryIdMap::default());
+        let worker = Worker::new(
+            order_worker::Ports {
+                ledger: ledger.clone(),
+                audit: audit.clone(),
+                alerter: Arc::new(RecordingAlerter::new(Duration::hours(1))),
+                id_map: id_map.clone(),
+                holds: holds.clone(),
+                connections: connections.clone(),
+                apis: apis.clone(),
+            },
+            order_worker::Settings::default(),
+        );
+        let sweep = Sweep::new(
+            Ports {
+                connections: connections.clone(),
+                holds: holds.clone(),
+                ledger: ledger.clone(),
+                id_map,
+                queue: queue.clone(),
+                audit: audit.clone(),
+                apis,
+            },
+            settings,
+        );
+        World { connections, ledger, holds, audit, queue, web, plex, worker, sweep }
+    }
+
+    /// Places order `id` with one line per SKU and lets the worker process its webhook at `at`.
+    async fn place(&self, id: u64, skus: &[&str], at: DateTime<Utc>) -> Disposition {
+        self.web.put(web_order(id, skus));
+        let message = OrderMessage {
+            order: OrderRef::new(acme(), id),
+            scope: "store/order/created".into(),
+            delivery: format!("created-{id}"),
+            source: MessageSource::Webhook,
+            received_at: at,
+        };
+        self.worker.for_invocation("req-webhook").process(&message, 1, at).await
+    }
+
+    async fn sweep_at(&self, now: DateTime<Utc>) -> crate::ConnectionSweep {
+        let mut reports = self.sweep.run(now).await.unwrap();
+        assert_eq!(reports.len(), 1);
+        reports.remove(0)
+    }
+
+    /// The worker processes every message the sweep queued so far, in order, at `now`.
+    async fn work_queue(&self, now: DateTime<Utc>) -> Vec<(u64, Disposition)> {
+        let mut done = Vec::new();
+        for message in self.queue.messages() {
+            assert_eq!(message.source, MessageSource::Sweep);
+            let disposition = self.worker.for_invocation("req-sweep").process(&message, 1, now).await;
+            done.push((message.order.order_id, disposition));
+        }
+        done
+    }
+
+    async fn held_ids(&self) -> Vec<u64> {
+        self.holds.list(&acme()).await.unwrap().into_iter().map(|hold| hold.order.order_id).collect()
+    }
+
+    async fn status(&self, id: u64) -> LedgerStatus {
+        self.ledger.get(&OrderRef::new(acme(), id)).await.unwrap().unwrap().status
+    }
+}
+
+fn profile(orders: OrderSettings) -> ConnectionProfile {
+    ConnectionProfile {
+        id: acme(),
+        display_name: Some("Acme".into()),
+        bigcommerce: BigCommerceProfile { store_hash: "abc123".into(), api_base_url: None, webhook_auth: vec![] },
+        plex: PlexProfile {
+            auth: Default::default(),
+            tenant_id: None,
+            customer_id: None,
+            connect_base_url: None,
+            datasource_base_url: None,
+        },
+        monday: None,
+        orders,
+    }
+}
+
+/// A registered shopper's order (customer 7, `buyer@acme.test`), one of each SKU at 1.00.
+fn web_order(id: u64, skus: &[&str]) -> WebOrder {
+    WebOrder {
+        id,
+        status_id: 11,
+        status: "Awaiting Fulfillment".into(),
+        customer_id: 7,
+        billing: Address { email: Some("buyer@acme.test".into()), ..Address::default() },
+        shipping: vec![],
+        lines: skus
+            .iter()
+            .enumerate()
+            .map(|(index, sku)| WebOrderLine {
+                line_id: 500 + index as u64,
+                product_id: 1,
+                variant_id: None,
+                sku: (*sku).into(),
+                name: (*sku).into(),
+                quantity: 1.into(),
+                unit_price: 1.into(),
+                address_id: None,
+            })
+            .collect(),
+        currency_code: "USD".into(),
+        date_created: t0(),
+        date_modified: t0(),
+        customer_message: None,
+    }
+}
+
+#[tokio::test]
+async fn orders_held_for_one_sku_are_released_once_it_exists_for_one_plex_look_up() {
+    // GIVEN three held orders: two wait for W-9, the third for W-9 and W-10
+    let world = World::new(Settings::default()).await;
+    for (id, skus) in [(1, vec![BOLT, "W-9"]), (2, vec!["W-9"]), (3, vec!["W-9", "W-10"])] {
+        let at = t0() + Duration::seconds(id as i64);
+        assert_eq!(world.place(id, &skus, at).await, Disposition::Done(Outcome::NeedsMapping));
+    }
+    assert_eq!(world.held_ids().await, vec![1, 2, 3]);
+
+    // WHEN the sweep runs before anyone creates the parts
+    let looked_up_before = world.plex.calls(PlexCall::PartByNumber);
+    let nothing = world.sweep_at(t0() + Duration::minutes(5)).await;
+
+    // THEN nothing is released, and each distinct gap cost one look-up
+    assert_eq!((nothing.held, nothing.gaps_checked, nothing.plex_calls), (3, 2, 2));
+    assert!(nothing.released.is_empty() && nothing.gaps_filled.is_empty());
+    assert!(world.queue.messages().is_empty());
+
+    // WHEN W-9 is created in Plex and the sweep runs again
+    world.plex.add_part("p-9", "W-9");
+    let swept = world.sweep_at(t0() + Duration::minutes(10)).await;
+
+    // THEN the two orders waiting only for W-9 are queued again as sweep messages, the third stays held
+    assert_eq!(swept.released, vec![1, 2]);
+    assert_eq!(swept.gaps_filled.len(), 1);
+    assert_eq!(swept.gaps_filled[0].how, "SKU \"W-9\" is Plex part W-9 (id p-9)");
+    assert_eq!(world.held_ids().await, vec![3]);
+    let replayed = world.audit.history(&OrderRef::new(acme(), 1).record_key()).await.unwrap();
+    let replayed = replayed.iter().rfind(|event| event.stage == Stage::Replayed).unwrap();
+    assert_eq!(replayed.actor, "order-sweep");
+    assert!(replayed.message.as_deref().unwrap().contains("the mappings it waited for exist (SKU \"W-9\""));
+
+    // AND the worker maps both from the cache the sweep filled: one Plex order each, no further look-up
+    let worked = world.work_queue(t0() + Duration::minutes(11)).await;
+    assert_eq!(worked, vec![(1, Disposition::Done(Outcome::Ok)), (2, Disposition::Done(Outcome::Ok))]);
+    assert_eq!(world.plex.orders().len(), 2);
+    assert_eq!((world.status(1).await, world.status(2).await), (LedgerStatus::Committed, LedgerStatus::Committed));
+    assert_eq!(
+        world.plex.calls(PlexCall::PartByNumber) - looked_up_before,
+        4,
+        "2 + 2 sweep look-ups, none by the worker"
+    );
+
+    // AND the run is on the connection's audit trail
+    let run = world.audit.history(&RecordKey::new(acme(), RecordKind::Run, "order-sweep")).await.unwrap();
+    assert_eq!(run.len(), 1, "only the run that released something is recorded");
+    assert_eq!(run[0].message.as_deref(), Some("2 held order(s) queued again, 0 stale hold(s) dropped"));
+}
+
+#[tokio::test]
+async fn the_look_up_budget_serves_the_longest_waiting_order_first_and_the_rest_next_run() {
+    // GIVEN two orders held for different SKUs, both of which now exist, and a budget of one look-up
+    let world = World::new(Settings { max_lookups: 1, ..Settings::default() }).await;
+    world.place(1, &["W-1"], t0()).await;
+    world.place(2, &["W-2"], t0() + Duration::minutes(1)).await;
+    world.plex.add_part("p-1", "W-1");
+    world.plex.add_part("p-2", "W-2");
+
+    // WHEN the sweep runs twice
+    let first = world.sweep_at(t0() + Duration::minutes(5)).await;
+    let second = world.sweep_at(t0() + Duration::minutes(10)).await;
+
+    // THEN the older order goes first, the other on the next run, each within the budget
+    assert_eq!((first.released, first.plex_calls), (vec![1], 1));
+    assert_eq!((second.released, second.plex_calls), (vec![2], 1));
+}
+
+#[tokio::test]
+async fn a_gap_closed_by_a_settings_change_releases_without_any_plex_call() {
+    // GIVEN a guest order held because the connection had no guest customer
+    let world = World::new(Settings::default()).await;
+    world.web.put(WebOrder { customer_id: 0, ..web_order(1, &[BOLT]) });
+    let message = OrderMessage::requeue(OrderRef::new(acme(), 1), MessageSource::Webhook, "d-1".into(), t0());
+    assert_eq!(world.worker.process(&message, 1, t0()).await, Disposition::Done(Outcome::NeedsMapping));
+
+    // WHEN an operator configures the guest customer and the sweep runs
+    let mut changed = profile(OrderSettings::default());
+    changed.orders.guest_customer_code = Some("ACME".into());
+    world.connections.put(&changed).await.unwrap();
+    let before = world.plex.total_calls();
+    let swept = world.sweep_at(t0() + Duration::minutes(5)).await;
+
+    // THEN the order is queued again, for free
+    assert_eq!(swept.released, vec![1]);
+    assert_eq!(swept.gaps_filled[0].how, "guest orders now go to Plex customer ACME");
+    assert_eq!(world.plex.total_calls(), before);
+}
+
+#[tokio::test]
+async fn a_leased_order_waits_for_the_next_run_and_a_stale_hold_is_dropped() {
+    // GIVEN an order held for W-9 (which now exists) that a worker is busy with right now
+    let world = World::new(Settings::default()).await;
+    world.place(1, &["W-9"], t0()).await;
+    world.plex.add_part("p-9", "W-9");
+    let order = OrderRef::new(acme(), 1);
+    world.ledger.acquire(&order, "req-busy", t0() + Duration::minutes(5), Duration::minutes(2)).await.unwrap();
+
+    // WHEN the sweep runs during the lease, and again after it ran out
+    let during = world.sweep_at(t0() + Duration::minutes(6)).await;
+    let after = world.sweep_at(t0() + Duration::minutes(8)).await;
+
+    // THEN it is left alone first, then queued
+    assert!(during.released.is_empty());
+    assert_eq!(after.released, vec![1]);
+
+    // AND a hold whose order no longer waits (its entry is not held) is dropped, not queued
+    world.place(2, &[BOLT], t0()).await;
+    world
+        .holds
+        .hold(&domain::hold::Hold { order: OrderRef::new(acme(), 2), gaps: vec![sku("W-9")], held_at: t0() })
+        .await
+        .unwrap();
+    let dropped = world.sweep_at(t0() + Duration::minutes(9)).await;
+    assert_eq!((dropped.dropped, dropped.released), (vec![2], vec![]));
+    assert!(world.held_ids().await.is_empty());
+    assert_eq!(world.queue.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn only_the_orders_held_for_a_named_gap_are_checked_when_one_is_given() {
+    // GIVEN orders held for W-1 and W-2, both of which now exist
+    let world = World::new(Settings::default()).await;
+    world.place(1, &["W-1"], t0()).await;
+    world.place(2, &["W-2"], t0() + Duration::seconds(1)).await;
+    world.plex.add_part("p-1", "W-1");
+    world.plex.add_part("p-2", "W-2");
+
+    // WHEN the sweep is asked about W-2 only (as after `millwright map`)
+    let profile = world.connections.get(&acme()).await.unwrap().unwrap();
+    let swept = world.sweep.release_held(&profile, Some(&sku("W-2")), t0() + Duration::minutes(1)).await;
+
+    // THEN only that order is checked and released
+    assert_eq!((swept.held, swept.gaps_checked, swept.released), (1, 1, vec![2]));
+    assert_eq!(world.held_ids().await, vec![1]);
+}
+
+#[tokio::test]
+async fn a_plex_outage_stops_the_run_keeps_every_hold_and_is_audited() {
+    // GIVEN two orders held for two SKUs, and Plex failing
+    let world = World::new(Settings::default()).await;
+    world.place(1, &["W-1"], t0()).await;
+    world.place(2, &["W-2"], t0() + Duration::seconds(1)).await;
+    let outage = ApiError { class: ErrorClass::Transient, message: "HTTP 503 from Plex".into(), retry_after: None };
+    world.plex.fail_next(PlexCall::PartByNumber, 5, outage);
+
+    // WHEN the sweep runs
+    let swept = world.sweep_at(t0() + Duration::minutes(5)).await;
+
+    // THEN it stops at the first failure, releases nothing, and says so on the run's trail
+    assert_eq!((swept.gaps_checked, swept.released.len()), (1, 0));
+    assert_eq!(swept.problems.len(), 1);
+    assert!(swept.problems[0].contains("HTTP 503 from Plex"), "{:?}", swept.problems);
+    assert_eq!(world.held_ids().await.into_iter().collect::<HashSet<_>>(), HashSet::from([1, 2]));
+    let run = world.audit.history(&RecordKey::new(acme(), RecordKind::Run, "order-sweep")).await.unwrap();
+    assert_eq!((run[0].stage, run[0].outcome), (Stage::Checked, Outcome::Retried));
+}
