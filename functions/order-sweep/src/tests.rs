@@ -338,3 +338,54 @@ async fn a_plex_outage_stops_the_run_keeps_every_hold_and_is_audited() {
     let run = world.audit.history(&RecordKey::new(acme(), RecordKind::Run, "order-sweep")).await.unwrap();
     assert_eq!((run[0].stage, run[0].outcome), (Stage::Checked, Outcome::Retried));
 }
+
+/// The committed sample `events/order-sweep/scheduled.json`: `make invoke` sends the same file, so
+/// it must stay the scheduled event the template's rule delivers, and a sweep must still run on it.
+#[tokio::test]
+async fn the_sample_scheduled_event_drives_a_sweep_that_releases_an_order_whose_sku_now_exists() {
+    // GIVEN the sample: the template's rule (`{stack}-order-sweep`) firing, with an empty detail
+    let event: aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> =
+        serde_json::from_str(include_str!("../../../events/order-sweep/scheduled.json"))
+            .expect("the sample is an EventBridge event");
+    assert_eq!((event.source.as_str(), event.detail_type.as_str()), ("aws.events", "Scheduled Event"));
+    assert_eq!(event.detail, serde_json::json!({}), "a plain schedule names no connection");
+    let rule = format!(
+        "arn:aws:events:{}:{}:rule/millwright-order-sweep",
+        event.region.as_deref().expect("a region"),
+        event.account.as_deref().expect("an account")
+    );
+    assert_eq!(event.resources, Some(vec![rule]));
+    let now = event.time.expect("a scheduled event carries its time");
+
+    // AND two orders held one schedule period earlier: one for W-9, one for W-10
+    let world = World::new(Settings::default()).await;
+    let placed = now - Duration::minutes(5);
+    assert_eq!(world.place(1, &[BOLT, "W-9"], placed).await, Disposition::Done(Outcome::NeedsMapping));
+    let second = placed + Duration::seconds(1);
+    assert_eq!(world.place(2, &["W-10"], second).await, Disposition::Done(Outcome::NeedsMapping));
+
+    // WHEN W-9 is created in Plex and the sweep runs at the event's time
+    world.plex.add_part("p-9", "W-9");
+    let reports = world.sweep.run(now).await.unwrap();
+
+    // THEN the order waiting for W-9 is queued again as a sweep message stamped with that time, and
+    // the other stays held
+    assert_eq!(reports.len(), 1);
+    assert_eq!((reports[0].connection.clone(), reports[0].released.clone()), (Some(acme()), vec![1]));
+    assert_eq!(world.held_ids().await, vec![2]);
+    let queued = world.queue.messages();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        (&queued[0].order, queued[0].source, queued[0].received_at),
+        (&OrderRef::new(acme(), 1), MessageSource::Sweep, now)
+    );
+    let trail = world.audit.history(&OrderRef::new(acme(), 1).record_key()).await.unwrap();
+    let replayed = trail.iter().rfind(|event| event.stage == Stage::Replayed).expect("a Replayed event");
+    assert_eq!((replayed.at, replayed.actor.as_str()), (now, "order-sweep"));
+
+    // AND the worker then makes it one Plex sales order
+    let worked = world.work_queue(now + Duration::minutes(1)).await;
+    assert_eq!(worked, vec![(1, Disposition::Done(Outcome::Ok))]);
+    assert_eq!(world.plex.orders().len(), 1);
+    assert_eq!(world.status(1).await, LedgerStatus::Committed);
+}
