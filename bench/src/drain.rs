@@ -27,6 +27,7 @@ use domain::OrderRef;
 use domain::message::{MessageSource, OrderMessage};
 use domain::ports::memory::{
     InMemoryAuditLog, InMemoryConnectionStore, InMemoryHoldStore, InMemoryIdMap, InMemoryOrderLedger, RecordingAlerter,
+    RecordingQueue,
 };
 use domain::ports::{ApiError, ConnectionApis, ConnectionStore, SalesOrderSink, WebOrderSource};
 use millwright_http::Pacer;
@@ -189,6 +190,10 @@ async fn drain(
             holds: holds.clone(),
             connections: connections.clone(),
             apis: Arc::new(apis),
+            // The simulated queue does not model per-message visibility changes: a failed record
+            // comes back after the scaled visibility timeout, whatever wait the worker asked for,
+            // so the worker's requests are only recorded here.
+            queue: Arc::new(RecordingQueue::default()),
         };
         workers.push(Worker::new(ports, Settings::default()));
     }

@@ -4,9 +4,10 @@
 //! template sets `FunctionResponseTypes: [ReportBatchItemFailures]`, deletes exactly the records the
 //! function did not name in `batchItemFailures`. Nobody does that for the local world, so this loop
 //! does, with the same rules:
-//! - a record named as failed stays in the queue and comes back after the queue's visibility timeout;
-//!   SQS's redrive policy moves it to the dead-letter queue after `maxReceiveCount` receives (moto
-//!   enforces both, as SQS does);
+//! - a record named as failed stays in the queue and comes back after the queue's visibility timeout
+//!   (or after the wait the worker itself set on it through `Queue::redeliver_after`, on the same
+//!   queue); SQS's redrive policy moves it to the dead-letter queue after `maxReceiveCount` receives
+//!   (moto enforces both, as SQS does);
 //! - a response naming a record that is not in the batch (or an empty id), a panic, or an invocation
 //!   that outlives the function timeout fails the whole batch: nothing is deleted;
 //! - each batch is one invocation with its own request id, which the worker uses as its ledger lease
@@ -226,7 +227,7 @@ mod tests {
     use domain::ports::fakes::FakeConnectionApis;
     use domain::ports::memory::{
         InMemoryAuditLog, InMemoryConnectionStore, InMemoryHoldStore, InMemoryIdMap, InMemoryOrderLedger,
-        RecordingAlerter,
+        RecordingAlerter, RecordingQueue,
     };
 
     use super::*;
@@ -241,6 +242,7 @@ mod tests {
             holds: Arc::new(InMemoryHoldStore::default()),
             connections: Arc::new(InMemoryConnectionStore::default()),
             apis: Arc::new(FakeConnectionApis::default()),
+            queue: Arc::new(RecordingQueue::default()),
         };
         Worker::new(ports, order_worker::Settings::default())
     }

@@ -77,6 +77,7 @@ impl World {
                 holds: holds.clone(),
                 connections: connections.clone(),
                 apis: apis.clone(),
+                queue: queue.clone(),
             },
             order_worker::Settings::default(),
         );

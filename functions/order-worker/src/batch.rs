@@ -7,9 +7,14 @@
 //! later message while an earlier one is retried would let an old event overtake a new one. Groups are
 //! independent and run concurrently, a few at a time. A record whose body is not an order message
 //! fails too, so that it ends in the dead-letter queue where someone can read it.
+//!
+//! A record retried with a server-given wait (`Disposition::Retry { retry_after: Some(..) }`, a rate
+//! limit) is made visible again after that wait (`Queue::redeliver_after`) before it is reported,
+//! and so are the records of its group held back behind it. Any other failed record, or one whose
+//! change fails, comes back after the queue's visibility timeout.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
@@ -20,7 +25,7 @@ use serde_json::json;
 use tokio::task::{Id, JoinError, JoinSet};
 use tracing::Instrument;
 
-use crate::Worker;
+use crate::{Disposition, Worker};
 
 /// How much of a malformed body the audit event keeps (enough to recognise it; the DLQ has it all).
 const MALFORMED_BODY_KEPT: usize = 4096;
@@ -29,6 +34,8 @@ struct Item {
     /// The SQS message id, which a batch item failure names. Empty when SQS sent none; reporting an
     /// empty identifier makes Lambda retry the whole batch, the safe answer to a record we cannot name.
     message_id: String,
+    /// What this receive of the message returned, needed to change its visibility.
+    receipt_handle: Option<String>,
     /// SQS's `ApproximateReceiveCount`: 1 on the first delivery.
     attempt: u32,
     message: Result<OrderMessage, Malformed>,
@@ -79,6 +86,13 @@ impl Worker {
     /// Runs one group's records in order; returns the ids of the records that go back to the queue.
     async fn run_group(&self, group: Group, batch_now: DateTime<Utc>, started: Instant) -> Vec<String> {
         let mut failed = Vec::new();
+        // The server-given wait of the record that sent this group back, if it had one. The records
+        // held back behind it get the same wait: SQS hands out none of a FIFO group's messages while
+        // earlier ones of the group are in flight, and these were received in the same batch. With
+        // the queue's timeout they would keep the group blocked until that timeout after a shorter
+        // wait, or become visible before the record they must follow after a longer one; with the
+        // same wait, the whole group comes back together, in order, when the server asked.
+        let mut group_wait: Option<Duration> = None;
         for item in group.items {
             if !failed.is_empty() {
                 tracing::info!(
@@ -86,23 +100,61 @@ impl Worker {
                     group = %group.id,
                     "an earlier message of this order goes back to the queue, so this one follows it"
                 );
+                if let Some(wait) = group_wait {
+                    self.redeliver_after(&item, wait).await;
+                }
                 failed.push(item.message_id);
                 continue;
             }
             // Each message gets its own time, so an order's audit events stay in order across a batch.
             let now = batch_now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
-            let done = match &item.message {
-                Ok(message) => !self.process(message, item.attempt, now).await.is_retry(),
+            // `Err` with the server's wait, if any, when the record goes back to the queue.
+            let outcome = match &item.message {
+                Ok(message) => match self.process(message, item.attempt, now).await {
+                    Disposition::Done(_) => Ok(()),
+                    Disposition::Retry { retry_after, .. } => Err(retry_after),
+                },
                 Err(malformed) => {
                     self.record_malformed(&item, malformed, now).await;
-                    false
+                    Err(None)
                 }
             };
-            if !done {
+            if let Err(retry_after) = outcome {
+                group_wait = retry_after;
+                if let Some(wait) = group_wait {
+                    self.redeliver_after(&item, wait).await;
+                }
                 failed.push(item.message_id);
             }
         }
         failed
+    }
+
+    /// Makes a record that goes back to the queue visible again after `wait`. A failure only costs
+    /// the wait: the record is reported failed either way and then comes back after the queue's
+    /// visibility timeout, so the message is never lost.
+    async fn redeliver_after(&self, item: &Item, wait: Duration) {
+        let wait_s = wait.as_secs_f64();
+        let Some(receipt_handle) = item.receipt_handle.as_deref() else {
+            tracing::warn!(
+                message_id = %item.message_id,
+                wait_s,
+                "the record has no receipt handle; it comes back after the queue's visibility timeout"
+            );
+            return;
+        };
+        match self.ports.queue.redeliver_after(receipt_handle, wait).await {
+            Ok(()) => {
+                tracing::info!(message_id = %item.message_id, wait_s, "the message comes back after the server's wait")
+            }
+            Err(error) => tracing::warn!(
+                message_id = %item.message_id,
+                wait_s,
+                error.message = %error,
+                error.cause_chain = ?error,
+                "changing the message's visibility failed; it comes back after the queue's visibility timeout"
+            ),
+        }
     }
 
     /// Audits a malformed record under the connection's `bc-webhook` record when the body names a
@@ -145,6 +197,7 @@ fn groups(records: Vec<SqsMessage>) -> Vec<Group> {
     let mut index: HashMap<String, usize> = HashMap::new();
     for record in records {
         let message_id = message_id(&record);
+        let receipt_handle = record.receipt_handle;
         let attempt =
             record.attributes.get("ApproximateReceiveCount").and_then(|count| count.parse().ok()).unwrap_or(1);
         let body = record.body.unwrap_or_default();
@@ -157,7 +210,7 @@ fn groups(records: Vec<SqsMessage>) -> Vec<Group> {
             .cloned()
             .or_else(|| message.as_ref().ok().map(OrderMessage::group_id))
             .unwrap_or_else(|| format!("ungrouped#{message_id}"));
-        let item = Item { message_id, attempt, message };
+        let item = Item { message_id, receipt_handle, attempt, message };
         match index.get(&group_id) {
             Some(&at) => groups[at].items.push(item),
             None => {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::SqsEvent;
 use domain::ErrorClass;
 use domain::audit::Outcome;
-use domain::ports::{Alerter, AuditLog, ConnectionApis, ConnectionStore, HoldStore, IdMap, OrderLedger};
+use domain::ports::{Alerter, AuditLog, ConnectionApis, ConnectionStore, HoldStore, IdMap, OrderLedger, Queue};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 mod batch;
@@ -45,10 +45,14 @@ pub struct Ports {
     pub holds: Arc<dyn HoldStore>,
     pub connections: Arc<dyn ConnectionStore>,
     pub apis: Arc<dyn ConnectionApis>,
+    /// The order queue the batches come from: a retried record with a server-given wait is made
+    /// visible again after that wait (`Queue::redeliver_after`).
+    pub queue: Arc<dyn Queue>,
 }
 
 impl Ports {
-    /// The production adapters: DynamoDB, SNS, and each connection's BigCommerce and Plex clients.
+    /// The production adapters: DynamoDB, SNS, SQS, and each connection's BigCommerce and Plex
+    /// clients.
     pub fn from_deps(deps: &runtime::Deps) -> Ports {
         Ports {
             ledger: deps.ledger.clone(),
@@ -58,6 +62,7 @@ impl Ports {
             holds: deps.holds.clone(),
             connections: deps.connections.clone(),
             apis: deps.connection_apis(),
+            queue: deps.queue.clone(),
         }
     }
 }
@@ -123,8 +128,10 @@ pub enum Disposition {
     Retry {
         class: ErrorClass,
         reason: String,
-        /// The server's requested wait, when it gave one. SQS redelivers after the visibility
-        /// timeout; changing that per message is the batch handler's job once the queue port can.
+        /// The server's requested wait, when it gave one. The batch handler makes the message
+        /// visible again after this wait (`Queue::redeliver_after`) instead of the queue's
+        /// visibility timeout; without one, or when that change fails, SQS redelivers after the
+        /// visibility timeout.
         retry_after: Option<std::time::Duration>,
     },
 }

@@ -4,6 +4,8 @@
 //! while different orders go in parallel, and its de-duplication id is the order plus the delivery,
 //! so SQS drops a redelivered webhook inside its five-minute de-duplication interval.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_sqs::Client;
@@ -11,6 +13,15 @@ use domain::ports::Queue;
 use domain::{OrderMessage, PortError};
 
 use crate::error::from_sdk;
+
+/// The shortest visibility [`SqsQueue::redeliver_after`] sets: a server-given wait never makes a
+/// message visible at once.
+const MIN_VISIBILITY: Duration = Duration::from_secs(1);
+
+/// The longest visibility [`SqsQueue::redeliver_after`] sets. SQS caps a message's visibility at 12
+/// hours counted from its receive and refuses a change past that; 15 minutes less (Lambda's longest
+/// function timeout) fits for any message an invocation is still holding.
+const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60 - 15 * 60);
 
 /// [`Queue`] over the SQS FIFO order queue.
 pub struct SqsQueue {
@@ -42,6 +53,30 @@ impl Queue for SqsQueue {
             .map_err(|err| from_sdk(context.clone(), err))?;
         output.message_id.ok_or_else(|| PortError::invalid(context, "SQS accepted the message but returned no id"))
     }
+
+    /// `ChangeMessageVisibility` on this queue with the wait in whole seconds, rounded up and
+    /// clamped (see [`visibility_seconds`]).
+    async fn redeliver_after(&self, receipt_handle: &str, wait: Duration) -> Result<(), PortError> {
+        let seconds = visibility_seconds(wait);
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(|err| from_sdk(format!("changing a received message's visibility to {seconds} s"), err))?;
+        Ok(())
+    }
+}
+
+/// `wait` as an SQS visibility timeout: whole seconds, rounded up, between [`MIN_VISIBILITY`] and
+/// [`MAX_VISIBILITY`].
+fn visibility_seconds(wait: Duration) -> i32 {
+    let clamped = wait.clamp(MIN_VISIBILITY, MAX_VISIBILITY);
+    let seconds = clamped.as_secs() + u64::from(clamped.subsec_nanos() > 0);
+    // At most MAX_VISIBILITY (42,300 s), so it always fits.
+    i32::try_from(seconds).unwrap_or(i32::MAX)
 }
 
 /// Reads the order queue the way the Lambda SQS event source does, for the local runtime (which
@@ -116,4 +151,29 @@ fn to_event_record(message: aws_sdk_sqs::types::Message, queue_url: &str) -> aws
         .map(|(name, value)| (name.as_str().to_owned(), value))
         .collect();
     record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_becomes_whole_seconds_rounded_up() {
+        assert_eq!(visibility_seconds(Duration::from_secs(7)), 7);
+        assert_eq!(visibility_seconds(Duration::from_millis(7_001)), 8);
+        assert_eq!(visibility_seconds(Duration::from_millis(2_500)), 3);
+    }
+
+    #[test]
+    fn a_wait_under_a_second_is_one_second() {
+        assert_eq!(visibility_seconds(Duration::ZERO), 1);
+        assert_eq!(visibility_seconds(Duration::from_millis(250)), 1);
+    }
+
+    #[test]
+    fn a_wait_past_the_sqs_cap_is_lowered_to_fit_inside_twelve_hours_of_the_receive() {
+        assert_eq!(visibility_seconds(Duration::from_secs(11 * 3600 + 45 * 60)), 42_300);
+        assert_eq!(visibility_seconds(Duration::from_secs(12 * 3600)), 42_300);
+        assert_eq!(visibility_seconds(Duration::from_secs(u64::MAX)), 42_300);
+    }
 }

@@ -114,6 +114,22 @@ pub trait DedupeStore: Send + Sync {
 pub trait Queue: Send + Sync {
     /// Returns once the queue has durably accepted the message; the message id it assigned.
     async fn enqueue(&self, message: &OrderMessage) -> Result<String, PortError>;
+
+    /// Makes a received message, which the consumer is about to hand back undeleted, visible again
+    /// `wait` from now instead of after the queue's visibility timeout: how a server's requested wait
+    /// (`ApiError::retry_after`) is honoured. `receipt_handle` is the one its receive returned.
+    ///
+    /// SQS (`ChangeMessageVisibility`) takes whole seconds and caps a message's visibility at 12
+    /// hours counted from its receive, refusing anything longer. The SQS adapter therefore rounds
+    /// `wait` up to whole seconds, raises a wait under 1 s to 1 s (the message never comes back at
+    /// once), and lowers a wait over 11 h 45 min to 11 h 45 min, so that the request fits for any
+    /// message received by a Lambda invocation (which lasts at most 15 minutes).
+    ///
+    /// An error means the visibility is unchanged: the message comes back after the queue's
+    /// visibility timeout, as if this had not been called. `Invalid` when the receipt handle is not
+    /// (or no longer) valid, e.g. the message was deleted or is visible again; `Unavailable` when
+    /// the queue could not be reached.
+    async fn redeliver_after(&self, receipt_handle: &str, wait: std::time::Duration) -> Result<(), PortError>;
 }
 
 /// Credentials per connection and system. Values are JSON documents the client crates parse.

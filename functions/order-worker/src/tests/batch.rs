@@ -1,6 +1,12 @@
 //! `Worker::handle_batch`: SQS events as Lambda delivers them (built from their JSON form).
 
+use std::time::Duration as StdDuration;
+
 use aws_lambda_events::sqs::SqsEvent;
+use domain::ErrorClass;
+use domain::ports::fakes::PlexCall;
+use domain::ports::memory::RecordingQueue;
+use domain::ports::{ApiError, Queue};
 use serde_json::json;
 
 use super::*;
@@ -125,4 +131,91 @@ async fn a_malformed_body_is_a_batch_item_failure_audited_under_the_webhook_reco
     assert_eq!((history[0].stage, history[0].outcome, history[0].attempt), (Stage::Received, Outcome::Failed, 2));
     assert!(history[0].message.as_deref().unwrap().starts_with("malformed order message: "), "{history:?}");
     assert_eq!(world.audit.events().len(), 1, "nothing else was audited");
+}
+
+/// `world`'s worker with `queue` as its order queue.
+fn worker_with_queue(world: &World, queue: Arc<dyn Queue>) -> Worker {
+    Worker::new(Ports { queue, ..world.worker.ports.clone() }, Settings::default())
+}
+
+fn rate_limited(message: &str, wait: Option<StdDuration>) -> ApiError {
+    ApiError { class: ErrorClass::RateLimited, message: message.into(), retry_after: wait }
+}
+
+#[tokio::test]
+async fn a_rate_limited_record_comes_back_after_the_servers_wait_and_so_do_the_records_held_behind_it() {
+    // GIVEN BigCommerce answers the first fetch with a 429 asking for 7 s, and order 1 has two
+    // messages in the batch beside a malformed record of another group
+    let world = World::new().await;
+    world.web.put(web_order(1, &[(BOLT, 1, "0.45")]));
+    world.web.fail_next(1, rate_limited("BigCommerce 429 on GET /v2/orders/1", Some(StdDuration::from_secs(7))));
+    let queue = Arc::new(RecordingQueue::default());
+    let worker = worker_with_queue(&world, queue.clone());
+    let batch = event(vec![
+        order_record("a1", &message(1, "created", "a1"), 1),
+        order_record("a2", &message(1, "updated", "a2"), 1),
+        record("m1", "not json", "acme#9", 1),
+    ]);
+
+    // WHEN the batch is handled
+    let response = worker.for_invocation("req-1").handle_batch(batch, t0()).await;
+
+    // THEN all three go back to the queue
+    assert_eq!(failures(&response), vec!["a1", "a2", "m1"]);
+    assert_eq!(world.trail(1).await, vec![(Stage::Fetched, Outcome::Retried)]);
+    // AND order 1's records are visible again after the server's wait; the malformed one keeps the
+    // queue's visibility timeout
+    assert_eq!(
+        queue.redeliveries(),
+        vec![("handle-a1".to_owned(), StdDuration::from_secs(7)), ("handle-a2".to_owned(), StdDuration::from_secs(7))]
+    );
+}
+
+#[tokio::test]
+async fn a_record_retried_without_a_wait_keeps_the_queues_visibility_timeout() {
+    // GIVEN a rate limit without a wait for order 1, and order 2 leased by a crashed invocation
+    let world = World::new().await;
+    world.web.put(web_order(1, &[(BOLT, 1, "0.45")]));
+    world.web.put(web_order(2, &[(BOLT, 1, "0.45")]));
+    world.web.fail_next(1, rate_limited("BigCommerce 429 on GET /v2/orders/1", None));
+    world.ledger.acquire(&OrderRef::new(acme(), 2), "req-crashed", t0(), Duration::minutes(2)).await.unwrap();
+    let queue = Arc::new(RecordingQueue::default());
+    let worker = worker_with_queue(&world, queue.clone());
+    let batch = event(vec![
+        order_record("a1", &message(1, "created", "a1"), 1),
+        order_record("b1", &message(2, "created", "b1"), 1),
+    ]);
+
+    // WHEN the batch is handled
+    let response = worker.for_invocation("req-1").handle_batch(batch, t0() + Duration::seconds(5)).await;
+
+    // THEN both go back to the queue, with no visibility change
+    assert_eq!(failures(&response), vec!["a1", "b1"]);
+    assert!(queue.redeliveries().is_empty(), "{:?}", queue.redeliveries());
+}
+
+#[tokio::test]
+async fn a_failed_visibility_change_still_sends_the_record_and_its_group_back() {
+    // GIVEN a Plex 429 with a wait for order 1, and a queue that cannot change visibility
+    let world = World::new().await;
+    world.web.put(web_order(1, &[(BOLT, 1, "0.45")]));
+    let throttled = rate_limited("Plex 429 on POST sales orders", Some(StdDuration::from_millis(2_500)));
+    world.plex.fail_next(PlexCall::Create, 1, throttled);
+    let queue = Arc::new(RecordingQueue::default());
+    queue.fail_redeliveries();
+    let worker = worker_with_queue(&world, queue.clone());
+    let batch = event(vec![
+        order_record("a1", &message(1, "created", "a1"), 1),
+        order_record("a2", &message(1, "updated", "a2"), 1),
+    ]);
+
+    // WHEN the batch is handled
+    let response = worker.for_invocation("req-1").handle_batch(batch, t0()).await;
+
+    // THEN the change was tried for both records and both still go back to the queue (after its
+    // visibility timeout), so neither message is lost
+    assert_eq!(failures(&response), vec!["a1", "a2"]);
+    let tried: Vec<String> = queue.redeliveries().into_iter().map(|(handle, _)| handle).collect();
+    assert_eq!(tried, vec!["handle-a1", "handle-a2"]);
+    assert!(world.plex.orders().is_empty());
 }

@@ -17,6 +17,7 @@ use domain::order::{Address, WebOrder, WebOrderLine};
 use domain::ports::fakes::{FakeConnectionApis, FakePlexSales, FakeWebOrders, PlexCustomer};
 use domain::ports::memory::{
     InMemoryAuditLog, InMemoryConnectionStore, InMemoryHoldStore, InMemoryIdMap, InMemoryOrderLedger, RecordingAlerter,
+    RecordingQueue,
 };
 use domain::ports::{AuditLog, ConnectionStore, HoldStore, OrderLedger};
 use domain::{ConnectionId, RecordKey};
@@ -97,6 +98,7 @@ impl World {
             holds: holds.clone(),
             connections: connections.clone(),
             apis,
+            queue: Arc::new(RecordingQueue::default()),
         };
         let worker = Worker::new(ports, Settings::default());
         World { ledger, audit, alerter, id_map, holds, web, plex, worker, clock: AtomicI64::new(0) }

@@ -102,6 +102,10 @@ impl Queue for FlakyQueue {
         }
         self.inner.enqueue(message).await
     }
+
+    async fn redeliver_after(&self, receipt_handle: &str, wait: std::time::Duration) -> Result<(), PortError> {
+        self.inner.redeliver_after(receipt_handle, wait).await
+    }
 }
 
 /// A port that is always down, for the store and audit failure cases.

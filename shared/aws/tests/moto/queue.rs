@@ -1,11 +1,12 @@
-//! `SqsQueue` against moto: FIFO de-duplication, group and de-duplication ids, and redrive to the DLQ.
+//! `SqsQueue` against moto: FIFO de-duplication, group and de-duplication ids, redrive to the DLQ,
+//! and a received message's visibility changed to a server-given wait.
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use domain::OrderMessage;
 use domain::message::MessageSource;
 use domain::ports::Queue;
+use domain::{OrderMessage, PortError};
 use millwright_aws::SqsQueue;
 use millwright_aws::provision::ProvisionOptions;
 
@@ -156,4 +157,100 @@ async fn the_event_source_hands_over_lambda_records_and_deletes_only_what_was_ha
     assert_eq!(again.len(), 1, "{again:?}");
     assert!(again[0].body.as_deref().unwrap().contains("\"order_id\":2"));
     assert_eq!(again[0].attributes.get("ApproximateReceiveCount").map(String::as_str), Some("2"));
+}
+
+/// Receives from `source` until something comes or `deadline` passes; what came and when.
+async fn receive_by(
+    source: &millwright_aws::SqsEventSource,
+    deadline: Instant,
+) -> (Vec<aws_lambda_events::sqs::SqsMessage>, Instant) {
+    loop {
+        let records = source.receive(10, Duration::from_secs(1)).await.unwrap();
+        if !records.is_empty() || Instant::now() > deadline {
+            return (records, Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_received_message_comes_back_after_the_wait_it_was_given_not_the_queues_visibility_timeout() {
+    // GIVEN a message received through the event source from a queue with the template's 180 s
+    // visibility timeout
+    let stack = Stack::new().await;
+    let queue = SqsQueue::new(&stack.sdk, &stack.provisioned.queue_url);
+    queue.enqueue(&message(1042, "hash-1")).await.unwrap();
+    let source = millwright_aws::SqsEventSource::new(&stack.sdk, &stack.provisioned.queue_url);
+    let records = source.receive(10, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let handle = records[0].receipt_handle.clone().unwrap();
+
+    // WHEN its visibility is changed to a 3 s wait (a server's Retry-After)
+    queue.redeliver_after(&handle, Duration::from_secs(3)).await.unwrap();
+    let changed = Instant::now();
+
+    // THEN it is not receivable at once
+    assert!(source.receive(10, Duration::ZERO).await.unwrap().is_empty(), "visible right after the change");
+    // AND it is receivable again after the wait, on its second delivery, long before 180 s
+    let (again, at) = receive_by(&source, changed + Duration::from_secs(15)).await;
+    assert_eq!(again.len(), 1, "not receivable again within 15 s of a 3 s wait");
+    assert_eq!(again[0].message_id, records[0].message_id);
+    assert_eq!(again[0].attributes.get("ApproximateReceiveCount").map(String::as_str), Some("2"));
+    assert!(at - changed >= Duration::from_secs(2), "came back after {:?}, before the wait", at - changed);
+}
+
+#[tokio::test]
+async fn a_wait_longer_than_the_queues_visibility_timeout_keeps_the_message_away_longer() {
+    // GIVEN a message received from a queue whose visibility timeout is 1 s
+    let stack =
+        Stack::with_options(ProvisionOptions { visibility_timeout_seconds: 1, ..ProvisionOptions::default() }).await;
+    let queue = SqsQueue::new(&stack.sdk, &stack.provisioned.queue_url);
+    queue.enqueue(&message(7, "hash-7")).await.unwrap();
+    let source = millwright_aws::SqsEventSource::new(&stack.sdk, &stack.provisioned.queue_url);
+    let records = source.receive(10, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+
+    // WHEN its visibility is changed to a 4 s wait
+    queue.redeliver_after(records[0].receipt_handle.as_deref().unwrap(), Duration::from_secs(4)).await.unwrap();
+    let changed = Instant::now();
+
+    // THEN it is still away after the queue's own timeout has passed
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(source.receive(10, Duration::ZERO).await.unwrap().is_empty(), "back after the queue's 1 s timeout");
+    // AND it comes back after the wait
+    let (again, at) = receive_by(&source, changed + Duration::from_secs(15)).await;
+    assert_eq!(again.len(), 1, "not receivable again within 15 s of a 4 s wait");
+    assert!(at - changed >= Duration::from_secs(3), "came back after {:?}, before the wait", at - changed);
+}
+
+#[tokio::test]
+async fn a_wait_past_twelve_hours_is_clamped_so_sqs_accepts_it() {
+    // GIVEN a received message
+    let stack = Stack::new().await;
+    let queue = SqsQueue::new(&stack.sdk, &stack.provisioned.queue_url);
+    queue.enqueue(&message(8, "hash-8")).await.unwrap();
+    let source = millwright_aws::SqsEventSource::new(&stack.sdk, &stack.provisioned.queue_url);
+    let records = source.receive(10, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+
+    // WHEN a server asks for a day (and for less than a second), THEN SQS takes both requests
+    let handle = records[0].receipt_handle.as_deref().unwrap();
+    queue.redeliver_after(handle, Duration::from_secs(24 * 60 * 60)).await.unwrap();
+    queue.redeliver_after(handle, Duration::from_millis(10)).await.unwrap();
+}
+
+#[tokio::test]
+async fn changing_the_visibility_of_a_deleted_message_is_an_invalid_request() {
+    // GIVEN a message that was received and deleted
+    let stack = Stack::new().await;
+    let queue = SqsQueue::new(&stack.sdk, &stack.provisioned.queue_url);
+    queue.enqueue(&message(9, "hash-9")).await.unwrap();
+    let source = millwright_aws::SqsEventSource::new(&stack.sdk, &stack.provisioned.queue_url);
+    let records = source.receive(10, Duration::from_secs(1)).await.unwrap();
+    let handle = records[0].receipt_handle.clone().unwrap();
+    source.delete(std::slice::from_ref(&handle)).await.unwrap();
+
+    // WHEN its visibility is changed, THEN the caller hears of it (and keeps the queue's timeout)
+    let error = queue.redeliver_after(&handle, Duration::from_secs(3)).await.unwrap_err();
+    assert!(matches!(error, PortError::Invalid { .. }), "{error:?}");
 }

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -216,14 +217,29 @@ impl DedupeStore for InMemoryDedupeStore {
     }
 }
 
+/// Records what was queued and every [`Queue::redeliver_after`] call, as asked (the SQS adapter's
+/// rounding to whole seconds is the adapter's; tests see the wait the caller gave).
 #[derive(Default)]
 pub struct RecordingQueue {
     messages: Mutex<Vec<OrderMessage>>,
+    redeliveries: Mutex<Vec<(String, std::time::Duration)>>,
+    redeliveries_fail: AtomicBool,
 }
 
 impl RecordingQueue {
     pub fn messages(&self) -> Vec<OrderMessage> {
         self.messages.lock().unwrap().clone()
+    }
+
+    /// Every `redeliver_after` call, oldest first: (receipt handle, wait), failed ones included.
+    pub fn redeliveries(&self) -> Vec<(String, std::time::Duration)> {
+        self.redeliveries.lock().unwrap().clone()
+    }
+
+    /// From now on `redeliver_after` fails as an unreachable SQS would (`Unavailable`); the calls
+    /// are still recorded.
+    pub fn fail_redeliveries(&self) {
+        self.redeliveries_fail.store(true, Ordering::SeqCst);
     }
 }
 
@@ -233,6 +249,15 @@ impl Queue for RecordingQueue {
         let mut messages = self.messages.lock().unwrap();
         messages.push(message.clone());
         Ok(format!("message-{}", messages.len()))
+    }
+
+    async fn redeliver_after(&self, receipt_handle: &str, wait: std::time::Duration) -> Result<(), PortError> {
+        self.redeliveries.lock().unwrap().push((receipt_handle.to_owned(), wait));
+        if self.redeliveries_fail.load(Ordering::SeqCst) {
+            let cause = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
+            return Err(PortError::unavailable("changing a received message's visibility", cause));
+        }
+        Ok(())
     }
 }
 
@@ -384,6 +409,22 @@ mod tests {
         assert_eq!(alerter.alert(&alert("plex-auth")).await.unwrap(), AlertOutcome::Suppressed);
         assert!(matches!(alerter.alert(&alert("unmapped-sku:W-9")).await.unwrap(), AlertOutcome::Sent { .. }));
         assert_eq!(alerter.sent().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn recording_queue_records_visibility_changes_and_fails_them_when_told() {
+        let queue = RecordingQueue::default();
+        queue.redeliver_after("handle-1", std::time::Duration::from_secs(7)).await.unwrap();
+        queue.fail_redeliveries();
+        let error = queue.redeliver_after("handle-2", std::time::Duration::from_millis(500)).await.unwrap_err();
+        assert_eq!(error.class(), crate::ErrorClass::Transient);
+        assert_eq!(
+            queue.redeliveries(),
+            vec![
+                ("handle-1".to_owned(), std::time::Duration::from_secs(7)),
+                ("handle-2".to_owned(), std::time::Duration::from_millis(500)),
+            ]
+        );
     }
 
     #[tokio::test]
