@@ -33,7 +33,8 @@ $(STAMP): requirements-dev.txt
 
 test: setup ## Run the whole suite against moto and the sandbox (started and stopped here).
 	$(CARGO) build --locked --workspace --all-targets
-	scripts/with-local-world.sh --stack millwright-test -- $(CARGO) test --locked --workspace
+	# The world's own sweep stays on the demo connection: each end-to-end test sweeps its own.
+	scripts/with-local-world.sh --stack millwright-test --sweep-connection demo -- $(CARGO) test --locked --workspace
 
 demo: setup ## Start the local world and show every flow working end to end.
 	$(CARGO) build --locked -p millwright-cli -p sandbox

@@ -102,15 +102,18 @@ twice=$(place '{"status_id":11,'"$guest"',"products":[
 unmapped=$(place '{"status_id":11,'"$registered"',"products":[
   {"sku":"MW-BOLT-M8","name":"Hex Bolt M8 x 40","quantity":10,"price_ex_tax":"0.4500"},
   {"sku":"MW-SPROCKET-9","name":"Sprocket 9T (new in the store, not yet in Plex)","quantity":2,"price_ex_tax":"3.1000"}]}')
+aliased=$(place '{"status_id":11,'"$guest"',"products":[
+  {"sku":"WEB-HEX-NUT","name":"Hex Nut M8 (the store SKU for Plex part MW-NUT-M8)","quantity":40,"price_ex_tax":"0.1200"}]}')
 forged=$(place '{"status_id":11,'"$guest"',"products":[
   {"sku":"MW-NUT-M8","name":"Hex Nut M8","quantity":1,"price_ex_tax":"0.1200"}],"forge":"wrong_headers","retries":false}')
 printf '  order %-4s a registered customer: 100 bolts, 4 brackets\n' "$normal"
 printf '  order %-4s a guest: 250 nuts, its webhook delivered twice\n' "$twice"
 printf '  order %-4s a SKU the store sells but Plex does not know (MW-SPROCKET-9)\n' "$unmapped"
+printf "  order %-4s a guest: 40 nuts under the store's own SKU (WEB-HEX-NUT), which no Plex part number matches\n" "$aliased"
 printf '  order %-4s a webhook with a forged secret header\n' "$forged"
 
 step "Waiting for the order worker (the local runtime polls the FIFO queue and calls it with SQS batches)"
-export DEMO_ORDERS="$normal:written $twice:written $unmapped:needs-mapping $forged:rejected 100:written"
+export DEMO_ORDERS="$normal:written $twice:written $unmapped:needs-mapping $aliased:needs-mapping $forged:rejected 100:written"
 "$py" - <<'PY'
 import json
 import os
@@ -148,7 +151,7 @@ print("  every order reached its outcome")
 PY
 
 step "Each order in Plex (the double's sales orders, found by PO number BC-{order id})"
-"$py" - "$normal" "$twice" "$unmapped" "$forged" 100 <<'PY'
+"$py" - "$normal" "$twice" "$unmapped" "$aliased" "$forged" 100 <<'PY'
 import json
 import os
 import sys
@@ -173,8 +176,8 @@ for order_id in sys.argv[1:]:
 print("  (one Plex order per BigCommerce order, although one webhook came twice)")
 PY
 
-step "The orders Plex did not get: rejected at the door, or parked until someone maps the SKU"
-"$py" - "$unmapped" "$forged" <<'PY'
+step "The orders Plex did not get: rejected at the door, or held until their SKU is mapped"
+"$py" - "$forged" "$unmapped" "$aliased" <<'PY'
 import json
 import os
 import sys
@@ -183,17 +186,18 @@ import urllib.request
 import boto3
 from boto3.dynamodb.conditions import Key
 
-unmapped, forged = sys.argv[1:]
+forged, *held = sys.argv[1:]
 with urllib.request.urlopen(os.environ["SANDBOX_BIGCOMMERCE_URL"] + "/__control/deliveries") as answer:
     forged_deliveries = [d for d in json.load(answer) if d["order_id"] == int(forged)]
 for delivery in forged_deliveries:
     print(f"  order {forged}: the receiver answered {delivery['status']} to the {delivery['forge']} webhook; nothing was queued")
 aws = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
 table = boto3.resource("dynamodb", **aws).Table(os.environ["AUDIT_TABLE_NAME"])
-items = table.query(KeyConditionExpression=Key("pk").eq(f"demo#bc-order#{unmapped}"))["Items"]
-for item in items:
-    if item["outcome"] == "needs-mapping":
-        print(f"  order {unmapped}: {json.loads(item['event'])['message']}")
+for order_id in held:
+    items = table.query(KeyConditionExpression=Key("pk").eq(f"demo#bc-order#{order_id}"))["Items"]
+    for item in items:
+        if item["outcome"] == "needs-mapping":
+            print(f"  order {order_id}: {json.loads(item['event'])['message']} (held)")
 PY
 
 step "The audit trail of order $twice (the one whose webhook came twice)"
@@ -214,12 +218,11 @@ for message_id, body, subject, *_ in sent:
 step "What needs an operator (millwright failures)"
 "$millwright" failures --connection demo --since 1h
 
-step "The part is created in Plex; replaying the orders that need mapping commits order $unmapped"
+step "The part is created in Plex; the order sweep (every 10 s here, every 5 minutes deployed) releases order $unmapped"
 curl -fsS -X POST "$SANDBOX_PLEX_URL/__control/seed" -H 'Content-Type: application/json' \
   -d '{"tenant":"MW-DEMO","parts":[{"number":"MW-SPROCKET-9","name":"Sprocket 9T","status":"Active"}]}' >/dev/null
-"$millwright" replay --connection demo --outcome needs-mapping --since 1h
-export DEMO_ORDERS="$unmapped:written"
-"$py" - <<'PY'
+wait_written() { # $1 = order id, $2 = what released it: waits until the order is written to Plex
+  DEMO_ORDER="$1" DEMO_RELEASE="$2" "$py" - <<'PY'
 import os
 import sys
 import time
@@ -229,7 +232,7 @@ from boto3.dynamodb.conditions import Key
 
 aws = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
 table = boto3.resource("dynamodb", **aws).Table(os.environ["AUDIT_TABLE_NAME"])
-order_id = os.environ["DEMO_ORDERS"].split(":")[0]
+order_id = os.environ["DEMO_ORDER"]
 deadline = time.monotonic() + 30
 while time.monotonic() < deadline:
     items = table.query(KeyConditionExpression=Key("pk").eq(f"demo#bc-order#{order_id}"))["Items"]
@@ -237,8 +240,15 @@ while time.monotonic() < deadline:
         break
     time.sleep(0.2)
 else:
-    sys.exit(f"order {order_id} was not written within 30 s of its replay")
+    sys.exit(f"order {order_id} was not written within 30 s of {os.environ['DEMO_RELEASE']}")
 PY
-"$millwright" trace demo "$unmapped" | tail -n 4
+}
+wait_written "$unmapped" "the part's creation"
+"$millwright" trace demo "$unmapped" | tail -n 5
+
+step "An operator maps the store's SKU WEB-HEX-NUT to Plex part MW-NUT-M8 (millwright map); order $aliased goes at once"
+"$millwright" map --connection demo sku WEB-HEX-NUT --part MW-NUT-M8
+wait_written "$aliased" "its mapping"
+"$millwright" trace demo "$aliased" | tail -n 4
 
 step "Done: webhooks in, exactly one Plex sales order per web order out, everything else audited and alerted"

@@ -3,18 +3,22 @@
 # demo connection seeded), runs a command with the world's environment, and stops everything it
 # started whatever the command's outcome. The command's exit status is this script's exit status.
 #
-#   scripts/with-local-world.sh [--stack NAME] -- COMMAND [ARGS...]
+#   scripts/with-local-world.sh [--stack NAME] [LOCAL-UP-OPTION VALUE]... -- COMMAND [ARGS...]
+#
+# Other options before `--` go to `millwright local up` (e.g. `--sweep-connection demo`).
 set -euo pipefail
 
 stack=millwright-local
+up_args=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --stack) stack=$2; shift 2 ;;
     --) shift; break ;;
+    --*) up_args+=("$1" "$2"); shift 2 ;;
     *) break ;;
   esac
 done
-[[ $# -gt 0 ]] || { echo "usage: $0 [--stack NAME] -- COMMAND [ARGS...]" >&2; exit 2; }
+[[ $# -gt 0 ]] || { echo "usage: $0 [--stack NAME] [LOCAL-UP-OPTION VALUE]... -- COMMAND [ARGS...]" >&2; exit 2; }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$root/.local"
@@ -22,7 +26,7 @@ env_file="$root/.local/$stack.env"
 log_file="$root/.local/$stack.log"
 rm -f "$env_file"
 
-"$root/target/debug/millwright" local up --stack "$stack" --env-file "$env_file" >"$log_file" 2>&1 &
+"$root/target/debug/millwright" local up --stack "$stack" --env-file "$env_file" "${up_args[@]}" >"$log_file" 2>&1 &
 world_pid=$!
 
 stop_world() {

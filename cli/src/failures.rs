@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
+use domain::order::MappingGap;
 use domain::{AuditEvent, ConnectionId, Outcome, RecordKind};
 use runtime::Deps;
 
@@ -108,6 +109,13 @@ pub fn line(event: &AuditEvent) -> String {
 pub fn hint(event: &AuditEvent) -> String {
     let key = &event.key;
     match key.kind {
+        // A held order needs no replay: the sweep releases it once its gaps are filled. (An event
+        // without its gaps falls through to the replay hint.)
+        RecordKind::BcOrder if event.outcome == Outcome::NeedsMapping && !gaps_of(event).is_empty() => {
+            let gaps = gaps_of(event);
+            let fixes: Vec<String> = gaps.iter().map(|gap| crate::map::how_to_fill(gap, &key.connection)).collect();
+            format!("held until mapped, then released by the order sweep: {}", fixes.join("; "))
+        }
         RecordKind::BcOrder if key.id.parse::<u64>().is_ok() => {
             format!("replay: millwright replay --connection {} --order {}", key.connection, key.id)
         }
@@ -118,6 +126,12 @@ pub fn hint(event: &AuditEvent) -> String {
         ),
         _ => format!("details: millwright trace --record {key}"),
     }
+}
+
+/// The mapping gaps a `needs-mapping` event names in its detail.
+fn gaps_of(event: &AuditEvent) -> Vec<MappingGap> {
+    let gaps = event.detail.as_ref().map(|detail| detail["gaps"].clone());
+    gaps.and_then(|gaps| serde_json::from_value(gaps).ok()).unwrap_or_default()
 }
 
 /// The text form: a line per event, the hint under each record's newest event, then a summary.
@@ -167,6 +181,7 @@ mod tests {
     use clap::Parser;
     use domain::ErrorClass;
     use domain::audit::Stage;
+    use serde_json::json;
 
     use super::*;
 
@@ -239,6 +254,28 @@ mod tests {
         );
         assert_eq!(lines[2], "    replay: millwright replay --connection acme --order 7");
         assert_eq!(lines[3], "2 events need an operator since 2026-11-24T00:00:00Z");
+    }
+
+    #[test]
+    fn an_order_held_for_mappings_says_how_to_fill_each_gap() {
+        let gaps = json!({"gaps": [
+            {"gap": "unknown_sku", "sku": "W-9"},
+            {"gap": "unknown_customer", "field": "billing_address.email", "value": "new@shop.example"},
+        ]});
+        let held = AuditEvent::new(
+            "acme#bc-order#7".parse().unwrap(),
+            at("2026-11-24T10:00:00Z"),
+            Stage::Mapped,
+            Outcome::NeedsMapping,
+            "order-worker",
+        )
+        .with_detail(gaps);
+        assert_eq!(
+            hint(&held),
+            "held until mapped, then released by the order sweep: create part \"W-9\" in Plex, or map it: \
+             millwright map --connection acme sku 'W-9' --part <PLEX PART NUMBER>; create the customer in Plex, \
+             or map it: millwright map --connection acme customer --email 'new@shop.example' --plex-customer <PLEX CUSTOMER CODE>"
+        );
     }
 
     #[test]

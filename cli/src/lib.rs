@@ -4,14 +4,18 @@
 //! - [`trace`]: one record's audit trail and, for an order, its ledger entry.
 //! - [`failures`]: what needs an operator, per connection, with the command that replays it.
 //! - [`replay`]: queue orders again (by id, by outcome, or from the dead-letter queue).
+//! - [`sweep`]: run the order sweep now (release held orders whose mappings exist).
+//! - [`map`]: map a SKU to a Plex part or a shopper to a Plex customer, and release what waited.
 //! - [`since`]: the `--since` argument (an age or a time).
 //!
 //! Each command module has a clap `…Args` (the binary's subcommand), functions that return what
 //! they found or did (for tests), `lines` that format it, and `run` that does both and prints.
 
 pub mod failures;
+pub mod map;
 pub mod replay;
 pub mod since;
+pub mod sweep;
 pub mod trace;
 
 use anyhow::Context;

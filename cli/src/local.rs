@@ -9,7 +9,8 @@
 //! an HTTP port on 127.0.0.1, and the order worker on an SQS poller with partial batch failures.
 //! The order queue gets a short visibility timeout here (`--visibility-timeout`, 5 s by default;
 //! the template keeps 180 s) so that a failed order is retried, and ends in the dead-letter queue,
-//! within seconds instead of minutes.
+//! within seconds instead of minutes, and the order sweep runs every 10 s (`--sweep-every`; the
+//! template's schedule is every 5 minutes) so a new mapping releases held orders at once.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -39,6 +40,8 @@ pub struct UpOptions {
     pub alert_email: String,
     /// The order queue's visibility timeout: how soon a failed order is delivered again.
     pub visibility_timeout: Duration,
+    /// When the order sweep runs; `None` runs none.
+    pub sweep: Option<local_runtime::SweepSchedule>,
 }
 
 /// The BigCommerce events the order flow subscribes to.
@@ -91,6 +94,7 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
         &sdk,
         RuntimeOptions {
             receiver_port: options.webhook_port,
+            sweep: options.sweep.clone(),
             ..RuntimeOptions::for_visibility_timeout(options.visibility_timeout)
         },
     )
@@ -129,14 +133,19 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
         provisioned.queue_url,
         options.visibility_timeout.as_secs()
     );
+    match &options.sweep {
+        Some(schedule) => println!("  order sweep         every {} s", schedule.every.as_secs()),
+        None => println!("  order sweep         off"),
+    }
     println!("  demo connection     {}", sandbox::demo::CONNECTION_ID);
     println!("  environment         {}", options.env_file.display());
 
     wait_for_shutdown_signal().await?;
     let report = functions.shutdown().await;
     println!(
-        "local world stopped: {} order batches, {} messages handled, {} sent back to the queue",
-        report.orders.batches, report.orders.handled, report.orders.failed
+        "local world stopped: {} order batches, {} messages handled, {} sent back to the queue; \
+         {} order sweeps queued {} held orders again",
+        report.orders.batches, report.orders.handled, report.orders.failed, report.sweeps.runs, report.sweeps.released
     );
     sandbox.shutdown().await;
     std::fs::remove_file(&options.env_file).ok();

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use millwright_cli::{failures, replay, trace};
+use millwright_cli::{failures, map, replay, sweep, trace};
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +37,10 @@ enum Command {
     Failures(failures::FailuresArgs),
     /// Queue orders again: by id, by the outcome they were left in, or from the dead-letter queue.
     Replay(replay::ReplayArgs),
+    /// Run the order sweep now: queue again the held orders whose mappings exist.
+    Sweep(sweep::SweepArgs),
+    /// Map a SKU to a Plex part or a shopper to a Plex customer, and release the orders waiting for it.
+    Map(map::MapArgs),
     /// The local world: moto (AWS) and the sandbox doubles, with the template's resources.
     Local {
         #[command(subcommand)]
@@ -75,6 +79,14 @@ enum LocalCommand {
         /// again. A local-world choice so retries show within seconds; the template keeps 180.
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=43_200))]
         visibility_timeout: u64,
+        /// Seconds between order sweeps (held orders whose mappings exist are queued again); 0 runs
+        /// none. A local-world choice so a new mapping shows within seconds; the template's
+        /// schedule is every 5 minutes.
+        #[arg(long, default_value_t = 10)]
+        sweep_every: u64,
+        /// Sweep only this connection (repeatable); every connection when omitted.
+        #[arg(long = "sweep-connection")]
+        sweep_connections: Vec<domain::ConnectionId>,
     },
 }
 
@@ -87,6 +99,8 @@ async fn main() -> ExitCode {
         Command::Trace(args) => trace::run(args).await,
         Command::Failures(args) => failures::run(args).await,
         Command::Replay(args) => replay::run(args).await,
+        Command::Sweep(args) => sweep::run(args).await,
+        Command::Map(args) => map::run(args).await,
         Command::Local {
             command:
                 LocalCommand::Up {
@@ -99,6 +113,8 @@ async fn main() -> ExitCode {
                     webhook_port,
                     alert_email,
                     visibility_timeout,
+                    sweep_every,
+                    sweep_connections,
                 },
         } => {
             let env_file = env_file.unwrap_or_else(|| PathBuf::from(".local").join(format!("{stack}.env")));
@@ -116,6 +132,10 @@ async fn main() -> ExitCode {
                 },
                 alert_email,
                 visibility_timeout: std::time::Duration::from_secs(visibility_timeout),
+                sweep: (sweep_every > 0).then(|| local_runtime::SweepSchedule {
+                    every: std::time::Duration::from_secs(sweep_every),
+                    connections: sweep_connections,
+                }),
             };
             local::up(options).await
         }

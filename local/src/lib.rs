@@ -6,18 +6,18 @@
 //!   127.0.0.1 calling `webhook_receiver::handle_http`, as the function's `main` does);
 //! - [`OrderPoller`]: the SQS event source mapping of the order worker (batches as `SqsEvent`s,
 //!   partial batch failures, the function timeout; visibility timeout and redrive are the queue's);
-//! - [`LocalRuntime`]: both, started from one `runtime::Deps` and stopped together.
+//! - [`SweepTimer`]: the EventBridge schedule of the order sweep (moto never fires schedules);
+//! - [`LocalRuntime`]: all of them, started from one `runtime::Deps` and stopped together.
 //!
 //! The functions are built from `Deps` with the same calls their `main`s make
 //! (`webhook_receiver::handle_http`, `order_worker::Ports::from_deps` + `Worker::for_invocation` +
-//! `handle_batch`), so what runs here is what runs in Lambda.
-//!
-//! Scheduled functions join as timer tasks beside the poller when they land: each gets a clone of
-//! the runtime's [`Shutdown`], calls its handler with an EventBridge `ScheduledEvent` on its
-//! interval (moto never fires schedules), and reports its counts from [`LocalRuntime::shutdown`].
+//! `handle_batch`, `order_sweep::Ports::from_deps` + `handle_scheduled`), so what runs here is what
+//! runs in Lambda. Further scheduled functions join as timers like [`SweepTimer`]: a task with a
+//! clone of the runtime's [`Shutdown`] that reports its counts from [`LocalRuntime::shutdown`].
 
 mod poller;
 mod receiver;
+mod schedule;
 mod shutdown;
 
 use std::time::Duration;
@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 
 pub use poller::{BatchOutcome, OrderPoller, PollerOptions, PollerStats};
 pub use receiver::serve_webhook_receiver;
+pub use schedule::{SweepSchedule, SweepStats, SweepTimer};
 pub use shutdown::{Shutdown, ShutdownTrigger};
 
 /// How the local runtime serves and polls.
@@ -38,6 +39,8 @@ pub struct RuntimeOptions {
     pub poller: PollerOptions,
     /// The order worker's settings (lease length, concurrency, actor name).
     pub worker: order_worker::Settings,
+    /// When the order sweep runs; `None` runs no sweep (a test that wants none, or runs it itself).
+    pub sweep: Option<SweepSchedule>,
 }
 
 impl RuntimeOptions {
@@ -49,12 +52,18 @@ impl RuntimeOptions {
     /// queue, possibly until it lands in the dead-letter queue. The lease is taken a moment after
     /// the receive, so it lasts a second less than the visibility timeout (at least a second).
     /// Batches run one at a time here, so a live invocation whose lease ran out never meets a
-    /// second one taking it over.
+    /// second one taking it over. A rate-limited record's shortest wait is the timeout too, so
+    /// retries show as quickly as other failures.
     pub fn for_visibility_timeout(visibility_timeout: Duration) -> RuntimeOptions {
         let lease = visibility_timeout.saturating_sub(Duration::from_secs(1)).max(Duration::from_secs(1));
         let lease_for = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(1));
         RuntimeOptions {
-            worker: order_worker::Settings { lease_for, ..order_worker::Settings::default() },
+            worker: order_worker::Settings {
+                lease_for,
+                // A rate-limited record comes back after the server's wait or the short timeout.
+                redelivery_floor: visibility_timeout,
+                ..order_worker::Settings::default()
+            },
             ..RuntimeOptions::default()
         }
     }
@@ -64,10 +73,11 @@ impl RuntimeOptions {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RuntimeReport {
     pub orders: PollerStats,
+    pub sweeps: SweepStats,
 }
 
-/// The running functions: the webhook receiver on [`LocalRuntime::receiver_url`] and the order
-/// worker polling the order queue.
+/// The running functions: the webhook receiver on [`LocalRuntime::receiver_url`], the order
+/// worker polling the order queue and, when scheduled, the order sweep.
 pub struct LocalRuntime {
     /// `http://127.0.0.1:PORT`; hooks are registered at
     /// `{receiver_url}/webhooks/bigcommerce/{connection_id}`.
@@ -75,6 +85,7 @@ pub struct LocalRuntime {
     trigger: ShutdownTrigger,
     receiver: JoinHandle<()>,
     order_poller: JoinHandle<PollerStats>,
+    sweep_timer: Option<JoinHandle<SweepStats>>,
 }
 
 impl LocalRuntime {
@@ -93,9 +104,15 @@ impl LocalRuntime {
         // The order worker as its `main` builds it; each batch is then one invocation.
         let worker = order_worker::Worker::new(order_worker::Ports::from_deps(&deps), options.worker);
         let source = millwright_aws::SqsEventSource::new(sdk, &deps.config.order_queue_url);
-        let order_poller = tokio::spawn(OrderPoller::new(source, worker, options.poller).run(shutdown));
+        let order_poller = tokio::spawn(OrderPoller::new(source, worker, options.poller).run(shutdown.clone()));
+
+        // The order sweep as its `main` builds it; each tick is then one invocation.
+        let sweep_timer = options.sweep.map(|schedule| {
+            let sweep = order_sweep::Sweep::new(order_sweep::Ports::from_deps(&deps), order_sweep::Settings::default());
+            tokio::spawn(SweepTimer::new(sweep, schedule).run(shutdown))
+        });
         tracing::info!(%receiver_url, queue = %deps.config.order_queue_url, "local runtime started");
-        Ok(LocalRuntime { receiver_url, trigger, receiver, order_poller })
+        Ok(LocalRuntime { receiver_url, trigger, receiver, order_poller, sweep_timer })
     }
 
     /// Stops taking webhooks and polling, lets the batch in progress finish, and reports.
@@ -111,6 +128,13 @@ impl LocalRuntime {
                 PollerStats::default()
             }
         };
-        RuntimeReport { orders }
+        let sweeps = match self.sweep_timer {
+            Some(timer) => timer.await.unwrap_or_else(|error| {
+                tracing::error!(error.message = %error, "the order sweep timer task failed");
+                SweepStats::default()
+            }),
+            None => SweepStats::default(),
+        };
+        RuntimeReport { orders, sweeps }
     }
 }

@@ -8,6 +8,7 @@
 
 mod check;
 mod cli;
+mod mapping;
 mod orders;
 mod support;
 mod webhook;

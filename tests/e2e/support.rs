@@ -128,6 +128,8 @@ pub struct FlowOptions {
     pub register_hooks: bool,
     /// Start the local runtime (receiver and poller) now; otherwise call [`OrderFlow::start_runtime`].
     pub start_runtime: bool,
+    /// Run the order sweep on this test's connection every so often (none by default).
+    pub sweep_every: Option<Duration>,
 }
 
 impl Default for FlowOptions {
@@ -138,6 +140,7 @@ impl Default for FlowOptions {
             http_timeout: Duration::from_secs(1),
             register_hooks: true,
             start_runtime: true,
+            sweep_every: None,
         }
     }
 }
@@ -151,6 +154,7 @@ pub struct OrderFlow {
     pub queue_url: String,
     pub dlq_url: String,
     pub visibility_timeout: Duration,
+    sweep_every: Option<Duration>,
     runtime: Option<LocalRuntime>,
 }
 
@@ -187,6 +191,7 @@ impl OrderFlow {
             queue_url,
             dlq_url,
             visibility_timeout: options.visibility_timeout,
+            sweep_every: options.sweep_every,
             runtime: None,
         };
         if options.start_runtime {
@@ -210,6 +215,10 @@ impl OrderFlow {
         assert!(self.runtime.is_none(), "the runtime is already running");
         let mut options = RuntimeOptions::for_visibility_timeout(self.visibility_timeout);
         options.poller.function_timeout = Duration::from_secs(20);
+        // Only this test's connection: other tests' held orders are theirs to release.
+        options.sweep = self
+            .sweep_every
+            .map(|every| local_runtime::SweepSchedule { every, connections: vec![self.world.connection.clone()] });
         let runtime =
             LocalRuntime::start(self.world.deps.clone(), &self.sdk, options).await.expect("the local runtime starts");
         self.runtime = Some(runtime);

@@ -31,7 +31,7 @@ use serde_json::json;
 
 mod lambda;
 
-pub use lambda::run_lambda;
+pub use lambda::{SweepRequest, handle_scheduled, run_lambda};
 
 /// The ports the sweep uses; production builds them once per container (`runtime::Deps`).
 #[derive(Clone)]
@@ -114,9 +114,20 @@ impl Sweep {
     /// Sweeps every connection, one after another (they share nothing but the state table). Fails
     /// only when the connections cannot be listed; each connection's own trouble is in its report.
     pub async fn run(&self, now: DateTime<Utc>) -> Result<Vec<ConnectionSweep>, domain::PortError> {
+        self.run_for(&[], now).await
+    }
+
+    /// Like [`Sweep::run`], but only the connections in `only` (every connection when it is empty).
+    pub async fn run_for(
+        &self,
+        only: &[ConnectionId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ConnectionSweep>, domain::PortError> {
         let mut reports = Vec::new();
         for profile in self.ports.connections.list().await? {
-            reports.push(self.release_held(&profile, None, now).await);
+            if only.is_empty() || only.contains(&profile.id) {
+                reports.push(self.release_held(&profile, None, now).await);
+            }
         }
         Ok(reports)
     }

@@ -10,8 +10,11 @@
 //!
 //! A record retried with a server-given wait (`Disposition::Retry { retry_after: Some(..) }`, a rate
 //! limit) is made visible again after that wait (`Queue::redeliver_after`) before it is reported,
-//! and so are the records of its group held back behind it. Any other failed record, or one whose
-//! change fails, comes back after the queue's visibility timeout.
+//! and so are the records of its group held back behind it. The wait is at least
+//! `Settings::redelivery_floor` doubled per receive ([`redelivery_wait`]): the in-process retries already
+//! spent the short waits, and a storm of short ones must not use up the receives before the
+//! dead-letter queue in seconds. Any other failed record, or one whose change fails, comes back
+//! after the queue's visibility timeout.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -29,6 +32,14 @@ use crate::{Disposition, Worker};
 
 /// How much of a malformed body the audit event keeps (enough to recognise it; the DLQ has it all).
 const MALFORMED_BODY_KEPT: usize = 4096;
+
+/// How long a record retried after its `attempt`-th receive stays invisible: the server's wait,
+/// but at least `floor` (`Settings::redelivery_floor`) doubled per earlier receive (the adapter
+/// caps what SQS allows).
+pub fn redelivery_wait(server_wait: Duration, attempt: u32, floor: Duration) -> Duration {
+    let doublings = attempt.saturating_sub(1).min(16);
+    server_wait.max(floor.saturating_mul(1 << doublings))
+}
 
 struct Item {
     /// The SQS message id, which a batch item failure names. Empty when SQS sent none; reporting an
@@ -120,7 +131,8 @@ impl Worker {
                 }
             };
             if let Err(retry_after) = outcome {
-                group_wait = retry_after;
+                group_wait =
+                    retry_after.map(|wait| redelivery_wait(wait, item.attempt, self.settings.redelivery_floor));
                 if let Some(wait) = group_wait {
                     self.redeliver_after(&item, wait).await;
                 }

@@ -32,7 +32,7 @@ mod resolve;
 mod tests;
 
 pub use error::StepError;
-pub use resolve::{namespaces, recheck_gap};
+pub use resolve::{customer_map_key, namespaces, recheck_gap, remember_part};
 
 /// The ports the worker uses; production builds them once per container (`runtime::Deps`).
 #[derive(Clone)]
@@ -78,11 +78,22 @@ pub struct Settings {
     /// How many message groups (orders) of one batch are processed at once. Plex's rate budget, not
     /// CPU, is the limit, so this stays small.
     pub group_concurrency: usize,
+    /// The shortest time a rate-limited record stays away on its first receive, doubled on each
+    /// later one (`batch::redelivery_wait`). The in-process retries already spent the short waits,
+    /// and a storm of short ones must not use up the receives before the dead-letter queue in
+    /// seconds: with 60 s, the five receives span 60 + 120 + 240 + 480 s, the fifteen minutes that
+    /// five of the template's 180 s visibility timeouts gave.
+    pub redelivery_floor: std::time::Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { lease_for: chrono::Duration::minutes(2), actor: "order-worker".to_owned(), group_concurrency: 4 }
+        Settings {
+            lease_for: chrono::Duration::minutes(2),
+            actor: "order-worker".to_owned(),
+            group_concurrency: 4,
+            redelivery_floor: std::time::Duration::from_secs(60),
+        }
     }
 }
 

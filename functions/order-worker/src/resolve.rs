@@ -101,18 +101,14 @@ async fn customer(
     key: &CustomerKey,
     plex_calls: &mut u32,
 ) -> Result<Option<String>, StepError> {
-    let (namespace, source_id) = match key {
-        CustomerKey::BigCommerceId(id) => {
-            // Only an operator knows which Plex customer a shopper account is; Plex cannot search by it.
-            return id_map
-                .get(connection, namespaces::CUSTOMER, &id.to_string())
-                .await
-                .map_err(StepError::port("reading the customer id map"));
-        }
-        CustomerKey::GuestCode(code) => (namespaces::CUSTOMER_GUEST, code.clone()),
-        CustomerKey::Email(email) => (namespaces::CUSTOMER_EMAIL, email.to_lowercase()),
-        CustomerKey::Company(name) => (namespaces::CUSTOMER_COMPANY, name.clone()),
-    };
+    let (namespace, source_id) = customer_map_key(key);
+    if let CustomerKey::BigCommerceId(_) = key {
+        // Only an operator knows which Plex customer a shopper account is; Plex cannot search by it.
+        return id_map
+            .get(connection, namespace, &source_id)
+            .await
+            .map_err(StepError::port("reading the customer id map"));
+    }
     let cached =
         id_map.get(connection, namespace, &source_id).await.map_err(StepError::port("reading the customer cache"))?;
     if cached.is_some() {
@@ -140,11 +136,10 @@ async fn new_customer(
     order: &WebOrder,
     plex_calls: &mut u32,
 ) -> Result<Option<String>, StepError> {
-    let (namespace, source_id) = match key {
-        CustomerKey::Email(email) => (namespaces::CUSTOMER_EMAIL, email.to_lowercase()),
-        CustomerKey::Company(name) => (namespaces::CUSTOMER_COMPANY, name.clone()),
-        CustomerKey::GuestCode(_) | CustomerKey::BigCommerceId(_) => return Ok(None),
-    };
+    if let CustomerKey::GuestCode(_) | CustomerKey::BigCommerceId(_) = key {
+        return Ok(None);
+    }
+    let (namespace, source_id) = customer_map_key(key);
     let Some(customer) = NewCustomer::for_order(order) else { return Ok(None) };
     *plex_calls += 1;
     let id = sink.create_customer(&customer).await?;
@@ -175,15 +170,31 @@ async fn part(
     *plex_calls += 1;
     let found = sink.part_by_number(sku).await?;
     if let Some(part) = &found {
-        // The number first: a crash between the two puts leaves a miss, not a half entry that reads as a hit.
-        id_map
-            .put(connection, namespaces::SKU_PART_NUMBER, sku, &part.number)
-            .await
-            .map_err(StepError::port("caching the Plex part"))?;
-        id_map
-            .put(connection, namespaces::SKU, sku, &part.id)
-            .await
-            .map_err(StepError::port("caching the Plex part"))?;
+        remember_part(id_map, connection, sku, part).await.map_err(StepError::port("caching the Plex part"))?;
     }
     Ok(found)
+}
+
+/// Where the id map keeps the Plex customer a key finds: its namespace and source id (e-mails
+/// lower-cased, as Plex compares them).
+pub fn customer_map_key(key: &CustomerKey) -> (&'static str, String) {
+    match key {
+        CustomerKey::BigCommerceId(id) => (namespaces::CUSTOMER, id.to_string()),
+        CustomerKey::GuestCode(code) => (namespaces::CUSTOMER_GUEST, code.clone()),
+        CustomerKey::Email(email) => (namespaces::CUSTOMER_EMAIL, email.to_lowercase()),
+        CustomerKey::Company(name) => (namespaces::CUSTOMER_COMPANY, name.clone()),
+    }
+}
+
+/// Maps `sku` to the Plex part in the id map, as a look-up that found it does (an operator's
+/// mapping of a SKU that is not a Plex part number is the same two entries).
+pub async fn remember_part(
+    id_map: &dyn IdMap,
+    connection: &ConnectionId,
+    sku: &str,
+    part: &PartRef,
+) -> Result<(), domain::PortError> {
+    // The number first: a crash between the two puts leaves a miss, not a half entry that reads as a hit.
+    id_map.put(connection, namespaces::SKU_PART_NUMBER, sku, &part.number).await?;
+    id_map.put(connection, namespaces::SKU, sku, &part.id).await
 }

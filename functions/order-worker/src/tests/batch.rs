@@ -144,11 +144,11 @@ fn rate_limited(message: &str, wait: Option<StdDuration>) -> ApiError {
 
 #[tokio::test]
 async fn a_rate_limited_record_comes_back_after_the_servers_wait_and_so_do_the_records_held_behind_it() {
-    // GIVEN BigCommerce answers the first fetch with a 429 asking for 7 s, and order 1 has two
+    // GIVEN BigCommerce answers the first fetch with a 429 asking for 90 s, and order 1 has two
     // messages in the batch beside a malformed record of another group
     let world = World::new().await;
     world.web.put(web_order(1, &[(BOLT, 1, "0.45")]));
-    world.web.fail_next(1, rate_limited("BigCommerce 429 on GET /v2/orders/1", Some(StdDuration::from_secs(7))));
+    world.web.fail_next(1, rate_limited("BigCommerce 429 on GET /v2/orders/1", Some(StdDuration::from_secs(90))));
     let queue = Arc::new(RecordingQueue::default());
     let worker = worker_with_queue(&world, queue.clone());
     let batch = event(vec![
@@ -167,8 +167,23 @@ async fn a_rate_limited_record_comes_back_after_the_servers_wait_and_so_do_the_r
     // queue's visibility timeout
     assert_eq!(
         queue.redeliveries(),
-        vec![("handle-a1".to_owned(), StdDuration::from_secs(7)), ("handle-a2".to_owned(), StdDuration::from_secs(7))]
+        vec![
+            ("handle-a1".to_owned(), StdDuration::from_secs(90)),
+            ("handle-a2".to_owned(), StdDuration::from_secs(90))
+        ]
     );
+}
+
+#[test]
+fn a_short_server_wait_is_stretched_to_a_floor_that_doubles_per_receive() {
+    use crate::batch::redelivery_wait;
+    let (short, floor) = (StdDuration::from_secs(2), crate::Settings::default().redelivery_floor);
+    let waits: Vec<u64> = (1..=5).map(|attempt| redelivery_wait(short, attempt, floor).as_secs()).collect();
+    assert_eq!(waits, vec![60, 120, 240, 480, 960]);
+    // A server that asks for longer than the floor is obeyed.
+    assert_eq!(redelivery_wait(StdDuration::from_secs(3_600), 2, floor), StdDuration::from_secs(3_600));
+    // Absurd receive counts do not overflow.
+    assert!(redelivery_wait(short, u32::MAX, floor) >= StdDuration::from_secs(60 * 65_536));
 }
 
 #[tokio::test]
