@@ -24,7 +24,9 @@ pub struct SweepRequest {
 pub async fn handle_scheduled(sweep: &Sweep, event: EventBridgeEvent<Value>) -> Result<Value, lambda_runtime::Error> {
     let request: SweepRequest = match event.detail {
         Value::Null => SweepRequest::default(),
-        detail => serde_json::from_value(detail).map_err(|error| format!("the event's detail: {error}"))?,
+        detail => serde_json::from_value(detail).map_err(|error| {
+            format!("the event's detail must be {{}} or {{\"connections\": [\"<connection id>\", ...]}}: {error}")
+        })?,
     };
     // The clock, not the event's `time`: a retried event is delivered late, and leases are compared
     // with now.

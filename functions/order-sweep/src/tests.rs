@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use domain::audit::{Outcome, Stage};
-use domain::connection::{BigCommerceProfile, ConnectionProfile, OrderSettings, PlexProfile};
+use domain::connection::{ConnectionProfile, OrderSettings};
 use domain::message::{MessageSource, OrderMessage};
 use domain::order::{Address, MappingGap, WebOrder, WebOrderLine};
-use domain::ports::fakes::{FakeConnectionApis, FakePlexSales, FakeWebOrders, PlexCall, PlexCustomer};
+use domain::ports::fakes::{self, FakeConnectionApis, FakePlexSales, FakeWebOrders, PlexCall};
 use domain::ports::memory::{
     InMemoryAuditLog, InMemoryConnectionStore, InMemoryHoldStore, InMemoryIdMap, InMemoryOrderLedger, RecordingAlerter,
     RecordingQueue,
@@ -53,12 +53,7 @@ impl World {
     async fn new(settings: Settings) -> World {
         let web = Arc::new(FakeWebOrders::default());
         let plex = Arc::new(FakePlexSales::default());
-        plex.add_customer(PlexCustomer {
-            id: "c-acme".into(),
-            code: "ACME".into(),
-            name: "Acme Fabrication".into(),
-            email: Some("buyer@acme.test".into()),
-        });
+        plex.add_customer(fakes::acme_customer());
         plex.add_part("p-100", BOLT);
         let connections = Arc::new(InMemoryConnectionStore::default());
         connections.put(&profile(OrderSettings::default())).await.unwrap();
@@ -136,20 +131,7 @@ impl World {
 }
 
 fn profile(orders: OrderSettings) -> ConnectionProfile {
-    ConnectionProfile {
-        id: acme(),
-        display_name: Some("Acme".into()),
-        bigcommerce: BigCommerceProfile { store_hash: "abc123".into(), api_base_url: None, webhook_auth: vec![] },
-        plex: PlexProfile {
-            auth: Default::default(),
-            tenant_id: None,
-            customer_id: None,
-            connect_base_url: None,
-            datasource_base_url: None,
-        },
-        monday: None,
-        orders,
-    }
+    fakes::profile(acme(), orders)
 }
 
 /// A registered shopper's order (customer 7, `buyer@acme.test`), one of each SKU at 1.00.
@@ -389,4 +371,32 @@ async fn the_sample_scheduled_event_drives_a_sweep_that_releases_an_order_whose_
     assert_eq!(worked, vec![(1, Disposition::Done(Outcome::Ok))]);
     assert_eq!(world.plex.orders().len(), 1);
     assert_eq!(world.status(1).await, LedgerStatus::Committed);
+}
+
+#[tokio::test]
+async fn a_scheduled_event_may_name_the_connections_to_sweep_and_a_bad_detail_is_refused_by_name() {
+    // GIVEN an order held for W-9, which now exists
+    let world = World::new(Settings::default()).await;
+    world.place(1, &["W-9"], t0()).await;
+    world.plex.add_part("p-9", "W-9");
+    let event = |detail: serde_json::Value| {
+        let mut event = aws_lambda_events::eventbridge::EventBridgeEvent::<serde_json::Value>::default();
+        event.detail_type = "Scheduled Event".into();
+        event.source = "aws.events".into();
+        event.detail = detail;
+        event
+    };
+
+    // WHEN the event names another connection, then has a malformed detail, then names acme
+    let other = crate::handle_scheduled(&world.sweep, event(serde_json::json!({"connections": ["globex"]}))).await;
+    let malformed = crate::handle_scheduled(&world.sweep, event(serde_json::json!({"connections": "acme"}))).await;
+    let acme_only = crate::handle_scheduled(&world.sweep, event(serde_json::json!({"connections": ["acme"]}))).await;
+
+    // THEN only the last sweeps acme and releases the order; the malformed one names the field
+    assert_eq!(other.unwrap(), serde_json::json!({"connections": []}));
+    let refused = malformed.unwrap_err().to_string();
+    assert!(refused.starts_with("the event's detail must be {} or {\"connections\": ["), "{refused}");
+    let response = acme_only.unwrap();
+    assert_eq!(response["connections"][0]["connection"], "acme");
+    assert_eq!(response["connections"][0]["released"], serde_json::json!([1]));
 }

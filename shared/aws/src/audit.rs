@@ -102,29 +102,8 @@ impl AuditLog for DynamoAuditLog {
 
     async fn history(&self, key: &RecordKey) -> Result<Vec<AuditEvent>, PortError> {
         let context = format!("reading audit history of {key}");
-        let mut events = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", item::string(key.to_string()))
-                .scan_index_forward(true)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|err| from_sdk(context.clone(), err))?;
-            for item in page.items() {
-                events.push(event_from_item(item, &context)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(events);
-            }
-        }
+        let items = crate::partition::read_all(&self.client, &self.table, &key.to_string(), &context).await?;
+        items.iter().map(|item| event_from_item(item, &context)).collect()
     }
 
     async fn by_outcome(

@@ -24,6 +24,7 @@ pub mod audit;
 pub mod config;
 mod error;
 mod item;
+mod partition;
 pub mod provision;
 pub mod queue;
 pub mod secrets;

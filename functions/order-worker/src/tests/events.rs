@@ -38,12 +38,7 @@ async fn the_sample_batch_makes_one_plex_order_per_record_and_reports_no_failure
     // GIVEN the demo connection with both sample orders in the store and their customer and parts in Plex
     let web = Arc::new(FakeWebOrders::default());
     let plex = Arc::new(FakePlexSales::default());
-    plex.add_customer(PlexCustomer {
-        id: "c-acme".into(),
-        code: "ACME".into(),
-        name: "Acme Fabrication".into(),
-        email: Some("buyer@acme.test".into()),
-    });
+    plex.add_customer(domain::ports::fakes::acme_customer());
     plex.add_part("p-100", BOLT);
     plex.add_part("p-101", NUT);
     web.put(web_order(100, &[(BOLT, 100, "0.45")]));

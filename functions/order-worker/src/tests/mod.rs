@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use domain::audit::{AuditEvent, Outcome, Stage};
-use domain::connection::{BigCommerceProfile, ConnectionProfile, OrderSettings, PlexProfile};
+use domain::connection::{ConnectionProfile, OrderSettings};
 use domain::ledger::{LedgerEntry, OrderRef};
 use domain::message::{MessageSource, OrderMessage};
 use domain::order::{Address, WebOrder, WebOrderLine};
-use domain::ports::fakes::{FakeConnectionApis, FakePlexSales, FakeWebOrders, PlexCustomer};
+use domain::ports::fakes::{self, FakeConnectionApis, FakePlexSales, FakeWebOrders, PlexCustomer};
 use domain::ports::memory::{
     InMemoryAuditLog, InMemoryConnectionStore, InMemoryHoldStore, InMemoryIdMap, InMemoryOrderLedger, RecordingAlerter,
     RecordingQueue,
@@ -66,12 +66,7 @@ impl World {
     async fn with_settings(change: impl FnOnce(&mut OrderSettings)) -> World {
         let web = Arc::new(FakeWebOrders::default());
         let plex = Arc::new(FakePlexSales::default());
-        plex.add_customer(PlexCustomer {
-            id: "c-acme".into(),
-            code: "ACME".into(),
-            name: "Acme Fabrication".into(),
-            email: Some("buyer@acme.test".into()),
-        });
+        plex.add_customer(fakes::acme_customer());
         plex.add_customer(PlexCustomer {
             id: "c-web".into(),
             code: "WEB-STORE".into(),
@@ -144,20 +139,7 @@ impl World {
 }
 
 fn profile(orders: OrderSettings) -> ConnectionProfile {
-    ConnectionProfile {
-        id: acme(),
-        display_name: Some("Acme".into()),
-        bigcommerce: BigCommerceProfile { store_hash: "abc123".into(), api_base_url: None, webhook_auth: vec![] },
-        plex: PlexProfile {
-            auth: Default::default(),
-            tenant_id: None,
-            customer_id: None,
-            connect_base_url: None,
-            datasource_base_url: None,
-        },
-        monday: None,
-        orders,
-    }
+    fakes::profile(acme(), orders)
 }
 
 /// A registered shopper's order (customer 7, `buyer@acme.test`), status 11 Awaiting Fulfillment,

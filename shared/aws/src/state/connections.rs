@@ -56,27 +56,7 @@ impl ConnectionStore for DynamoConnectionStore {
     /// Every profile, ordered by connection id (the sort key).
     async fn list(&self) -> Result<Vec<ConnectionProfile>, PortError> {
         let context = "listing connection profiles";
-        let mut profiles = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", item::string(CONNECTION_PK))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|err| from_sdk(context, err))?;
-            for item in page.items() {
-                profiles.push(item::get_json(item, "profile", context)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(profiles);
-            }
-        }
+        let items = crate::partition::read_all(&self.client, &self.table, CONNECTION_PK, context).await?;
+        items.iter().map(|item| item::get_json(item, "profile", context)).collect()
     }
 }

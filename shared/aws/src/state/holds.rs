@@ -49,28 +49,9 @@ impl HoldStore for DynamoHoldStore {
 
     async fn list(&self, connection: &ConnectionId) -> Result<Vec<Hold>, PortError> {
         let context = format!("listing the held orders of {connection}");
-        let mut holds: Vec<Hold> = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", item::string(hold_pk(connection)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|err| from_sdk(context.clone(), err))?;
-            for item in page.items() {
-                holds.push(item::get_json(item, "hold", &context)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let items = crate::partition::read_all(&self.client, &self.table, &hold_pk(connection), &context).await?;
+        let mut holds: Vec<Hold> =
+            items.iter().map(|item| item::get_json(item, "hold", &context)).collect::<Result<_, _>>()?;
         holds.sort_by_key(|hold| (hold.held_at, hold.order.order_id));
         Ok(holds)
     }

@@ -15,12 +15,41 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use super::{ApiError, ConnectionApis, SalesOrderSink, WebOrderSource};
-use crate::connection::ConnectionProfile;
+use crate::connection::{BigCommerceProfile, ConnectionProfile, OrderSettings, PlexProfile};
 use crate::error::ErrorClass;
 use crate::ids::ConnectionId;
 use crate::order::{
     CustomerKey, NewCustomer, PartRef, PlexLineRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder,
 };
+
+/// A profile for handler tests over these fakes: shown as "Acme", store `abc123`, Plex by API key,
+/// no base URLs (the fakes need none), and `orders` as given.
+pub fn profile(id: ConnectionId, orders: OrderSettings) -> ConnectionProfile {
+    ConnectionProfile {
+        id,
+        display_name: Some("Acme".into()),
+        bigcommerce: BigCommerceProfile { store_hash: "abc123".into(), api_base_url: None, webhook_auth: vec![] },
+        plex: PlexProfile {
+            auth: Default::default(),
+            tenant_id: None,
+            customer_id: None,
+            connect_base_url: None,
+            datasource_base_url: None,
+        },
+        monday: None,
+        orders,
+    }
+}
+
+/// The Plex customer of the handler tests' registered shopper (billing e-mail `buyer@acme.test`).
+pub fn acme_customer() -> PlexCustomer {
+    PlexCustomer {
+        id: "c-acme".into(),
+        code: "ACME".into(),
+        name: "Acme Fabrication".into(),
+        email: Some("buyer@acme.test".into()),
+    }
+}
 
 /// A poisoned lock only means another test thread panicked; the data is still what it was.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
