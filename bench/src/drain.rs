@@ -407,7 +407,7 @@ impl ContainerApis {
     async fn build(deps: &Deps, profile: &ConnectionProfile, pacer_limit: Limit) -> anyhow::Result<ContainerApis> {
         let web_orders = deps.bigcommerce(profile).await.context("building the BigCommerce client")?;
         let pacer = Pacer::sliding_window(u32::try_from(pacer_limit.calls).unwrap_or(u32::MAX), pacer_limit.window);
-        let defaults = plex::OrderDefaults { ship_from: profile.orders.ship_from.clone(), ..Default::default() };
+        let defaults = runtime::deps::order_defaults(profile);
         let client = deps
             .plex(profile)
             .await

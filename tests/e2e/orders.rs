@@ -567,3 +567,35 @@ async fn an_order_sent_to_the_local_worlds_receiver_is_written_by_its_poller() {
     assert_eq!(orders.as_array().map(Vec::len), Some(1), "{orders:#}");
     world.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_tenants_own_plex_order_codes_from_the_profile_are_what_plex_receives() {
+    // GIVEN a connection whose Plex tenant calls web orders "Internet" and holds new releases
+    let world = World::start_with(|profile| {
+        profile["orders"]["plex_codes"] = json!({"order_type": "Internet", "release_status": "Wait for Release"});
+    })
+    .await;
+    let flow = OrderFlow::start(world).await;
+
+    // WHEN an order arrives
+    let order_id = flow.place_order(guest_order(&[("MW-NUT-M8", 12)])).await;
+    flow.wait_for_commit(order_id, WAIT).await;
+
+    // THEN the Plex order carries the tenant's values, and the defaults for what the profile left out
+    let plex = flow.plex_orders(order_id).await;
+    assert_eq!(plex.len(), 1);
+    assert_eq!(
+        (plex[0]["type"].as_str(), plex[0]["status"].as_str()),
+        (Some("Internet"), Some("Open")),
+        "{:#}",
+        plex[0]
+    );
+    let release = &plex[0]["lines"][0]["releases"][0];
+    assert_eq!(
+        (release["status"].as_str(), release["type"].as_str()),
+        (Some("Wait for Release"), Some("Ship Schedule")),
+        "{release:#}"
+    );
+    assert_eq!(plex[0]["lines"][0]["prices"][0]["unit"], "Ea");
+    flow.stop().await;
+}

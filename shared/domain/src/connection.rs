@@ -52,6 +52,35 @@ pub struct OrderSettings {
     /// How the sales order is written to Plex.
     #[serde(default)]
     pub strategy: WriteStrategy,
+    /// The status, type and unit values the tenant's Plex setup uses for web orders.
+    #[serde(default)]
+    pub plex_codes: PlexOrderCodes,
+}
+
+/// The values a Plex sales order is written with that a web order does not carry. They are each
+/// tenant's own setup in Plex (a tenant may call its open releases `Wait for Release`, its web
+/// orders `Internet`), so they are per connection; the defaults are common values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlexOrderCodes {
+    pub order_status: String,
+    pub order_type: String,
+    /// Also the data sources' `Release_Status`.
+    pub release_status: String,
+    pub release_type: String,
+    pub price_unit: String,
+}
+
+impl Default for PlexOrderCodes {
+    fn default() -> Self {
+        PlexOrderCodes {
+            order_status: "Open".to_owned(),
+            order_type: "Web".to_owned(),
+            release_status: "Open".to_owned(),
+            release_type: "Ship Schedule".to_owned(),
+            price_unit: "Ea".to_owned(),
+        }
+    }
 }
 
 impl Default for OrderSettings {
@@ -64,6 +93,7 @@ impl Default for OrderSettings {
             due_in_days: default_due_in_days(),
             ship_from: default_ship_from(),
             strategy: WriteStrategy::default(),
+            plex_codes: PlexOrderCodes::default(),
         }
     }
 }

@@ -213,9 +213,18 @@ impl Deps {
     }
 }
 
-/// The Plex values a sales order needs that a web order does not carry.
-fn order_defaults(profile: &ConnectionProfile) -> plex::OrderDefaults {
-    plex::OrderDefaults { ship_from: profile.orders.ship_from.clone(), ..plex::OrderDefaults::default() }
+/// The Plex values a connection's sales orders are written with that a web order does not carry
+/// (its profile's `orders.ship_from` and `orders.plex_codes`).
+pub fn order_defaults(profile: &ConnectionProfile) -> plex::OrderDefaults {
+    let codes = &profile.orders.plex_codes;
+    plex::OrderDefaults {
+        order_status: codes.order_status.clone(),
+        order_type: codes.order_type.clone(),
+        release_status: codes.release_status.clone(),
+        release_type: codes.release_type.clone(),
+        ship_from: profile.orders.ship_from.clone(),
+        price_unit: codes.price_unit.clone(),
+    }
 }
 
 /// A client that cannot be built: a bad base URL in the profile, or credentials that do not fit
