@@ -132,6 +132,16 @@ pub async fn map(deps: &Deps, connection: &ConnectionId, mapping: &Mapping, acto
     };
 
     let mut warnings = Vec::new();
+    if let Mapping::Customer { key, .. } = mapping {
+        let matched_by = profile.orders.customer_match.field();
+        if key.field() != matched_by {
+            warnings.push(format!(
+                "connection {connection} matches registered shoppers by {matched_by}, so the worker reads this \
+                 {} mapping only if the profile's customer_match changes",
+                key.field()
+            ));
+        }
+    }
     let now = chrono::Utc::now();
     let event = AuditEvent::new(
         RecordKey::new(connection.clone(), RecordKind::Run, "map"),

@@ -121,6 +121,7 @@ async fn millwright_map_maps_an_unknown_shoppers_email_to_a_plex_customer() {
 
     // THEN the held order is queued at once and written to that customer
     assert!(mapped.what.contains("is Plex customer FITTER"), "{}", mapped.what);
+    assert!(mapped.warnings.is_empty(), "{:?}", mapped.warnings);
     assert_eq!(mapped.released(), vec![order_id]);
     flow.wait_for_commit(order_id, WAIT).await;
     let fitter = flow
@@ -134,5 +135,28 @@ async fn millwright_map_maps_an_unknown_shoppers_email_to_a_plex_customer() {
     let plex = flow.plex_orders(order_id).await;
     assert_eq!(plex.len(), 1);
     assert_eq!(plex[0]["customerId"], json!(fitter), "{:#}", plex[0]);
+    flow.stop().await;
+}
+
+#[tokio::test]
+async fn millwright_map_warns_when_the_connection_does_not_match_customers_by_the_mapped_key() {
+    // GIVEN a connection that matches registered shoppers by billing e-mail (the demo's setting)
+    let flow = OrderFlow::start(World::start().await).await;
+
+    // WHEN an operator maps a company name instead
+    let mapping = Mapping::Customer {
+        key: domain::order::CustomerKey::Company("Fitter Works".into()),
+        plex_customer_code: "FITTER".into(),
+    };
+    let mapped = map::map(&flow.world.deps, &flow.world.connection, &mapping, "cli:test").await.expect("mapped");
+
+    // THEN the mapping is stored, with a warning that the worker will not read it as things stand
+    assert_eq!(mapped.warnings.len(), 1, "{:?}", mapped.warnings);
+    assert!(
+        mapped.warnings[0].contains("matches registered shoppers by billing_address.email"),
+        "{:?}",
+        mapped.warnings
+    );
+    assert!(mapped.released().is_empty());
     flow.stop().await;
 }
