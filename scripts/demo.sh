@@ -251,4 +251,24 @@ step "An operator maps the store's SKU WEB-HEX-NUT to Plex part MW-NUT-M8 (millw
 wait_written "$aliased" "its mapping"
 "$millwright" trace demo "$aliased" | tail -n 4
 
+step "An order whose webhook never came (placed 3 minutes ago while the hooks were down); millwright sweep finds it"
+missed_at=$("$py" -c 'import email.utils, time; print(email.utils.formatdate(time.time() - 180, usegmt=True))')
+curl -fsS -X POST "$SANDBOX_BIGCOMMERCE_URL/__control/seed" -H 'Content-Type: application/json' -d '{"stores":[{
+  "store_hash":"demo-store","orders":[{"id":190,"status_id":11,'"$guest"',"date_created":"'"$missed_at"'",
+  "date_modified":"'"$missed_at"'","products":[{"sku":"MW-BOLT-M8","name":"Hex Bolt M8 x 40","quantity":30,"price_ex_tax":"0.4500"}]}]}]}' >/dev/null
+"$millwright" sweep --connection demo
+wait_written 190 "the sweep"
+"$millwright" trace demo 190 | tail -n 5
+echo "  and the alert it sent:"
+curl -fsS "$AWS_ENDPOINT_URL/moto-api/data.json" | "$py" -c '
+import json, os, sys
+topic = next(t for t in json.load(sys.stdin)["sns"]["Topic"] if t["arn"] == os.environ["ALERT_TOPIC_ARN"])
+missed = [n for n in topic.get("sent_notifications", []) if "without a webhook" in (n[2] or "")]
+if not missed:
+    sys.exit("no missed-webhooks alert was sent")
+message_id, body, subject, *_ = missed[-1]
+print("  Subject: %s\n" % subject)
+print("\n".join("    " + line for line in body.splitlines()))
+'
+
 step "Done: webhooks in, exactly one Plex sales order per web order out, everything else audited and alerted"

@@ -37,7 +37,7 @@ enum Command {
     Failures(failures::FailuresArgs),
     /// Queue orders again: by id, by the outcome they were left in, or from the dead-letter queue.
     Replay(replay::ReplayArgs),
-    /// Run the order sweep now: queue again the held orders whose mappings exist.
+    /// Run the order sweep now: queue again the held orders whose mappings exist, and the orders no webhook brought.
     Sweep(sweep::SweepArgs),
     /// Map a SKU to a Plex part or a shopper to a Plex customer, and release the orders waiting for it.
     Map(map::MapArgs),

@@ -1,8 +1,9 @@
 //! `millwright sweep`: run the order sweep now, instead of waiting for its schedule.
 //!
 //! The same `order_sweep::Sweep` the scheduled function runs: every held order whose mapping gaps
-//! are filled is queued again; the report says what was checked, what filled each gap, and what
-//! stopped a connection early.
+//! are filled is queued again, and every order the worker has not seen in its latest state (a
+//! missed webhook) is queued; the report says what was checked, what filled each gap, what was
+//! recovered, and what stopped a connection early.
 
 use std::process::ExitCode;
 
@@ -38,15 +39,19 @@ pub fn lines(reports: &[ConnectionSweep]) -> Vec<String> {
     for report in reports {
         let connection = report.connection.as_ref().map_or_else(String::new, ToString::to_string);
         lines.push(format!(
-            "{connection}: {} held, {} gap(s) checked with {} Plex call(s), {} queued again, {} stale hold(s) dropped",
+            "{connection}: {} held, {} gap(s) checked with {} Plex call(s), {} queued again, {} stale hold(s) \
+             dropped; {} order(s) recovered without a webhook ({} BigCommerce call(s))",
             report.held,
             report.gaps_checked,
             report.plex_calls,
             report.released.len(),
-            report.dropped.len()
+            report.dropped.len(),
+            report.recovered.len(),
+            report.bigcommerce_calls
         ));
         lines.extend(report.gaps_filled.iter().map(|filled| format!("    filled: {}", filled.how)));
         lines.extend(report.released.iter().map(|order_id| format!("    queued again: order {order_id}")));
+        lines.extend(report.recovered.iter().map(|order_id| format!("    recovered: order {order_id}")));
         lines.extend(report.problems.iter().map(|problem| format!("    problem: {problem}")));
     }
     if reports.is_empty() {

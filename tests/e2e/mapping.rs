@@ -160,3 +160,36 @@ async fn millwright_map_warns_when_the_connection_does_not_match_customers_by_th
     assert!(mapped.released().is_empty());
     flow.stop().await;
 }
+
+#[tokio::test]
+async fn an_order_whose_webhook_never_came_is_found_by_the_sweep_and_written_once() {
+    // GIVEN a store whose hooks are not registered (so no webhook will come) and the runtime
+    // sweeping this connection every second
+    let options =
+        FlowOptions { register_hooks: false, sweep_every: Some(Duration::from_secs(1)), ..FlowOptions::default() };
+    let flow = OrderFlow::start_with(World::start().await, options).await;
+
+    // WHEN an order was placed three minutes ago (seeded: the double sends no webhook for it); the
+    // sweep leaves orders younger than two minutes to their webhooks
+    let modified = (chrono::Utc::now() - chrono::Duration::minutes(3)).to_rfc2822();
+    let mut order = guest_order(&[("MW-NUT-M8", 7)]);
+    order["id"] = json!(9001);
+    order["date_created"] = json!(modified);
+    order["date_modified"] = json!(modified);
+    let seed = json!({"stores": [{"store_hash": sandbox::demo::BIGCOMMERCE_STORE_HASH, "orders": [order]}]});
+    flow.world.control_json("bigcommerce", Method::POST, "/seed", Some(seed)).await;
+
+    // THEN the sweep finds it and the worker writes it, once
+    flow.wait_for_commit(9001, WAIT).await;
+    assert_eq!(plex_lines(&flow.plex_orders(9001).await[0]), vec![("MW-NUT-M8".to_owned(), 7)]);
+    let history = flow.history(9001).await;
+    let found = &history[0];
+    assert_eq!((found.stage, found.actor.as_str()), (Stage::Received, "order-sweep"));
+    assert!(found.message.as_deref().is_some_and(|m| m.ends_with("no webhook brought it to the worker")), "{found:?}");
+    // AND later sweeps leave it alone: one Plex order, one `received` by the sweep
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(flow.plex_orders(9001).await.len(), 1);
+    let history = flow.history(9001).await;
+    assert_eq!(history.iter().filter(|event| event.actor == "order-sweep").count(), 1, "{history:#?}");
+    flow.stop().await;
+}

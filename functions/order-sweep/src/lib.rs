@@ -1,4 +1,5 @@
-//! The order sweep: releases the orders held for mappings once the mappings exist.
+//! The order sweep: releases the orders held for mappings once the mappings exist, and recovers
+//! the orders no webhook brought (`reconcile`).
 //!
 //! An order the worker could not map (an unknown SKU or customer) is `NeedsMapping` in the ledger
 //! with a [`Hold`] naming its gaps. On a schedule (EventBridge in AWS, a timer in the local
@@ -15,23 +16,33 @@
 //! The worker decides afresh: an order still unmapped is held again, one that maps is written once
 //! (the ledger makes any repeat a no-op). A hold whose ledger entry no longer says `held` (a crash
 //! between the worker's two writes) is dropped; an order whose lease is live is left for the next run.
+//!
+//! Then the reconciliation (`reconcile`): the store's orders modified since the connection's
+//! checkpoint are compared with the ledger, and those the worker has not seen are queued, audited
+//! as `received` by the sweep, and announced in one alert per window ("webhooks are being missed").
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use domain::alert::Alert;
 use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::hold::{Hold, distinct_gaps};
 use domain::message::MessageSource;
 use domain::order::{GapRecheck, MappingGap};
-use domain::ports::{AuditLog, ConnectionApis, ConnectionStore, HoldStore, IdMap, OrderLedger, Queue, SalesOrderSink};
+use domain::ports::{
+    Alerter, AuditLog, CheckpointStore, ConnectionApis, ConnectionStore, HoldStore, IdMap, OrderLedger, Queue,
+    SalesOrderSink,
+};
 use domain::{ConnectionId, ConnectionProfile, ErrorClass, OrderMessage, RecordKey, RecordKind};
 use serde::Serialize;
 use serde_json::json;
 
 mod lambda;
+mod reconcile;
 
 pub use lambda::{SweepRequest, handle_scheduled, run_lambda};
+pub use reconcile::{ReconcileSettings, reason_to_queue};
 
 /// The ports the sweep uses; production builds them once per container (`runtime::Deps`).
 #[derive(Clone)]
@@ -43,6 +54,10 @@ pub struct Ports {
     pub queue: Arc<dyn Queue>,
     pub audit: Arc<dyn AuditLog>,
     pub apis: Arc<dyn ConnectionApis>,
+    /// The reconciliation's watermark per connection.
+    pub checkpoints: Arc<dyn CheckpointStore>,
+    /// "Webhooks are being missed", once per connection and window.
+    pub alerter: Arc<dyn Alerter>,
 }
 
 impl Ports {
@@ -55,6 +70,8 @@ impl Ports {
             queue: deps.queue.clone(),
             audit: deps.audit.clone(),
             apis: deps.connection_apis(),
+            checkpoints: deps.checkpoints.clone(),
+            alerter: deps.alerter.clone(),
         }
     }
 }
@@ -66,11 +83,13 @@ pub struct Settings {
     /// The most Plex calls one connection's gaps may cost per run. Gaps beyond it wait for the next
     /// run (longest-waiting orders first), so a backlog of unknown SKUs never eats the workers' budget.
     pub max_lookups: u32,
+    /// The reconciliation's window and paging.
+    pub reconcile: ReconcileSettings,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { actor: "order-sweep".to_owned(), max_lookups: 20 }
+        Settings { actor: "order-sweep".to_owned(), max_lookups: 20, reconcile: ReconcileSettings::default() }
     }
 }
 
@@ -87,8 +106,12 @@ pub struct ConnectionSweep {
     pub released: Vec<u64>,
     /// Holds dropped because their order no longer waits for a mapping.
     pub dropped: Vec<u64>,
+    /// Orders the reconciliation queued because the worker had not seen their latest state.
+    pub recovered: Vec<u64>,
     /// Plex calls the checks made.
     pub plex_calls: u32,
+    /// BigCommerce calls the reconciliation made (one per page of the order list).
+    pub bigcommerce_calls: u32,
     /// What stopped the sweep of this connection early, if anything; the next run starts over.
     pub problems: Vec<String>,
 }
@@ -126,15 +149,25 @@ impl Sweep {
         let mut reports = Vec::new();
         for profile in self.ports.connections.list().await? {
             if only.is_empty() || only.contains(&profile.id) {
-                reports.push(self.release_held(&profile, None, now).await);
+                reports.push(self.sweep_connection(&profile, now).await);
             }
         }
         Ok(reports)
     }
 
-    /// Sweeps one connection. With `only`, just the orders held for that gap (checked first,
-    /// whatever the look-up budget), as `millwright map` asks right after mapping it.
+    /// Sweeps one connection: releases its held orders, then reconciles its order list.
     #[tracing::instrument(name = "order_sweep", skip_all, fields(connection = %profile.id))]
+    pub async fn sweep_connection(&self, profile: &ConnectionProfile, now: DateTime<Utc>) -> ConnectionSweep {
+        let mut report = ConnectionSweep { connection: Some(profile.id.clone()), ..ConnectionSweep::default() };
+        self.release_into(profile, None, &mut report, now).await;
+        self.reconcile(profile, &mut report, now).await;
+        self.finish(profile, report, now).await
+    }
+
+    /// Releases one connection's held orders whose gaps are filled. With `only`, just the orders
+    /// held for that gap (checked first, whatever the look-up budget), as `millwright map` asks
+    /// right after mapping it.
+    #[tracing::instrument(name = "order_sweep_release", skip_all, fields(connection = %profile.id))]
     pub async fn release_held(
         &self,
         profile: &ConnectionProfile,
@@ -142,26 +175,35 @@ impl Sweep {
         now: DateTime<Utc>,
     ) -> ConnectionSweep {
         let mut report = ConnectionSweep { connection: Some(profile.id.clone()), ..ConnectionSweep::default() };
+        self.release_into(profile, only, &mut report, now).await;
+        self.finish(profile, report, now).await
+    }
+
+    async fn release_into(
+        &self,
+        profile: &ConnectionProfile,
+        only: Option<&MappingGap>,
+        report: &mut ConnectionSweep,
+        now: DateTime<Utc>,
+    ) {
         let holds = match self.ports.holds.list(&profile.id).await {
             Ok(holds) => holds,
             Err(error) => {
                 report.problems.push(format!("listing the held orders: {error}"));
-                return self.finish(profile, report, now).await;
+                return;
             }
         };
         let holds: Vec<Hold> =
             holds.into_iter().filter(|hold| only.is_none_or(|gap| hold.gaps.contains(gap))).collect();
         report.held = holds.len();
         if holds.is_empty() {
-            return report;
+            return;
         }
-
-        let filled = self.check_gaps(profile, &holds, &mut report).await;
+        let filled = self.check_gaps(profile, &holds, report).await;
         let how = report.gaps_filled.clone();
         for hold in holds.iter().filter(|hold| hold.is_releasable(&filled)) {
-            self.release(hold, &how, &mut report, now).await;
+            self.release(hold, &how, report, now).await;
         }
-        self.finish(profile, report, now).await
     }
 
     /// Checks the distinct gaps of `holds` within the look-up budget; returns those filled.
@@ -274,21 +316,27 @@ impl Sweep {
         }
     }
 
-    /// Audits the run on `{connection}#run#order-sweep` when it did or met anything, and logs it.
+    /// Audits the run on `{connection}#run#order-sweep` when it did or met anything, alerts when
+    /// orders had to be recovered, and logs it.
     async fn finish(
         &self,
         profile: &ConnectionProfile,
         report: ConnectionSweep,
         now: DateTime<Utc>,
     ) -> ConnectionSweep {
-        let eventful = !report.released.is_empty() || !report.dropped.is_empty() || !report.problems.is_empty();
+        let eventful = !report.released.is_empty()
+            || !report.dropped.is_empty()
+            || !report.recovered.is_empty()
+            || !report.problems.is_empty();
         tracing::info!(
             held = report.held,
             gaps_checked = report.gaps_checked,
             gaps_filled = report.gaps_filled.len(),
             released = report.released.len(),
             dropped = report.dropped.len(),
+            recovered = report.recovered.len(),
             plex_calls = report.plex_calls,
+            bigcommerce_calls = report.bigcommerce_calls,
             problems = report.problems.len(),
             "order sweep finished"
         );
@@ -301,9 +349,10 @@ impl Sweep {
             None => (
                 Outcome::Ok,
                 format!(
-                    "{} held order(s) queued again, {} stale hold(s) dropped",
+                    "{} held order(s) queued again, {} stale hold(s) dropped, {} order(s) recovered without a webhook",
                     report.released.len(),
-                    report.dropped.len()
+                    report.dropped.len(),
+                    report.recovered.len()
                 ),
             ),
         };
@@ -316,7 +365,31 @@ impl Sweep {
         if let Err(error) = self.ports.audit.append(&event).await {
             tracing::warn!(error.message = %error, "the sweep's run event was not stored");
         }
+        if !report.recovered.is_empty() {
+            self.alert_missed_webhooks(profile, &report).await;
+        }
         report
+    }
+
+    /// Orders reached the worker only through the sweep: the store's webhooks are failing or gone.
+    async fn alert_missed_webhooks(&self, profile: &ConnectionProfile, report: &ConnectionSweep) {
+        let name = profile.display_name.clone().unwrap_or_else(|| profile.id.to_string());
+        let listed = report.recovered.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        let alert = Alert {
+            connection: profile.id.clone(),
+            cause: "missed-webhooks".to_owned(),
+            subject: format!("[{name}] {} order(s) arrived without a webhook", report.recovered.len()),
+            body: format!(
+                "The order sweep found orders the worker had not seen in their latest state, and queued them: \
+                 {listed}.\n\nThey become (or update) Plex sales orders as usual, minutes later than a webhook \
+                 would have brought them. Check that the store's store/order/created and store/order/updated \
+                 hooks are active and point at this deployment. This alert is sent once per alert window."
+            ),
+            record: Some(RecordKey::new(profile.id.clone(), RecordKind::Run, "order-sweep")),
+        };
+        if let Err(error) = self.ports.alerter.alert(&alert).await {
+            tracing::warn!(error.message = %error, "the missed-webhooks alert was not sent");
+        }
     }
 }
 

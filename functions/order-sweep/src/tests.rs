@@ -14,10 +14,10 @@ use domain::message::{MessageSource, OrderMessage};
 use domain::order::{Address, MappingGap, WebOrder, WebOrderLine};
 use domain::ports::fakes::{self, FakeConnectionApis, FakePlexSales, FakeWebOrders, PlexCall};
 use domain::ports::memory::{
-    InMemoryAuditLog, InMemoryConnectionStore, InMemoryHoldStore, InMemoryIdMap, InMemoryOrderLedger, RecordingAlerter,
-    RecordingQueue,
+    InMemoryAuditLog, InMemoryCheckpointStore, InMemoryConnectionStore, InMemoryHoldStore, InMemoryIdMap,
+    InMemoryOrderLedger, RecordingAlerter, RecordingQueue,
 };
-use domain::ports::{ApiError, AuditLog, ConnectionStore, HoldStore, OrderLedger};
+use domain::ports::{ApiError, AuditLog, CheckpointStore, ConnectionStore, HoldStore, OrderLedger};
 use domain::{ConnectionId, ErrorClass, LedgerStatus, OrderRef, RecordKey, RecordKind};
 use order_worker::{Disposition, Worker};
 
@@ -43,6 +43,9 @@ struct World {
     holds: Arc<InMemoryHoldStore>,
     audit: Arc<InMemoryAuditLog>,
     queue: Arc<RecordingQueue>,
+    checkpoints: Arc<InMemoryCheckpointStore>,
+    /// The sweep's alerts (the worker's go elsewhere).
+    alerts: Arc<RecordingAlerter>,
     web: Arc<FakeWebOrders>,
     plex: Arc<FakePlexSales>,
     worker: Worker,
@@ -63,6 +66,8 @@ impl World {
         let audit = Arc::new(InMemoryAuditLog::default());
         let queue = Arc::new(RecordingQueue::default());
         let id_map = Arc::new(InMemoryIdMap::default());
+        let checkpoints = Arc::new(InMemoryCheckpointStore::default());
+        let alerts = Arc::new(RecordingAlerter::new(Duration::hours(1)));
         let worker = Worker::new(
             order_worker::Ports {
                 ledger: ledger.clone(),
@@ -85,10 +90,12 @@ impl World {
                 queue: queue.clone(),
                 audit: audit.clone(),
                 apis,
+                checkpoints: checkpoints.clone(),
+                alerter: alerts.clone(),
             },
             settings,
         );
-        World { connections, ledger, holds, audit, queue, web, plex, worker, sweep }
+        World { connections, ledger, holds, audit, queue, checkpoints, alerts, web, plex, worker, sweep }
     }
 
     /// Places order `id` with one line per SKU and lets the worker process its webhook at `at`.
@@ -211,7 +218,10 @@ async fn orders_held_for_one_sku_are_released_once_it_exists_for_one_plex_look_u
     // AND the run is on the connection's audit trail
     let run = world.audit.history(&RecordKey::new(acme(), RecordKind::Run, "order-sweep")).await.unwrap();
     assert_eq!(run.len(), 1, "only the run that released something is recorded");
-    assert_eq!(run[0].message.as_deref(), Some("2 held order(s) queued again, 0 stale hold(s) dropped"));
+    assert_eq!(
+        run[0].message.as_deref(),
+        Some("2 held order(s) queued again, 0 stale hold(s) dropped, 0 order(s) recovered without a webhook")
+    );
 }
 
 #[tokio::test]
@@ -399,4 +409,154 @@ async fn a_scheduled_event_may_name_the_connections_to_sweep_and_a_bad_detail_is
     let response = acme_only.unwrap();
     assert_eq!(response["connections"][0]["connection"], "acme");
     assert_eq!(response["connections"][0]["released"], serde_json::json!([1]));
+}
+
+/// Settings whose first reconciliation looks back `lookback` (none by default).
+fn with_lookback(lookback: Duration) -> Settings {
+    Settings {
+        reconcile: crate::ReconcileSettings { first_lookback: lookback, ..crate::ReconcileSettings::default() },
+        ..Settings::default()
+    }
+}
+
+/// An order in the fake store modified at `modified`, with `status_id`.
+fn listed(id: u64, status_id: u32, modified: DateTime<Utc>) -> WebOrder {
+    WebOrder { status_id, date_modified: modified, ..web_order(id, &[BOLT]) }
+}
+
+fn queued_ids(world: &World) -> Vec<u64> {
+    world.queue.messages().iter().map(|message| message.order.order_id).collect()
+}
+
+#[tokio::test]
+async fn orders_no_webhook_brought_are_queued_once_audited_and_alerted_and_the_checkpoint_moves_on() {
+    // GIVEN a store with two orders the worker never heard of, an incomplete checkout, and an order
+    // modified a moment ago whose webhook is probably in flight
+    let world = World::new(with_lookback(Duration::hours(24))).await;
+    let now = t0() + Duration::hours(1);
+    world.web.put(listed(11, 11, t0()));
+    world.web.put(listed(12, 11, t0() + Duration::minutes(10)));
+    world.web.put(listed(13, 0, t0() + Duration::minutes(20)));
+    world.web.put(listed(14, 11, now - Duration::seconds(30)));
+
+    // WHEN the sweep runs twice
+    let first = world.sweep_at(now).await;
+    let second = world.sweep_at(now + Duration::minutes(5)).await;
+
+    // THEN the two missed orders were queued by the first run, once, as sweep messages
+    assert_eq!(first.recovered, vec![11, 12]);
+    assert_eq!(first.bigcommerce_calls, 1);
+    assert_eq!(queued_ids(&world), vec![11, 12, 14]);
+    assert_eq!(second.recovered, vec![14], "the settled order comes in the next window, the others not again");
+    // AND each has the sweep's `received` event saying why, and the connection one alert
+    let trail = world.audit.history(&OrderRef::new(acme(), 11).record_key()).await.unwrap();
+    assert_eq!((trail[0].stage, trail[0].actor.as_str()), (Stage::Received, "order-sweep"));
+    assert!(trail[0].message.as_deref().unwrap().ends_with("no webhook brought it to the worker"), "{trail:?}");
+    let alerts = world.alerts.sent();
+    assert_eq!(alerts.len(), 1, "one alert per window: {alerts:?}");
+    assert_eq!(alerts[0].cause, "missed-webhooks");
+    assert!(alerts[0].subject.ends_with("2 order(s) arrived without a webhook"), "{}", alerts[0].subject);
+    // AND the checkpoint stands at the end of the second window
+    let stream = domain::SyncStream::new(acme(), crate::reconcile::STREAM);
+    let checkpoint = world.checkpoints.load(&stream).await.unwrap().unwrap();
+    assert_eq!((checkpoint.watermark, checkpoint.revision), (now + Duration::minutes(3), 2));
+}
+
+#[tokio::test]
+async fn an_order_changed_after_the_worker_read_it_is_queued_unless_a_worker_has_it_now() {
+    // GIVEN two orders the worker wrote, both changed in the store afterwards without a webhook
+    let world = World::new(with_lookback(Duration::hours(24))).await;
+    for id in [21, 22] {
+        world.web.put(listed(id, 11, t0()));
+        let message = OrderMessage::requeue(OrderRef::new(acme(), id), MessageSource::Webhook, format!("d-{id}"), t0());
+        assert_eq!(world.worker.process(&message, 1, t0()).await, Disposition::Done(Outcome::Ok));
+        world.web.put(listed(id, 11, t0() + Duration::minutes(30)));
+    }
+    // AND a worker is busy with order 22 right now
+    let now = t0() + Duration::hours(1);
+    world.ledger.acquire(&OrderRef::new(acme(), 22), "req-busy", now, Duration::minutes(2)).await.unwrap();
+
+    // WHEN the sweep runs
+    let swept = world.sweep_at(now).await;
+
+    // THEN only the idle one is queued, naming the state the worker last read
+    assert_eq!(swept.recovered, vec![21]);
+    let trail = world.audit.history(&OrderRef::new(acme(), 21).record_key()).await.unwrap();
+    let found = trail.iter().rfind(|event| event.actor == "order-sweep").unwrap();
+    assert!(found.message.as_deref().unwrap().contains("after the state the worker last read"), "{found:?}");
+
+    // AND once the worker has read the new state (the same content: a duplicate for Plex), a later
+    // window over the same orders does not queue it again
+    let worked = world.work_queue(now).await;
+    assert_eq!(worked, vec![(21, Disposition::Done(Outcome::Duplicate))]);
+    let stream = domain::SyncStream::new(acme(), crate::reconcile::STREAM);
+    world
+        .checkpoints
+        .save(&stream, &domain::Checkpoint::starting_at(t0()), world.checkpoints.load(&stream).await.unwrap().as_ref())
+        .await
+        .unwrap();
+    let again = world.sweep_at(now + Duration::minutes(1)).await;
+    assert!(!again.recovered.contains(&21), "{:?}", again.recovered);
+}
+
+#[tokio::test]
+async fn the_window_is_paged_by_modification_time_and_one_seconds_full_page_by_page_number() {
+    // GIVEN five missed orders, three modified in the same second, read two at a time
+    let settings = Settings {
+        reconcile: crate::ReconcileSettings {
+            page_size: 2,
+            first_lookback: Duration::hours(24),
+            ..crate::ReconcileSettings::default()
+        },
+        ..Settings::default()
+    };
+    let world = World::new(settings).await;
+    let same = t0() + Duration::minutes(5);
+    for (id, modified) in [(31, t0()), (32, same), (33, same), (34, same), (35, t0() + Duration::minutes(9))] {
+        world.web.put(listed(id, 11, modified));
+    }
+
+    // WHEN the sweep runs
+    let swept = world.sweep_at(t0() + Duration::hours(1)).await;
+
+    // THEN every order is queued exactly once, in modification order
+    assert_eq!(swept.recovered, vec![31, 32, 33, 34, 35]);
+    assert_eq!(queued_ids(&world), vec![31, 32, 33, 34, 35]);
+    assert!(swept.bigcommerce_calls <= 5, "{} calls", swept.bigcommerce_calls);
+}
+
+#[tokio::test]
+async fn a_failed_listing_keeps_the_checkpoint_so_the_next_run_reads_the_window_again() {
+    // GIVEN a missed order and BigCommerce failing the list
+    let world = World::new(with_lookback(Duration::hours(24))).await;
+    world.web.put(listed(41, 11, t0()));
+    let outage =
+        ApiError { class: ErrorClass::Transient, message: "HTTP 502 from BigCommerce".into(), retry_after: None };
+    world.web.fail_next(1, outage);
+
+    // WHEN the sweep runs, then runs again once BigCommerce answers
+    let failed = world.sweep_at(t0() + Duration::hours(1)).await;
+    let stream = domain::SyncStream::new(acme(), crate::reconcile::STREAM);
+    let after_failure = world.checkpoints.load(&stream).await.unwrap();
+    let recovered = world.sweep_at(t0() + Duration::hours(1) + Duration::minutes(5)).await;
+
+    // THEN the failure is reported and nothing moved; the next run finds the order
+    assert!(failed.problems[0].contains("HTTP 502 from BigCommerce"), "{:?}", failed.problems);
+    assert_eq!(after_failure, None);
+    assert_eq!(recovered.recovered, vec![41]);
+}
+
+#[tokio::test]
+async fn a_new_connections_first_run_does_not_import_orders_from_before_it_was_swept() {
+    // GIVEN a store with an order from yesterday and one from three minutes ago, and no checkpoint
+    let world = World::new(Settings::default()).await;
+    let now = t0() + Duration::days(1);
+    world.web.put(listed(51, 11, t0()));
+    world.web.put(listed(52, 11, now - Duration::minutes(3)));
+
+    // WHEN the first sweep runs
+    let swept = world.sweep_at(now).await;
+
+    // THEN only the order inside the overlap before the settle time counts as missed
+    assert_eq!(swept.recovered, vec![52]);
 }

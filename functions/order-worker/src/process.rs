@@ -25,7 +25,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use domain::alert::{Alert, AlertOutcome};
 use domain::audit::{AuditEvent, Outcome, Stage};
-use domain::connection::{ConnectionProfile, OrderSettings};
+use domain::connection::ConnectionProfile;
 use domain::hold::Hold;
 use domain::ledger::{LedgerEntry, LedgerStatus};
 use domain::message::OrderMessage;
@@ -142,6 +142,9 @@ impl Run<'_> {
             Ok(None) => return self.not_in_store(entry).await,
             Err(error) => return self.api_failed(entry, Stage::Fetched, System::Bigcommerce, error).await,
         };
+        // Whatever follows, this state has been read: the reconciliation sweep queues the order again
+        // only if the store shows a newer one.
+        entry.seen_modified = entry.seen_modified.max(Some(order.date_modified));
         self.record(self.event(Stage::Fetched, Outcome::Ok).with_detail(json!({
             "status": order.status,
             "status_id": order.status_id,
@@ -153,7 +156,7 @@ impl Run<'_> {
         })))
         .await;
 
-        if !is_synced(&order, &profile.orders) {
+        if !profile.orders.syncs_status(order.status_id) {
             return self.not_synced(entry, &order).await;
         }
         let content_hash = order.content_hash();
@@ -704,14 +707,6 @@ impl Run<'_> {
 }
 
 /// Whether the connection syncs the order's status: the configured list, or every real order.
-fn is_synced(order: &WebOrder, settings: &OrderSettings) -> bool {
-    if settings.synced_statuses.is_empty() {
-        order.is_real_order()
-    } else {
-        settings.synced_statuses.contains(&order.status_id)
-    }
-}
-
 /// The Plex order an entry stands for, when Plex has (or may have) one: its number once committed,
 /// the reference to look for while a create is in doubt.
 fn plex_name(entry: &LedgerEntry) -> Option<String> {

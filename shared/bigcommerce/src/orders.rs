@@ -1,4 +1,5 @@
-//! Reading one order in full: [`BigCommerceClient::order`].
+//! Reading one order in full: [`BigCommerceClient::order`]; and the order list by modification
+//! time for the reconciliation sweep: [`BigCommerceClient::order_changes`].
 //!
 //! One call in the common case: `GET /v2/orders/{id}?include=consignments.line_items&
 //! consignment_structure=object` embeds the shipping consignments (the shipping addresses) and their
@@ -15,7 +16,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use domain::order::{Address, ShippingAddress, WebOrder, WebOrderLine};
+use chrono::{DateTime, SecondsFormat, Utc};
+use domain::order::{Address, OrderChange, ShippingAddress, WebOrder, WebOrderLine};
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -87,6 +89,42 @@ impl BigCommerceClient {
         web_order.shipping = shipping;
         web_order.lines = lines;
         Ok(Some(web_order))
+    }
+
+    /// One page (from 1) of the orders modified in `[from, to]` (BigCommerce compares inclusively,
+    /// to the second), sorted by `date_modified` ascending: `GET /v2/orders?min_date_modified=
+    /// &max_date_modified=&sort=date_modified:asc&limit=&page=`. The end of the list is a 204
+    /// (an empty page here). Only id, status and modification time are read.
+    pub async fn order_changes(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        page: u32,
+        limit: u32,
+    ) -> Result<Vec<OrderChange>, Error> {
+        let iso = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let path = format!(
+            "/v2/orders?min_date_modified={}&max_date_modified={}&sort=date_modified:asc&limit={limit}&page={page}",
+            iso(from),
+            iso(to)
+        );
+        let reply = self.get(&path).await?;
+        if reply.status == StatusCode::NO_CONTENT || reply.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Vec::new());
+        }
+        let batch: Vec<Value> = reply.json().map_err(|source| Error::Decode { what: "orders", source })?;
+        batch
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let order = Object::new(item, "the order list", format!("[{index}]"))?;
+                Ok(OrderChange {
+                    id: order.u64("id")?,
+                    status_id: order.u32("status_id")?,
+                    date_modified: order.date("date_modified")?,
+                })
+            })
+            .collect()
     }
 
     /// Every line of the order, paged from `/products`.

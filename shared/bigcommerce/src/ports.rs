@@ -2,7 +2,8 @@
 //! `domain::ports::ApiError`, keeping the class `millwright-http` decided and the server's wait.
 
 use async_trait::async_trait;
-use domain::order::WebOrder;
+use chrono::{DateTime, Utc};
+use domain::order::{OrderChange, WebOrder};
 use domain::ports::{ApiError, WebOrderSource};
 
 use crate::{BigCommerceClient, Error};
@@ -20,5 +21,15 @@ pub fn api_error(error: Error) -> ApiError {
 impl WebOrderSource for BigCommerceClient {
     async fn order(&self, id: u64) -> Result<Option<WebOrder>, ApiError> {
         BigCommerceClient::order(self, id).await.map_err(api_error)
+    }
+
+    async fn order_changes(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        page: u32,
+        limit: u32,
+    ) -> Result<Vec<OrderChange>, ApiError> {
+        BigCommerceClient::order_changes(self, from, to, page, limit).await.map_err(api_error)
     }
 }

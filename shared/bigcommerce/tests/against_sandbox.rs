@@ -454,3 +454,57 @@ async fn a_cut_off_hooks_response_never_puts_a_header_secret_into_the_error() {
     assert!(!shown.contains(secret), "{shown}");
     sandbox.shutdown().await;
 }
+
+/// Seeds orders `(id, status_id, date_modified)` into the demo store (one line each).
+async fn seed_modified(sandbox: &Sandbox, orders: &[(u64, u32, &str)]) {
+    let orders: Vec<Value> = orders
+        .iter()
+        .map(|(id, status_id, modified)| {
+            json!({"id": id, "status_id": status_id, "customer_id": 0, "currency_code": "USD",
+                   "date_created": "Mon, 23 Nov 2026 08:00:00 +0000", "date_modified": modified,
+                   "billing_address": {"first_name": "Sam", "country_iso2": "US"},
+                   "products": [{"product_id": 1, "sku": "SKU-1", "name": "Part", "quantity": 1, "price_ex_tax": "1.0000"}]})
+        })
+        .collect();
+    control(sandbox, "seed", json!({"stores": [{"store_hash": demo::BIGCOMMERCE_STORE_HASH, "orders": orders}]})).await;
+}
+
+#[tokio::test]
+async fn order_changes_list_a_modification_window_oldest_first_page_by_page_until_the_204() {
+    // GIVEN orders modified at different times, two of them in the same second
+    let sandbox = start_sandbox().await;
+    seed_modified(
+        &sandbox,
+        &[
+            (701, 11, "Tue, 24 Nov 2026 10:00:05 +0000"),
+            (702, 5, "Tue, 24 Nov 2026 10:00:01 +0000"),
+            (703, 11, "Tue, 24 Nov 2026 10:00:05 +0000"),
+            (704, 11, "Tue, 24 Nov 2026 09:59:59 +0000"),
+            (705, 11, "Tue, 24 Nov 2026 10:01:00 +0000"),
+        ],
+    )
+    .await;
+    let bigcommerce = client(&sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN);
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc);
+    let (from, to) = (at("2026-11-24T10:00:00Z"), at("2026-11-24T10:00:59Z"));
+
+    // WHEN the window is read two at a time
+    let first = bigcommerce.order_changes(from, to, 1, 2).await.expect("page 1");
+    let second = bigcommerce.order_changes(from, to, 2, 2).await.expect("page 2");
+    let past_the_end = bigcommerce.order_changes(from, to, 3, 2).await.expect("page 3");
+
+    // THEN only the window's orders come, oldest modification first, ties by id, and the end is empty
+    let ids = |page: &[domain::order::OrderChange]| page.iter().map(|change| change.id).collect::<Vec<_>>();
+    assert_eq!((ids(&first), ids(&second)), (vec![702, 701], vec![703]));
+    assert!(past_the_end.is_empty());
+    assert_eq!((first[0].status_id, first[0].date_modified), (5, at("2026-11-24T10:00:01Z")));
+    // AND the query asked BigCommerce for exactly that window, sorted by modification
+    let log = request_log(&sandbox).await;
+    let queries = paths_and_queries(&log);
+    let window = "min_date_modified=2026-11-24T10%3A00%3A00Z&max_date_modified=2026-11-24T10%3A00%3A59Z";
+    let expected = format!("/v2/orders?{window}&sort=date_modified%3Aasc&limit=2&page=1");
+    assert!(queries[0].ends_with(&expected), "{queries:#?}");
+    assert_eq!(queries.len(), 3, "one call per page: {queries:#?}");
+    assert_eq!(statuses(&log).last(), Some(&Some(204)), "{log:#?}");
+    sandbox.shutdown().await;
+}

@@ -60,6 +60,17 @@ impl Checkpoint {
         modified == self.watermark && self.ids_at_watermark.contains(id)
     }
 
+    /// This checkpoint once a window was read to its end at `horizon`: nothing unread is older, so
+    /// the watermark moves up to the horizon even when no record was there (the next window then
+    /// starts at `horizon - overlap` instead of growing from an old watermark).
+    pub fn read_up_to(mut self, horizon: DateTime<Utc>) -> Checkpoint {
+        if horizon > self.watermark {
+            self.watermark = horizon;
+            self.ids_at_watermark.clear();
+        }
+        self
+    }
+
     /// The checkpoint after `written` (timestamp, id) records were all written successfully.
     ///
     /// Never moves backwards: records older than the watermark (late commits in the overlap) do not
@@ -125,5 +136,13 @@ mod tests {
     fn stream_names_carry_the_connection() {
         let stream = SyncStream::new(ConnectionId::new("acme").unwrap(), "monday:purchase-orders");
         assert_eq!(stream.to_string(), "acme#monday:purchase-orders");
+    }
+
+    #[test]
+    fn a_window_read_to_its_end_moves_the_watermark_to_the_horizon_but_never_back() {
+        let start = Checkpoint::starting_at(at("2026-11-24T10:00:00Z")).advanced([(at("2026-11-24T10:00:00Z"), "7")]);
+        let moved = start.clone().read_up_to(at("2026-11-24T10:05:00Z"));
+        assert_eq!((moved.watermark, moved.ids_at_watermark.len()), (at("2026-11-24T10:05:00Z"), 0));
+        assert_eq!(start.clone().read_up_to(at("2026-11-24T09:00:00Z")), start);
     }
 }

@@ -83,6 +83,17 @@ impl Default for PlexOrderCodes {
     }
 }
 
+impl OrderSettings {
+    /// Whether orders in this BigCommerce status become Plex sales orders.
+    pub fn syncs_status(&self, status_id: u32) -> bool {
+        if self.synced_statuses.is_empty() {
+            !crate::order::NOT_AN_ORDER_STATUSES.contains(&status_id)
+        } else {
+            self.synced_statuses.contains(&status_id)
+        }
+    }
+}
+
 impl Default for OrderSettings {
     fn default() -> Self {
         OrderSettings {

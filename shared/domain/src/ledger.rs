@@ -95,6 +95,10 @@ pub struct LedgerEntry {
     /// holds whose entry no longer says so (left behind by a crash between the two writes).
     #[serde(default)]
     pub held: bool,
+    /// BigCommerce `date_modified` of the newest state the worker has read, whatever it decided;
+    /// the reconciliation sweep queues an order whose list entry is newer (a missed webhook).
+    #[serde(default)]
+    pub seen_modified: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -109,6 +113,7 @@ impl LedgerEntry {
             lease: None,
             committed: None,
             held: false,
+            seen_modified: None,
             updated_at: now,
         }
     }
@@ -116,6 +121,12 @@ impl LedgerEntry {
     /// Whether someone other than `holder` holds an unexpired lease.
     pub fn is_leased_by_other(&self, holder: &str, now: DateTime<Utc>) -> bool {
         self.lease.as_ref().is_some_and(|lease| lease.holder != holder && lease.until > now)
+    }
+
+    /// Whether the worker has read the order as it was at `modified` or later (entries written
+    /// before `seen_modified` existed count their committed version).
+    pub fn has_seen(&self, modified: DateTime<Utc>) -> bool {
+        self.seen_modified.or(self.source_modified).is_some_and(|seen| seen >= modified)
     }
 
     /// An earlier create may or may not have reached Plex: look it up before creating again.
@@ -148,6 +159,17 @@ mod tests {
         assert!(e.is_leased_by_other("w2", now));
         assert!(!e.is_leased_by_other("w1", now));
         assert!(!e.is_leased_by_other("w2", now + chrono::Duration::seconds(31)));
+    }
+
+    #[test]
+    fn an_entry_has_seen_what_the_worker_last_read_or_else_its_committed_version() {
+        let mut e = entry();
+        let t = e.updated_at;
+        assert!(!e.has_seen(t), "a new entry has seen nothing");
+        e.source_modified = Some(t);
+        assert!(e.has_seen(t) && !e.has_seen(t + chrono::Duration::seconds(1)));
+        e.seen_modified = Some(t + chrono::Duration::seconds(5));
+        assert!(e.has_seen(t + chrono::Duration::seconds(5)) && !e.has_seen(t + chrono::Duration::seconds(6)));
     }
 
     #[test]

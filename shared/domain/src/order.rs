@@ -405,6 +405,15 @@ impl CustomerKey {
     }
 }
 
+/// An order as the store's order list shows it: enough to tell whether the worker has seen its
+/// latest state, without reading the order in full.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderChange {
+    pub id: u64,
+    pub status_id: u32,
+    pub date_modified: DateTime<Utc>,
+}
+
 /// A Plex part as the mapping needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartRef {

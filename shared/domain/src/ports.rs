@@ -20,7 +20,9 @@ use crate::hold::Hold;
 use crate::ids::{ConnectionId, RecordKey, SecretName};
 use crate::ledger::{LedgerEntry, OrderRef};
 use crate::message::OrderMessage;
-use crate::order::{CustomerKey, NewCustomer, PartRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder};
+use crate::order::{
+    CustomerKey, NewCustomer, OrderChange, PartRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder,
+};
 
 pub mod fakes;
 pub mod memory;
@@ -173,6 +175,15 @@ pub trait WebOrderSource: Send + Sync {
     /// The order as it is now, in full (lines and shipping addresses); `None` when the store has
     /// no such order.
     async fn order(&self, id: u64) -> Result<Option<WebOrder>, ApiError>;
+    /// One page (from 1) of the orders modified in `[from, to]`, both inclusive, oldest
+    /// modification first (ties by id), at most `limit`; a short or empty page is the last.
+    async fn order_changes(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        page: u32,
+        limit: u32,
+    ) -> Result<Vec<OrderChange>, ApiError>;
 }
 
 /// What the order worker needs from Plex: look-ups for mapping, and the sales order writes of the

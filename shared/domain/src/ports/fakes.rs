@@ -13,13 +13,15 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::{ApiError, ConnectionApis, SalesOrderSink, WebOrderSource};
 use crate::connection::{BigCommerceProfile, ConnectionProfile, OrderSettings, PlexProfile};
 use crate::error::ErrorClass;
 use crate::ids::ConnectionId;
 use crate::order::{
-    CustomerKey, NewCustomer, PartRef, PlexLineRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder,
+    CustomerKey, NewCustomer, OrderChange, PartRef, PlexLineRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft,
+    WebOrder,
 };
 
 /// A profile for handler tests over these fakes: shown as "Acme", store `abc123`, Plex by API key,
@@ -130,6 +132,27 @@ impl WebOrderSource for FakeWebOrders {
         state.calls += 1;
         state.failures.next()?;
         Ok(state.orders.get(&id).cloned())
+    }
+
+    async fn order_changes(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        page: u32,
+        limit: u32,
+    ) -> Result<Vec<OrderChange>, ApiError> {
+        let mut state = lock(&self.state);
+        state.calls += 1;
+        state.failures.next()?;
+        let mut changed: Vec<OrderChange> = state
+            .orders
+            .values()
+            .filter(|order| order.date_modified >= from && order.date_modified <= to)
+            .map(|order| OrderChange { id: order.id, status_id: order.status_id, date_modified: order.date_modified })
+            .collect();
+        changed.sort_by_key(|change| (change.date_modified, change.id));
+        let skip = (page.max(1) as usize - 1) * limit as usize;
+        Ok(changed.into_iter().skip(skip).take(limit as usize).collect())
     }
 }
 

@@ -1,0 +1,202 @@
+//! The reconciliation sweep: orders the worker never saw, or saw in an older state, because a
+//! webhook never arrived (a deactivated hook, an outage longer than BigCommerce's retries).
+//!
+//! Per connection, the store's order list is read by modification time over a window from the
+//! stream's checkpoint (`orders:reconcile`) minus an overlap up to a moment ago (orders modified
+//! in the last [`ReconcileSettings::settle`] are left to their webhooks, which are probably in
+//! flight). It pages keyset-style (the next query starts at the last `date_modified` seen, ties by
+//! page) so orders modified during the read cannot shift pages under it. An order is queued again
+//! when the ledger has no entry for it and its status is synced, or when its entry has not seen
+//! this modification (`LedgerEntry::has_seen`). The checkpoint moves only after every order of the
+//! window that needed it was queued, and only from the revision that was loaded.
+//!
+//! Cost: one BigCommerce call per page of up to 250 orders, whatever they are; nothing for Plex.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use domain::audit::{AuditEvent, Outcome, Stage};
+use domain::message::MessageSource;
+use domain::order::OrderChange;
+use domain::{Checkpoint, ConnectionProfile, LedgerEntry, OrderMessage, OrderRef, SyncStream};
+use serde_json::json;
+
+use crate::{ConnectionSweep, Sweep};
+
+/// The checkpoint stream of the reconciliation, per connection.
+pub const STREAM: &str = "orders:reconcile";
+
+#[derive(Debug, Clone)]
+pub struct ReconcileSettings {
+    /// How far back the first run of a connection looks (it has no checkpoint yet), beyond the
+    /// overlap. None by default: orders from before the connection was swept are not "missed",
+    /// and importing them could duplicate what the manufacturer entered by hand.
+    pub first_lookback: Duration,
+    /// How far each window reaches back behind the checkpoint, for orders whose modification
+    /// became visible late.
+    pub overlap: Duration,
+    /// Orders modified more recently than this are left to their webhooks.
+    pub settle: Duration,
+    /// Orders per page (BigCommerce serves at most 250).
+    pub page_size: u32,
+    /// The most pages one run reads per connection; the rest waits for the next run.
+    pub max_pages: u32,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        ReconcileSettings {
+            first_lookback: Duration::zero(),
+            overlap: Duration::minutes(5),
+            settle: Duration::minutes(2),
+            page_size: 250,
+            max_pages: 20,
+        }
+    }
+}
+
+/// Why an order listed in the window is queued again, or `None` when the worker has seen it.
+pub fn reason_to_queue(
+    change: &OrderChange,
+    entry: Option<&LedgerEntry>,
+    profile: &ConnectionProfile,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    match entry {
+        None if profile.orders.syncs_status(change.status_id) => Some("no webhook brought it to the worker".to_owned()),
+        // Never seen and not an order this connection syncs (an incomplete checkout, say).
+        None => None,
+        Some(entry) if entry.has_seen(change.date_modified) => None,
+        // A worker has it right now and reads its current state anyway.
+        Some(entry) if entry.lease.as_ref().is_some_and(|lease| lease.until > now) => None,
+        Some(entry) => Some(match entry.seen_modified.or(entry.source_modified) {
+            Some(seen) => format!("modified at {} after the state the worker last read ({seen})", change.date_modified),
+            None => format!("modified at {} and never read by the worker", change.date_modified),
+        }),
+    }
+}
+
+impl Sweep {
+    /// Reads the connection's changed orders since its checkpoint and queues the ones the worker
+    /// has not seen; adds what it did to `report`.
+    pub(crate) async fn reconcile(
+        &self,
+        profile: &ConnectionProfile,
+        report: &mut ConnectionSweep,
+        now: DateTime<Utc>,
+    ) {
+        let settings = &self.settings.reconcile;
+        let stream = SyncStream::new(profile.id.clone(), STREAM);
+        let loaded = match self.ports.checkpoints.load(&stream).await {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                report.problems.push(format!("loading the reconciliation checkpoint: {error}"));
+                return;
+            }
+        };
+        let start = loaded.clone().unwrap_or_else(|| Checkpoint::starting_at(now - settings.first_lookback));
+        let (from, to) = (start.window_start(settings.overlap), now - settings.settle);
+        if from >= to {
+            return;
+        }
+        let web = match self.ports.apis.web_orders(profile).await {
+            Ok(web) => web,
+            Err(error) => {
+                report.problems.push(format!("connecting to BigCommerce: {error}"));
+                return;
+            }
+        };
+
+        let mut seen: Vec<OrderChange> = Vec::new();
+        let mut ids = HashSet::new();
+        let (mut min, mut page) = (from, 1);
+        let mut complete = false;
+        let mut all_queued = true;
+        for _ in 0..settings.max_pages {
+            report.bigcommerce_calls += 1;
+            let batch = match web.order_changes(min, to, page, settings.page_size).await {
+                Ok(batch) => batch,
+                Err(error) => {
+                    report.problems.push(format!("listing the orders modified since {min}: {error}"));
+                    all_queued = false;
+                    break;
+                }
+            };
+            let full = batch.len() >= settings.page_size as usize;
+            let last = batch.last().map(|change| change.date_modified);
+            for change in batch {
+                if !ids.insert(change.id) || start.already_covers(change.date_modified, &change.id.to_string()) {
+                    continue;
+                }
+                if !self.recover(profile, &change, report, now).await {
+                    all_queued = false;
+                }
+                seen.push(change);
+            }
+            match last {
+                Some(last) if full && last > min => (min, page) = (last, 1),
+                // A full page of one second's orders: the next page of the same second.
+                Some(_) if full => page += 1,
+                _ => {
+                    complete = true;
+                    break;
+                }
+            }
+        }
+        if !all_queued {
+            // The checkpoint stays: the next run reads the window again, and what was queued this
+            // time is then seen in the ledger (or queued once more, which the ledger makes a no-op).
+            return;
+        }
+        let keys: Vec<(DateTime<Utc>, String)> =
+            seen.iter().map(|change| (change.date_modified, change.id.to_string())).collect();
+        let mut next = start.advanced(keys.iter().map(|(at, id)| (*at, id.as_str())));
+        if complete {
+            next = next.read_up_to(to);
+        }
+        if let Err(error) = self.ports.checkpoints.save(&stream, &next, loaded.as_ref()).await {
+            report.problems.push(format!("saving the reconciliation checkpoint: {error}"));
+        }
+    }
+
+    /// Queues one listed order if the worker has not seen it; `false` when queueing failed.
+    async fn recover(
+        &self,
+        profile: &ConnectionProfile,
+        change: &OrderChange,
+        report: &mut ConnectionSweep,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let order = OrderRef::new(profile.id.clone(), change.id);
+        let entry = match self.ports.ledger.get(&order).await {
+            Ok(entry) => entry,
+            Err(error) => {
+                report.problems.push(format!("reading the ledger entry of {order}: {error}"));
+                return false;
+            }
+        };
+        let Some(reason) = reason_to_queue(change, entry.as_ref(), profile, now) else { return true };
+        let delivery = format!("sweep-{}", uuid::Uuid::new_v4().simple());
+        let message = OrderMessage::requeue(order.clone(), MessageSource::Sweep, delivery.clone(), now);
+        let message_id = match self.ports.queue.enqueue(&message).await {
+            Ok(id) => id,
+            Err(error) => {
+                report.problems.push(format!("queueing {order}: {error}"));
+                return false;
+            }
+        };
+        let event = AuditEvent::new(order.record_key(), now, Stage::Received, Outcome::Ok, &self.settings.actor)
+            .with_message(format!("found by the reconciliation sweep and queued as message {message_id}: {reason}"))
+            .with_detail(json!({
+                "message_id": message_id,
+                "delivery": delivery,
+                "date_modified": change.date_modified,
+                "status_id": change.status_id,
+            }));
+        if let Err(error) = self.ports.audit.append(&event).await {
+            tracing::warn!(error.message = %error, order = %order, "the sweep's Received event was not stored");
+        }
+        report.recovered.push(change.id);
+        true
+    }
+}
