@@ -5,12 +5,14 @@
 //! - [`failures`]: what needs an operator, per connection, with the command that replays it.
 //! - [`replay`]: queue orders again (by id, by outcome, or from the dead-letter queue).
 //! - [`sweep`]: run the order sweep now (release held orders whose mappings exist).
+//! - [`backfill`]: queue the orders of a time window the worker has not read.
 //! - [`map`]: map a SKU to a Plex part or a shopper to a Plex customer, and release what waited.
 //! - [`since`]: the `--since` argument (an age or a time).
 //!
 //! Each command module has a clap `…Args` (the binary's subcommand), functions that return what
 //! they found or did (for tests), `lines` that format it, and `run` that does both and prints.
 
+pub mod backfill;
 pub mod failures;
 pub mod map;
 pub mod replay;

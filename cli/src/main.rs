@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use millwright_cli::{failures, map, replay, sweep, trace};
+use millwright_cli::{backfill, failures, map, replay, sweep, trace};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +39,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Run the order sweep now: queue again the held orders whose mappings exist, and the orders no webhook brought.
     Sweep(sweep::SweepArgs),
+    /// Queue the orders modified in a time window that the worker has not read (e.g. from before the first sweep).
+    Backfill(backfill::BackfillArgs),
     /// Map a SKU to a Plex part or a shopper to a Plex customer, and release the orders waiting for it.
     Map(map::MapArgs),
     /// The local world: moto (AWS) and the sandbox doubles, with the template's resources.
@@ -101,6 +103,7 @@ async fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args).await,
         Command::Sweep(args) => sweep::run(args).await,
         Command::Map(args) => map::run(args).await,
+        Command::Backfill(args) => backfill::run(args).await,
         Command::Local {
             command:
                 LocalCommand::Up {

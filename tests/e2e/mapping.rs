@@ -6,7 +6,7 @@ use std::time::Duration;
 use domain::audit::{Outcome, Stage};
 use domain::ledger::LedgerStatus;
 use millwright_cli::map::{self, Mapping};
-use millwright_cli::sweep;
+use millwright_cli::{backfill, sweep};
 use reqwest::Method;
 use serde_json::json;
 
@@ -191,5 +191,47 @@ async fn an_order_whose_webhook_never_came_is_found_by_the_sweep_and_written_onc
     assert_eq!(flow.plex_orders(9001).await.len(), 1);
     let history = flow.history(9001).await;
     assert_eq!(history.iter().filter(|event| event.actor == "order-sweep").count(), 1, "{history:#?}");
+    flow.stop().await;
+}
+
+#[tokio::test]
+async fn millwright_backfill_queues_orders_from_before_the_first_sweep_once() {
+    // GIVEN orders placed yesterday, before the connection was set up (no webhooks, no sweep)
+    let flow =
+        OrderFlow::start_with(World::start().await, FlowOptions { register_hooks: false, ..FlowOptions::default() })
+            .await;
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    let orders: Vec<serde_json::Value> = [(9101, "MW-NUT-M8"), (9102, "MW-BOLT-M8")]
+        .into_iter()
+        .map(|(id, sku)| {
+            let mut order = guest_order(&[(sku, 4)]);
+            order["id"] = json!(id);
+            order["date_created"] = json!(yesterday.to_rfc2822());
+            order
+        })
+        .collect();
+    let seed = json!({"stores": [{"store_hash": sandbox::demo::BIGCOMMERCE_STORE_HASH, "orders": orders}]});
+    flow.world.control_json("bigcommerce", Method::POST, "/seed", Some(seed)).await;
+    let (deps, connection) = (&flow.world.deps, &flow.world.connection);
+    let (since, until) = (yesterday - chrono::Duration::hours(1), chrono::Utc::now());
+
+    // WHEN an operator backfills the last day, first as a dry run, then for real, then again
+    let dry = backfill::backfill(deps, connection, since, until, true, "cli:test").await.unwrap();
+    let real = backfill::backfill(deps, connection, since, until, false, "cli:test").await.unwrap();
+    for order_id in [9101, 9102] {
+        flow.wait_for_commit(order_id, WAIT).await;
+    }
+    let again = backfill::backfill(deps, connection, since, until, false, "cli:test").await.unwrap();
+
+    // THEN both orders are queued once and written once; the repeat finds nothing left to do
+    assert_eq!((dry.recovered.clone(), real.recovered.clone()), (vec![9101, 9102], vec![9101, 9102]));
+    assert!(again.recovered.is_empty(), "{again:?}");
+    for order_id in [9101, 9102] {
+        assert_eq!(flow.plex_orders(order_id).await.len(), 1);
+    }
+    assert_eq!(
+        backfill::lines(&again, false).last().map(String::as_str),
+        Some("0 order(s) queued (1 BigCommerce call(s)); the others were already read by the worker or are not synced")
+    );
     flow.stop().await;
 }

@@ -18,7 +18,8 @@ use chrono::{DateTime, Duration, Utc};
 use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::message::MessageSource;
 use domain::order::OrderChange;
-use domain::{Checkpoint, ConnectionProfile, LedgerEntry, OrderMessage, OrderRef, SyncStream};
+use domain::ports::WebOrderSource;
+use domain::{Checkpoint, ConnectionProfile, LedgerEntry, OrderMessage, OrderRef, RecordKey, RecordKind, SyncStream};
 use serde_json::json;
 
 use crate::{ConnectionSweep, Sweep};
@@ -53,6 +54,44 @@ impl Default for ReconcileSettings {
             max_pages: 20,
         }
     }
+}
+
+/// The most pages one backfill reads (100 000 orders at 250 a page).
+const BACKFILL_MAX_PAGES: u32 = 400;
+
+/// Who is looking for unseen orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finder {
+    Sweep,
+    Backfill { dry_run: bool },
+}
+
+impl Finder {
+    fn found_by(self) -> &'static str {
+        match self {
+            Finder::Sweep => "found by the reconciliation sweep",
+            Finder::Backfill { .. } => "found by a backfill",
+        }
+    }
+}
+
+/// A window of the order list to read.
+struct Window<'a> {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    max_pages: u32,
+    /// The checkpoint whose orders at its watermark were handled already.
+    covered: Option<&'a Checkpoint>,
+}
+
+/// What reading a window found.
+struct Scanned {
+    /// Every order listed, once each, in modification order.
+    seen: Vec<OrderChange>,
+    /// The window was read to its end.
+    complete: bool,
+    /// Every order that needed queueing was queued.
+    all_queued: bool,
 }
 
 /// Why an order listed in the window is queued again, or `None` when the worker has seen it.
@@ -106,43 +145,9 @@ impl Sweep {
                 return;
             }
         };
-
-        let mut seen: Vec<OrderChange> = Vec::new();
-        let mut ids = HashSet::new();
-        let (mut min, mut page) = (from, 1);
-        let mut complete = false;
-        let mut all_queued = true;
-        for _ in 0..settings.max_pages {
-            report.bigcommerce_calls += 1;
-            let batch = match web.order_changes(min, to, page, settings.page_size).await {
-                Ok(batch) => batch,
-                Err(error) => {
-                    report.problems.push(format!("listing the orders modified since {min}: {error}"));
-                    all_queued = false;
-                    break;
-                }
-            };
-            let full = batch.len() >= settings.page_size as usize;
-            let last = batch.last().map(|change| change.date_modified);
-            for change in batch {
-                if !ids.insert(change.id) || start.already_covers(change.date_modified, &change.id.to_string()) {
-                    continue;
-                }
-                if !self.recover(profile, &change, report, now).await {
-                    all_queued = false;
-                }
-                seen.push(change);
-            }
-            match last {
-                Some(last) if full && last > min => (min, page) = (last, 1),
-                // A full page of one second's orders: the next page of the same second.
-                Some(_) if full => page += 1,
-                _ => {
-                    complete = true;
-                    break;
-                }
-            }
-        }
+        let window = Window { from, to, max_pages: settings.max_pages, covered: Some(&start) };
+        let Scanned { seen, complete, all_queued } =
+            self.scan(profile, web.as_ref(), &window, Finder::Sweep, report, now).await;
         if !all_queued {
             // The checkpoint stays: the next run reads the window again, and what was queued this
             // time is then seen in the ledger (or queued once more, which the ledger makes a no-op).
@@ -159,11 +164,107 @@ impl Sweep {
         }
     }
 
+    /// Queues the orders of `window` whose latest modification the worker has not read: by
+    /// an operator's backfill (`millwright backfill`), from `from` to `to`, whatever the checkpoint
+    /// says, without moving it; with `dry_run`, only lists what it would queue. Audited on
+    /// `{connection}#run#backfill`; never alerts (the operator asked).
+    pub async fn backfill(
+        &self,
+        profile: &ConnectionProfile,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        dry_run: bool,
+        now: DateTime<Utc>,
+    ) -> ConnectionSweep {
+        let mut report = ConnectionSweep { connection: Some(profile.id.clone()), ..ConnectionSweep::default() };
+        let web = match self.ports.apis.web_orders(profile).await {
+            Ok(web) => web,
+            Err(error) => {
+                report.problems.push(format!("connecting to BigCommerce: {error}"));
+                return report;
+            }
+        };
+        let window = Window { from, to, max_pages: BACKFILL_MAX_PAGES, covered: None };
+        let scanned = self.scan(profile, web.as_ref(), &window, Finder::Backfill { dry_run }, &mut report, now).await;
+        if !scanned.complete && report.problems.is_empty() {
+            report.problems.push(format!(
+                "stopped after {BACKFILL_MAX_PAGES} pages; backfill again from the last order's modification time"
+            ));
+        }
+        if !dry_run {
+            let key = RecordKey::new(profile.id.clone(), RecordKind::Run, "backfill");
+            let event = AuditEvent::new(key, now, Stage::Received, Outcome::Ok, &self.settings.actor)
+                .with_message(format!(
+                    "backfill of the orders modified from {from} to {to}: {} listed, {} queued",
+                    scanned.seen.len(),
+                    report.recovered.len()
+                ))
+                .with_detail(json!(report));
+            if let Err(error) = self.ports.audit.append(&event).await {
+                tracing::warn!(error.message = %error, "the backfill's run event was not stored");
+            }
+        }
+        report
+    }
+
+    /// Pages `window` of the store's order list by modification time, keyset-style, and hands each
+    /// order not listed before (nor covered by the checkpoint) to [`Sweep::recover`].
+    async fn scan(
+        &self,
+        profile: &ConnectionProfile,
+        web: &dyn WebOrderSource,
+        window: &Window<'_>,
+        finder: Finder,
+        report: &mut ConnectionSweep,
+        now: DateTime<Utc>,
+    ) -> Scanned {
+        let page_size = self.settings.reconcile.page_size;
+        let mut scanned = Scanned { seen: Vec::new(), complete: false, all_queued: true };
+        let mut ids = HashSet::new();
+        let (mut min, mut page) = (window.from, 1);
+        for _ in 0..window.max_pages {
+            report.bigcommerce_calls += 1;
+            let batch = match web.order_changes(min, window.to, page, page_size).await {
+                Ok(batch) => batch,
+                Err(error) => {
+                    report.problems.push(format!("listing the orders modified since {min}: {error}"));
+                    scanned.all_queued = false;
+                    return scanned;
+                }
+            };
+            let full = batch.len() >= page_size as usize;
+            let last = batch.last().map(|change| change.date_modified);
+            for change in batch {
+                let covered = window
+                    .covered
+                    .is_some_and(|checkpoint| checkpoint.already_covers(change.date_modified, &change.id.to_string()));
+                if !ids.insert(change.id) || covered {
+                    continue;
+                }
+                if !self.recover(profile, &change, finder, report, now).await {
+                    scanned.all_queued = false;
+                }
+                scanned.seen.push(change);
+            }
+            match last {
+                Some(last) if full && last > min => (min, page) = (last, 1),
+                // A full page of one second's orders: the next page of the same second.
+                Some(_) if full => page += 1,
+                _ => {
+                    scanned.complete = true;
+                    return scanned;
+                }
+            }
+        }
+        scanned
+    }
+
     /// Queues one listed order if the worker has not seen it; `false` when queueing failed.
     async fn recover(
         &self,
         profile: &ConnectionProfile,
         change: &OrderChange,
+        finder: Finder,
         report: &mut ConnectionSweep,
         now: DateTime<Utc>,
     ) -> bool {
@@ -176,6 +277,10 @@ impl Sweep {
             }
         };
         let Some(reason) = reason_to_queue(change, entry.as_ref(), profile, now) else { return true };
+        if let Finder::Backfill { dry_run: true } = finder {
+            report.recovered.push(change.id);
+            return true;
+        }
         let delivery = format!("sweep-{}", uuid::Uuid::new_v4().simple());
         let message = OrderMessage::requeue(order.clone(), MessageSource::Sweep, delivery.clone(), now);
         let message_id = match self.ports.queue.enqueue(&message).await {
@@ -186,7 +291,7 @@ impl Sweep {
             }
         };
         let event = AuditEvent::new(order.record_key(), now, Stage::Received, Outcome::Ok, &self.settings.actor)
-            .with_message(format!("found by the reconciliation sweep and queued as message {message_id}: {reason}"))
+            .with_message(format!("{} and queued as message {message_id}: {reason}", finder.found_by()))
             .with_detail(json!({
                 "message_id": message_id,
                 "delivery": delivery,

@@ -560,3 +560,33 @@ async fn a_new_connections_first_run_does_not_import_orders_from_before_it_was_s
     // THEN only the order inside the overlap before the settle time counts as missed
     assert_eq!(swept.recovered, vec![52]);
 }
+
+#[tokio::test]
+async fn a_backfill_queues_the_unseen_orders_of_its_window_without_touching_the_checkpoint_or_alerting() {
+    // GIVEN orders from before the connection was swept: one the worker wrote, two it never saw
+    let world = World::new(Settings::default()).await;
+    world.place(61, &[BOLT], t0()).await;
+    world.web.put(listed(62, 11, t0() + Duration::hours(1)));
+    world.web.put(listed(63, 11, t0() + Duration::hours(2)));
+    world.web.put(listed(64, 11, t0() + Duration::hours(5)));
+    let profile = world.connections.get(&acme()).await.unwrap().unwrap();
+    let now = t0() + Duration::days(1);
+
+    // WHEN an operator backfills the first three hours, first as a dry run
+    let dry = world.sweep.backfill(&profile, t0(), t0() + Duration::hours(3), true, now).await;
+    let real = world.sweep.backfill(&profile, t0(), t0() + Duration::hours(3), false, now).await;
+
+    // THEN the dry run lists and queues nothing; the real one queues the two unseen orders of the window
+    assert_eq!(dry.recovered, vec![62, 63]);
+    assert_eq!(real.recovered, vec![62, 63]);
+    assert_eq!(queued_ids(&world), vec![62, 63]);
+    let trail = world.audit.history(&OrderRef::new(acme(), 62).record_key()).await.unwrap();
+    assert!(trail[0].message.as_deref().unwrap().starts_with("found by a backfill and queued"), "{trail:?}");
+    // AND the sweep's checkpoint and alerts are untouched; the run is on its own trail
+    let stream = domain::SyncStream::new(acme(), crate::reconcile::STREAM);
+    assert_eq!(world.checkpoints.load(&stream).await.unwrap(), None);
+    assert!(world.alerts.sent().is_empty());
+    let run = world.audit.history(&RecordKey::new(acme(), RecordKind::Run, "backfill")).await.unwrap();
+    assert_eq!(run.len(), 1, "the dry run records nothing");
+    assert!(run[0].message.as_deref().unwrap().ends_with("3 listed, 2 queued"), "{run:?}");
+}
