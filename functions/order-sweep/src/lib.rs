@@ -26,11 +26,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use domain::alert::Alert;
 use domain::audit::{AuditEvent, Outcome, Stage};
+use domain::message::MessageSource;
 use domain::order::MappingGap;
 use domain::ports::{
     Alerter, AuditLog, CheckpointStore, ConnectionApis, ConnectionStore, HoldStore, IdMap, OrderLedger, Queue,
 };
-use domain::{ConnectionId, ConnectionProfile, ErrorClass, RecordKey, RecordKind};
+use domain::{ConnectionId, ConnectionProfile, ErrorClass, OrderMessage, OrderRef, RecordKey, RecordKind};
 use serde::Serialize;
 use serde_json::json;
 
@@ -159,6 +160,15 @@ impl Sweep {
         self.release_into(profile, None, &mut report, now).await;
         self.reconcile(profile, &mut report, now).await;
         self.finish(profile, report, now).await
+    }
+
+    /// Queues `order` for the worker as a sweep message with a delivery id of its own (so FIFO
+    /// de-duplication never swallows it); returns the message id and that delivery id.
+    async fn enqueue(&self, order: &OrderRef, now: DateTime<Utc>) -> Result<(String, String), domain::PortError> {
+        let delivery = format!("sweep-{}", uuid::Uuid::new_v4().simple());
+        let message = OrderMessage::requeue(order.clone(), MessageSource::Sweep, delivery.clone(), now);
+        let message_id = self.ports.queue.enqueue(&message).await?;
+        Ok((message_id, delivery))
     }
 
     /// Audits the run on `{connection}#run#order-sweep` when it did or met anything, alerts when

@@ -16,10 +16,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use domain::audit::{AuditEvent, Outcome, Stage};
-use domain::message::MessageSource;
 use domain::order::OrderChange;
 use domain::ports::WebOrderSource;
-use domain::{Checkpoint, ConnectionProfile, LedgerEntry, OrderMessage, OrderRef, RecordKey, RecordKind, SyncStream};
+use domain::{Checkpoint, ConnectionProfile, LedgerEntry, OrderRef, RecordKey, RecordKind, SyncStream};
 use serde_json::json;
 
 use crate::{ConnectionSweep, Sweep};
@@ -281,10 +280,8 @@ impl Sweep {
             report.recovered.push(change.id);
             return true;
         }
-        let delivery = format!("sweep-{}", uuid::Uuid::new_v4().simple());
-        let message = OrderMessage::requeue(order.clone(), MessageSource::Sweep, delivery.clone(), now);
-        let message_id = match self.ports.queue.enqueue(&message).await {
-            Ok(id) => id,
+        let (message_id, delivery) = match self.enqueue(&order, now).await {
+            Ok(queued) => queued,
             Err(error) => {
                 report.problems.push(format!("queueing {order}: {error}"));
                 return false;

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::hold::{Hold, distinct_gaps};
-use domain::message::MessageSource;
 use domain::order::{GapRecheck, MappingGap};
 use domain::ports::SalesOrderSink;
-use domain::{ConnectionProfile, ErrorClass, OrderMessage};
+use domain::{ConnectionProfile, ErrorClass};
 use serde_json::json;
 
 use crate::{ConnectionSweep, FilledGap, Sweep};
@@ -137,10 +136,8 @@ impl Sweep {
             }
         }
 
-        let delivery = format!("sweep-{}", uuid::Uuid::new_v4().simple());
-        let message = OrderMessage::requeue(order.clone(), MessageSource::Sweep, delivery.clone(), now);
-        let message_id = match self.ports.queue.enqueue(&message).await {
-            Ok(id) => id,
+        let (message_id, delivery) = match self.enqueue(order, now).await {
+            Ok(queued) => queued,
             Err(error) => {
                 // The hold stays, so the next run tries again.
                 report.problems.push(format!("queueing {order}: {error}"));
