@@ -2,32 +2,18 @@
 //! connection once (or those the event names).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use domain::ConnectionId;
+use domain::schedule::ScheduledRequest;
 use lambda_runtime::{LambdaEvent, service_fn};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Sweep;
 
-/// What a scheduled event may ask for in its `detail`: `{"connections": ["acme"]}` sweeps only
-/// those connections; an empty detail (a plain schedule) sweeps them all.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct SweepRequest {
-    #[serde(default)]
-    pub connections: Vec<ConnectionId>,
-}
-
 /// Handles one scheduled event, as the Lambda function and the local runtime's timer both do: the
-/// response lists each connection's report. Fails on a `detail` that is not a [`SweepRequest`]
-/// (naming the problem) and when the connections cannot be listed, so EventBridge's retry covers an
+/// response lists each connection's report. Fails on a `detail` that is not a
+/// [`ScheduledRequest`] (naming the problem) and when the connections cannot be listed, so EventBridge's retry covers an
 /// outage of the state table; each connection's own trouble is in its report and audit trail.
 pub async fn handle_scheduled(sweep: &Sweep, event: EventBridgeEvent<Value>) -> Result<Value, lambda_runtime::Error> {
-    let request: SweepRequest = match event.detail {
-        Value::Null => SweepRequest::default(),
-        detail => serde_json::from_value(detail).map_err(|error| {
-            format!("the event's detail must be {{}} or {{\"connections\": [\"<connection id>\", ...]}}: {error}")
-        })?,
-    };
+    let request = ScheduledRequest::from_detail(event.detail)?;
     // The clock, not the event's `time`: a retried event is delivered late, and leases are compared
     // with now.
     let reports = sweep.run_for(&request.connections, chrono::Utc::now()).await?;

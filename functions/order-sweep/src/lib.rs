@@ -39,7 +39,7 @@ mod lambda;
 mod reconcile;
 mod release;
 
-pub use lambda::{SweepRequest, handle_scheduled, run_lambda};
+pub use lambda::{handle_scheduled, run_lambda};
 pub use reconcile::{ReconcileSettings, reason_to_queue};
 
 /// The ports the sweep uses; production builds them once per container (`runtime::Deps`).

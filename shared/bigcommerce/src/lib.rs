@@ -25,7 +25,7 @@ use millwright_http::HttpError;
 pub use client::{BigCommerceClient, StoreInformation};
 pub use credentials::Credentials;
 pub use hooks::Hook;
-pub use ports::api_error;
+pub use ports::{OrderHooks, api_error};
 
 /// A failed BigCommerce call, or a client that could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -1,12 +1,17 @@
-//! The order worker's `WebOrderSource` over the BigCommerce client. Errors leave as
+//! The flows' ports over the BigCommerce client: `WebOrderSource` (the order worker and the
+//! sweep) and `WebhookRegistry` ([`OrderHooks`], the webhook health check). Errors leave as
 //! `domain::ports::ApiError`, keeping the class `millwright-http` decided and the server's wait.
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use domain::hooks::HookState;
 use domain::order::{OrderChange, WebOrder};
-use domain::ports::{ApiError, WebOrderSource};
+use domain::ports::{ApiError, WebOrderSource, WebhookRegistry};
+use secrecy::SecretString;
 
-use crate::{BigCommerceClient, Error};
+use crate::{BigCommerceClient, Error, Hook};
 
 /// A BigCommerce error as the flows see it.
 pub fn api_error(error: Error) -> ApiError {
@@ -31,5 +36,39 @@ impl WebOrderSource for BigCommerceClient {
         limit: u32,
     ) -> Result<Vec<OrderChange>, ApiError> {
         BigCommerceClient::order_changes(self, from, to, page, limit).await.map_err(api_error)
+    }
+}
+
+/// A connection's hooks as the health check repairs them: registrations carry the connection's
+/// authentication headers (e.g. `X-Millwright-Auth` with its webhook secret), which only this
+/// adapter holds.
+pub struct OrderHooks {
+    client: BigCommerceClient,
+    headers: BTreeMap<String, SecretString>,
+}
+
+impl OrderHooks {
+    pub fn new(client: BigCommerceClient, headers: BTreeMap<String, SecretString>) -> OrderHooks {
+        OrderHooks { client, headers }
+    }
+}
+
+fn hook_state(hook: Hook) -> HookState {
+    HookState { id: hook.id, scope: hook.scope, destination: hook.destination, is_active: hook.is_active }
+}
+
+#[async_trait]
+impl WebhookRegistry for OrderHooks {
+    async fn hooks(&self) -> Result<Vec<HookState>, ApiError> {
+        let hooks = self.client.list_hooks().await.map_err(api_error)?;
+        Ok(hooks.into_iter().map(hook_state).collect())
+    }
+
+    async fn register(&self, scope: &str, destination: &str) -> Result<HookState, ApiError> {
+        self.client.create_hook(scope, destination, &self.headers).await.map(hook_state).map_err(api_error)
+    }
+
+    async fn reactivate(&self, id: u64) -> Result<HookState, ApiError> {
+        self.client.set_hook_active(id, true).await.map(hook_state).map_err(api_error)
     }
 }

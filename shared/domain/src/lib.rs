@@ -11,9 +11,11 @@
 //! - [`checkpoint`]: sync-stream watermarks and the overlap-and-dedupe rule.
 //! - [`ledger`]: the order ledger (BigCommerce order → Plex sales order) with leases.
 //! - [`hold`]: orders held until their mapping gaps are filled.
+//! - [`hooks`]: the order hooks a connection needs at BigCommerce and how to repair them.
 //! - [`connection`]: a connection's non-secret profile (store, tenant, board mappings, auth modes).
 //! - [`message`]: what travels on the order queue.
 //! - [`order`]: web orders and the Plex sales orders they become.
+//! - [`schedule`]: what a scheduled function's event may ask for.
 //! - [`alert`]: an operator alert and the cause that de-duplicates it.
 //! - [`ports`]: the capability traits adapters implement.
 
@@ -23,11 +25,13 @@ pub mod checkpoint;
 pub mod connection;
 pub mod error;
 pub mod hold;
+pub mod hooks;
 pub mod ids;
 pub mod ledger;
 pub mod message;
 pub mod order;
 pub mod ports;
+pub mod schedule;
 
 pub use alert::Alert;
 pub use audit::{AuditEvent, Outcome, Stage};

@@ -17,6 +17,7 @@ use crate::checkpoint::{Checkpoint, SyncStream};
 use crate::connection::ConnectionProfile;
 use crate::error::PortError;
 use crate::hold::Hold;
+use crate::hooks::HookState;
 use crate::ids::{ConnectionId, RecordKey, SecretName};
 use crate::ledger::{LedgerEntry, OrderRef};
 use crate::message::OrderMessage;
@@ -156,6 +157,25 @@ pub trait ConnectionStore: Send + Sync {
     async fn get(&self, id: &ConnectionId) -> Result<Option<ConnectionProfile>, PortError>;
     async fn put(&self, profile: &ConnectionProfile) -> Result<(), PortError>;
     async fn list(&self) -> Result<Vec<ConnectionProfile>, PortError>;
+}
+
+/// A connection's BigCommerce webhook subscriptions (hooks v3), as the health check repairs them.
+/// The adapter registers hooks with the connection's own authentication header and secret, so
+/// no secret passes through the caller.
+#[async_trait]
+pub trait WebhookRegistry: Send + Sync {
+    /// Every hook of the connection's API account (hooks are visible only to their creator).
+    async fn hooks(&self) -> Result<Vec<HookState>, ApiError>;
+    /// Registers an active hook for `scope` at `destination`.
+    async fn register(&self, scope: &str, destination: &str) -> Result<HookState, ApiError>;
+    /// Turns hook `id` back on.
+    async fn reactivate(&self, id: u64) -> Result<HookState, ApiError>;
+}
+
+/// Hands out each connection's [`WebhookRegistry`].
+#[async_trait]
+pub trait WebhookApis: Send + Sync {
+    async fn webhooks(&self, profile: &ConnectionProfile) -> Result<Arc<dyn WebhookRegistry>, ApiError>;
 }
 
 /// A failed call to an external API, as the flows see it: the client crates convert their errors

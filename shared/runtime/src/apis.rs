@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use domain::ports::{ApiError, ConnectionApis, SalesOrderSink, WebOrderSource};
+use domain::ports::{ApiError, ConnectionApis, SalesOrderSink, WebOrderSource, WebhookApis, WebhookRegistry};
 use domain::{ConnectionId, ConnectionProfile};
 
 use crate::deps::{Deps, DepsError};
@@ -74,5 +74,23 @@ impl Deps {
     /// The connection API handles the order worker uses (clients cached per connection).
     pub fn connection_apis(&self) -> Arc<dyn ConnectionApis> {
         Arc::new(CachedApis::new(self.clone()))
+    }
+}
+
+/// [`WebhookApis`] over `Deps`: each call builds the connection's hook registry afresh (the health
+/// check runs every few minutes, so there is nothing worth caching).
+struct DepsWebhookApis(Deps);
+
+#[async_trait]
+impl WebhookApis for DepsWebhookApis {
+    async fn webhooks(&self, profile: &ConnectionProfile) -> Result<Arc<dyn WebhookRegistry>, ApiError> {
+        Ok(Arc::new(self.0.order_hooks(profile).await.map_err(api_error)?))
+    }
+}
+
+impl Deps {
+    /// The connections' hook registries, for the webhook health check.
+    pub fn webhook_apis(&self) -> Arc<dyn WebhookApis> {
+        Arc::new(DepsWebhookApis(self.clone()))
     }
 }

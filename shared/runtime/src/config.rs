@@ -40,6 +40,9 @@ pub const BIGCOMMERCE_API_BASE_URL: &str = "BIGCOMMERCE_API_BASE_URL";
 pub const PLEX_CONNECT_BASE_URL: &str = "PLEX_CONNECT_BASE_URL";
 pub const PLEX_DATASOURCE_BASE_URL: &str = "PLEX_DATASOURCE_BASE_URL";
 pub const MONDAY_API_URL: &str = "MONDAY_API_URL";
+/// The webhook receiver's public base URL (the HTTP API's endpoint); the webhook health check
+/// registers hooks at `{WEBHOOK_RECEIVER_URL}/webhooks/bigcommerce/{connection}`.
+pub const WEBHOOK_RECEIVER_URL: &str = "WEBHOOK_RECEIVER_URL";
 /// Read by the AWS SDK itself; listed so `millwright check` can show where AWS calls go.
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 
@@ -70,6 +73,8 @@ pub struct Config {
     /// This container's share of each connection's Plex rate budget (calls per minute).
     pub plex_calls_per_minute: u32,
     pub endpoints: Endpoints,
+    /// The webhook receiver's public base URL, where only the webhook health check needs it.
+    pub webhook_receiver_url: Option<String>,
     /// `Some` when AWS calls go to an emulator or a VPC endpoint instead of the public AWS endpoints.
     pub aws_endpoint_url: Option<String>,
 }
@@ -142,6 +147,10 @@ impl Config {
                 plex_datasource: url(optional(PLEX_DATASOURCE_BASE_URL, "https://cloud.plex.com"))?,
                 monday_api: url(optional(MONDAY_API_URL, "https://api.monday.com/v2"))?,
             },
+            webhook_receiver_url: match lookup(WEBHOOK_RECEIVER_URL).filter(|v| !v.trim().is_empty()) {
+                Some(_) => Some(url(required(WEBHOOK_RECEIVER_URL))?),
+                None => None,
+            },
             aws_endpoint_url: lookup(AWS_ENDPOINT_URL).filter(|v| !v.trim().is_empty()),
         })
     }
@@ -166,6 +175,9 @@ impl Config {
         ];
         if let Some(dlq) = &self.order_dlq_url {
             vars.push((ORDER_DLQ_URL, dlq.clone()));
+        }
+        if let Some(receiver) = &self.webhook_receiver_url {
+            vars.push((WEBHOOK_RECEIVER_URL, receiver.clone()));
         }
         if let Some(endpoint) = &self.aws_endpoint_url {
             vars.push((AWS_ENDPOINT_URL, endpoint.clone()));

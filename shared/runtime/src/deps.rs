@@ -6,9 +6,10 @@
 //! overrides them and from `Config::endpoints` otherwise. An OAuth2 connection's Plex client shares
 //! its token through Secrets Manager (`plex_token`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use domain::connection::PlexAuthMode;
+use domain::connection::{PlexAuthMode, WebhookAuth};
 use domain::ports::{
     Alerter, AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, OrderLedger, Queue, SecretStore,
 };
@@ -131,6 +132,33 @@ impl Deps {
         let base_url = profile.bigcommerce.api_base_url.as_deref().unwrap_or(&self.config.endpoints.bigcommerce_api);
         bigcommerce::BigCommerceClient::new(&self.http, base_url, &profile.bigcommerce.store_hash, credentials)
             .map_err(|error| client_error(&profile.id, System::Bigcommerce, error))
+    }
+
+    /// The connection's BigCommerce hooks, registered with the authentication the receiver checks:
+    /// the profile's custom header (`WebhookAuth::CustomHeader`) carrying the secret's
+    /// `webhook_secret`. A profile that authenticates hooks only by signature registers no header.
+    pub async fn order_hooks(&self, profile: &ConnectionProfile) -> Result<bigcommerce::OrderHooks, DepsError> {
+        let secret = self.secret(&profile.id, System::Bigcommerce).await?;
+        let credentials = bigcommerce::Credentials::from_secret_json(&secret)
+            .map_err(|error| self.credentials_error(&profile.id, System::Bigcommerce, error))?;
+        let header = profile.bigcommerce.webhook_auth.iter().find_map(|mode| match mode {
+            WebhookAuth::CustomHeader { header } => Some(header.clone()),
+            _ => None,
+        });
+        let headers = match header {
+            None => BTreeMap::new(),
+            Some(header) => {
+                let value = credentials.webhook_secret().cloned().ok_or_else(|| {
+                    self.credentials_error(
+                        &profile.id,
+                        System::Bigcommerce,
+                        "the profile authenticates hooks by a custom header, but the secret has no webhook_secret",
+                    )
+                })?;
+                BTreeMap::from([(header, value)])
+            }
+        };
+        Ok(bigcommerce::OrderHooks::new(self.bigcommerce(profile).await?, headers))
     }
 
     /// The connection's Plex client, authenticating as the profile says (API key or OAuth2).

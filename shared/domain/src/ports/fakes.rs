@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{ApiError, ConnectionApis, SalesOrderSink, WebOrderSource};
+use super::{ApiError, ConnectionApis, SalesOrderSink, WebOrderSource, WebhookApis, WebhookRegistry};
 use crate::connection::{BigCommerceProfile, ConnectionProfile, OrderSettings, PlexProfile};
 use crate::error::ErrorClass;
+use crate::hooks::HookState;
 use crate::ids::ConnectionId;
 use crate::order::{
     CustomerKey, NewCustomer, OrderChange, PartRef, PlexLineRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft,
@@ -625,5 +626,108 @@ mod tests {
         assert!(order.date_modified > at);
         assert_eq!(web.order(2).await.unwrap(), None);
         assert_eq!(web.calls(), 3);
+    }
+}
+
+/// One connection's BigCommerce hooks: register, list and reactivate behave as the API does
+/// (one account's hooks, new ids, `is_active`), and every call is counted.
+#[derive(Debug, Default)]
+pub struct FakeHooks {
+    state: Mutex<HooksState>,
+}
+
+#[derive(Debug, Default)]
+struct HooksState {
+    hooks: Vec<HookState>,
+    calls: usize,
+    failures: Failures,
+    /// Registrations and reactivations fail with this while it is set (listing still works).
+    refusal: Option<ApiError>,
+}
+
+impl FakeHooks {
+    /// Adds a hook as the store has it (e.g. one BigCommerce deactivated).
+    pub fn add(&self, scope: &str, destination: &str, is_active: bool) -> u64 {
+        let mut state = lock(&self.state);
+        let id = state.hooks.iter().map(|hook| hook.id).max().unwrap_or(0) + 1;
+        state.hooks.push(HookState { id, scope: scope.to_owned(), destination: destination.to_owned(), is_active });
+        id
+    }
+
+    pub fn all(&self) -> Vec<HookState> {
+        lock(&self.state).hooks.clone()
+    }
+
+    pub fn fail_next(&self, count: usize, error: ApiError) {
+        lock(&self.state).failures.push(count, &error);
+    }
+
+    pub fn calls(&self) -> usize {
+        lock(&self.state).calls
+    }
+
+    /// Makes every registration and reactivation fail with `error` (`None`: succeed again).
+    pub fn refuse_changes(&self, error: Option<ApiError>) {
+        lock(&self.state).refusal = error;
+    }
+
+    fn change(&self) -> Result<(), ApiError> {
+        let mut state = lock(&self.state);
+        state.calls += 1;
+        state.failures.next()?;
+        state.refusal.clone().map_or(Ok(()), Err)
+    }
+}
+
+#[async_trait]
+impl WebhookRegistry for FakeHooks {
+    async fn hooks(&self) -> Result<Vec<HookState>, ApiError> {
+        let mut state = lock(&self.state);
+        state.calls += 1;
+        state.failures.next()?;
+        Ok(state.hooks.clone())
+    }
+
+    async fn register(&self, scope: &str, destination: &str) -> Result<HookState, ApiError> {
+        self.change()?;
+        let id = self.add(scope, destination, true);
+        Ok(HookState { id, scope: scope.to_owned(), destination: destination.to_owned(), is_active: true })
+    }
+
+    async fn reactivate(&self, id: u64) -> Result<HookState, ApiError> {
+        self.change()?;
+        let mut state = lock(&self.state);
+        let hook = state.hooks.iter_mut().find(|hook| hook.id == id).ok_or_else(|| ApiError {
+            class: ErrorClass::Data,
+            message: format!("hook {id} does not exist"),
+            retry_after: None,
+        })?;
+        hook.is_active = true;
+        Ok(hook.clone())
+    }
+}
+
+/// Each connection's [`FakeHooks`]; a connection without them behaves like one without credentials.
+#[derive(Default)]
+pub struct FakeWebhookApis {
+    connections: Mutex<HashMap<ConnectionId, Arc<FakeHooks>>>,
+}
+
+impl FakeWebhookApis {
+    pub fn with(self, connection: ConnectionId, hooks: Arc<FakeHooks>) -> Self {
+        lock(&self.connections).insert(connection, hooks);
+        self
+    }
+}
+
+#[async_trait]
+impl WebhookApis for FakeWebhookApis {
+    async fn webhooks(&self, profile: &ConnectionProfile) -> Result<Arc<dyn WebhookRegistry>, ApiError> {
+        let hooks = lock(&self.connections).get(&profile.id).cloned().ok_or_else(|| ApiError {
+            class: ErrorClass::Data,
+            message: format!("connection {} has no credentials", profile.id),
+            retry_after: None,
+        })?;
+        Ok(hooks)
     }
 }

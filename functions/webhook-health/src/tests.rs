@@ -1,0 +1,173 @@
+//! The check against the in-memory fakes: hooks, audit trail and alerts.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use domain::audit::{Outcome, Stage};
+use domain::connection::OrderSettings;
+use domain::hooks::{HookAction, ORDER_SCOPES};
+use domain::ports::fakes::{self, FakeHooks, FakeWebhookApis};
+use domain::ports::memory::{InMemoryAuditLog, InMemoryConnectionStore, RecordingAlerter};
+use domain::ports::{ApiError, AuditLog, ConnectionStore};
+use domain::{ConnectionId, ErrorClass, RecordKey, RecordKind};
+
+use crate::{HealthCheck, Ports, Settings};
+
+const HERE: &str = "https://hooks.example/webhooks/bigcommerce/acme";
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+fn acme() -> ConnectionId {
+    ConnectionId::new("acme").unwrap()
+}
+
+struct World {
+    hooks: Arc<FakeHooks>,
+    audit: Arc<InMemoryAuditLog>,
+    alerts: Arc<RecordingAlerter>,
+    check: HealthCheck,
+}
+
+impl World {
+    async fn new() -> World {
+        let hooks = Arc::new(FakeHooks::default());
+        let connections = Arc::new(InMemoryConnectionStore::default());
+        connections.put(&fakes::profile(acme(), OrderSettings::default())).await.unwrap();
+        let audit = Arc::new(InMemoryAuditLog::default());
+        let alerts = Arc::new(RecordingAlerter::new(Duration::hours(1)));
+        let ports = Ports {
+            connections,
+            webhooks: Arc::new(FakeWebhookApis::default().with(acme(), hooks.clone())),
+            audit: audit.clone(),
+            alerter: alerts.clone(),
+        };
+        let settings = Settings { receiver_url: "https://hooks.example/".into(), ..Settings::default() };
+        World { hooks, audit, alerts, check: HealthCheck::new(ports, settings) }
+    }
+
+    async fn trail(&self, scope: &str) -> Vec<(Stage, Outcome, Option<String>)> {
+        let key = RecordKey::new(acme(), RecordKind::BcHook, scope);
+        let events = self.audit.history(&key).await.unwrap();
+        events.into_iter().map(|event| (event.stage, event.outcome, event.message)).collect()
+    }
+}
+
+#[tokio::test]
+async fn healthy_hooks_cost_one_listing_and_leave_no_trace() {
+    let world = World::new().await;
+    for scope in ORDER_SCOPES {
+        world.hooks.add(scope, HERE, true);
+    }
+
+    let reports = world.check.run_for(&[], t0()).await.unwrap();
+
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].is_healthy() && reports[0].repaired.is_empty(), "{reports:?}");
+    assert_eq!(world.hooks.calls(), 1);
+    assert!(world.audit.events().is_empty());
+    assert!(world.alerts.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_deactivated_hook_is_reactivated_a_missing_one_registered_each_audited_and_alerted_once() {
+    // GIVEN BigCommerce deactivated the created hook, and the updated hook was never registered
+    let world = World::new().await;
+    let created = world.hooks.add(ORDER_SCOPES[0], HERE, false);
+    world.hooks.add(ORDER_SCOPES[1], "https://elsewhere.example/hook", true);
+
+    // WHEN the check runs, twice
+    let first = world.check.run_for(&[], t0()).await.unwrap().remove(0);
+    let second = world.check.run_for(&[], t0() + Duration::minutes(5)).await.unwrap().remove(0);
+
+    // THEN the first run repaired both, the second found them healthy
+    assert_eq!(first.plans[0].action, HookAction::Reactivate { id: created });
+    assert_eq!(first.plans[1].action, HookAction::Register);
+    let repairs: Vec<(&str, &str)> = first.repaired.iter().map(|r| (r.scope.as_str(), r.what)).collect();
+    assert_eq!(repairs, vec![(ORDER_SCOPES[0], "reactivated"), (ORDER_SCOPES[1], "registered")]);
+    assert!(first.is_healthy() && second.is_healthy() && second.repaired.is_empty());
+    let ours: Vec<_> = world.hooks.all().into_iter().filter(|hook| hook.destination == HERE).collect();
+    assert!(ours.len() == 2 && ours.iter().all(|hook| hook.is_active), "{ours:?}");
+    assert_eq!(world.hooks.all().len(), 3, "the other tool's hook is left alone");
+    // AND each repair is on its scope's trail and alerted once
+    let trail = world.trail(ORDER_SCOPES[0]).await;
+    assert_eq!(trail.len(), 1);
+    assert_eq!((trail[0].0, trail[0].1), (Stage::Checked, Outcome::Ok));
+    assert_eq!(
+        trail[0].2.as_deref(),
+        Some(format!("the store/order/created hook to {HERE} was deactivated; reactivated hook {created}").as_str())
+    );
+    let subjects: Vec<String> = world.alerts.sent().into_iter().map(|alert| alert.subject).collect();
+    assert_eq!(
+        subjects,
+        vec![
+            "[Acme] BigCommerce hook store/order/created was deactivated; reactivated".to_owned(),
+            "[Acme] BigCommerce hook store/order/updated was missing; registered".to_owned(),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn only_looking_repairs_nothing() {
+    let world = World::new().await;
+    world.hooks.add(ORDER_SCOPES[0], HERE, false);
+    let profile = fakes::profile(acme(), OrderSettings::default());
+
+    let report = world.check.check(&profile, false, t0()).await;
+
+    assert!(!report.is_healthy());
+    assert!(report.repaired.is_empty());
+    assert!(!world.hooks.all()[0].is_active);
+    assert!(world.alerts.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_repair_is_audited_alerted_and_reported_and_the_next_run_tries_again() {
+    // GIVEN a deactivated hook that BigCommerce refuses to reactivate (the account lacks a scope)
+    let world = World::new().await;
+    world.hooks.add(ORDER_SCOPES[0], HERE, true);
+    let updated = world.hooks.add(ORDER_SCOPES[1], HERE, false);
+    let refusal =
+        ApiError { class: ErrorClass::Permission, message: "HTTP 403 on PUT /v3/hooks/2".into(), retry_after: None };
+    world.hooks.refuse_changes(Some(refusal));
+
+    // WHEN the check runs, then runs again once the account may change hooks
+    let refused = world.check.run_for(&[], t0()).await.unwrap().remove(0);
+    world.hooks.refuse_changes(None);
+    let repaired = world.check.run_for(&[], t0() + Duration::minutes(5)).await.unwrap().remove(0);
+
+    // THEN the refusal is reported, audited as failed with its class and alerted; the next run repairs it
+    assert!(!refused.is_healthy());
+    assert_eq!(
+        refused.problems,
+        vec!["the store/order/updated hook was deactivated and could not be reactivated: HTTP 403 on PUT /v3/hooks/2"]
+    );
+    let trail = world.trail(ORDER_SCOPES[1]).await;
+    assert_eq!((trail[0].0, trail[0].1), (Stage::Checked, Outcome::Failed));
+    assert_eq!(world.alerts.sent()[0].cause, "hook-repair-failed:store/order/updated");
+    assert_eq!(repaired.repaired[0].hook_id, updated);
+    assert!(repaired.is_healthy());
+}
+
+#[tokio::test]
+async fn hooks_that_cannot_be_read_alert_for_credentials_but_not_for_an_outage() {
+    let world = World::new().await;
+    let outage =
+        ApiError { class: ErrorClass::Transient, message: "HTTP 503 on GET /v3/hooks".into(), retry_after: None };
+    let revoked = ApiError { class: ErrorClass::Auth, message: "HTTP 401 on GET /v3/hooks".into(), retry_after: None };
+    world.hooks.fail_next(1, outage);
+    world.hooks.fail_next(1, revoked);
+
+    let during_outage = world.check.run_for(&[], t0()).await.unwrap().remove(0);
+    let after_revocation = world.check.run_for(&[], t0() + Duration::minutes(5)).await.unwrap().remove(0);
+
+    assert!(during_outage.problems[0].ends_with("HTTP 503 on GET /v3/hooks"), "{during_outage:?}");
+    assert!(after_revocation.problems[0].ends_with("HTTP 401 on GET /v3/hooks"), "{after_revocation:?}");
+    let alerts = world.alerts.sent();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].cause, "hooks-unreadable");
+    let run = world.audit.history(&RecordKey::new(acme(), RecordKind::Run, "webhook-health")).await.unwrap();
+    assert_eq!(run.len(), 2);
+    assert!(run.iter().all(|event| event.outcome == Outcome::Failed));
+}
