@@ -33,8 +33,8 @@ $(STAMP): requirements-dev.txt
 
 test: setup ## Run the whole suite against moto and the sandbox (started and stopped here).
 	$(CARGO) build --locked --workspace --all-targets
-	# The world's own sweep stays on the demo connection: each end-to-end test sweeps its own.
-	scripts/with-local-world.sh --stack millwright-test --sweep-connection demo -- $(CARGO) test --locked --workspace
+	# The world's scheduled functions stay on the demo connection: each end-to-end test runs its own.
+	scripts/with-local-world.sh --stack millwright-test --schedule-connection demo -- $(CARGO) test --locked --workspace
 
 demo: setup ## Start the local world and show every flow working end to end.
 	$(CARGO) build --locked -p millwright-cli -p sandbox
@@ -48,7 +48,7 @@ bench: setup ## Measure the orders flow against the local world and print one ta
 	$(CARGO) build --locked -p millwright-cli
 	$(CARGO) build --locked --profile bench-fast -p millwright-bench
 	# No sweep: the drain keeps its ledger in memory, so a sweep would take its orders for missed ones.
-	scripts/with-local-world.sh --stack millwright-bench --sweep-every 0 -- target/bench-fast/millwright-bench $(BENCH_ARGS)
+	scripts/with-local-world.sh --stack millwright-bench --sweep-every 0 --webhook-health-every 0 -- target/bench-fast/millwright-bench $(BENCH_ARGS)
 
 lint: setup ## rustfmt, clippy with warnings denied, cfn-lint.
 	$(CARGO) fmt --all -- --check

@@ -271,4 +271,14 @@ print("  Subject: %s\n" % subject)
 print("\n".join("    " + line for line in body.splitlines()))
 '
 
+step "BigCommerce deactivates the store/order/created hook (its deliveries kept failing); millwright webhooks --repair"
+bc_api="$SANDBOX_BIGCOMMERCE_URL/stores/demo-store/v3/hooks"
+hook_id=$(curl -fsS "$bc_api" -H 'X-Auth-Token: bc-demo-token' |
+  "$py" -c 'import json, sys; print(next(h["id"] for h in json.load(sys.stdin)["data"] if h["scope"] == "store/order/created"))')
+curl -fsS -X PUT "$bc_api/$hook_id" -H 'X-Auth-Token: bc-demo-token' -H 'Content-Type: application/json' \
+  -d '{"is_active": false}' >/dev/null
+"$millwright" webhooks --connection demo || true
+"$millwright" webhooks --connection demo --repair
+"$millwright" trace --record "demo#bc-hook#store/order/created" | tail -n 1
+
 step "Done: webhooks in, exactly one Plex sales order per web order out, everything else audited and alerted"

@@ -5,7 +5,7 @@
 #
 #   scripts/with-local-world.sh [--stack NAME] [LOCAL-UP-OPTION VALUE]... -- COMMAND [ARGS...]
 #
-# Other options before `--` go to `millwright local up` (e.g. `--sweep-connection demo`).
+# Other options before `--` go to `millwright local up` (e.g. `--schedule-connection demo`).
 set -euo pipefail
 
 stack=millwright-local

@@ -6,6 +6,7 @@
 //! - [`replay`]: queue orders again (by id, by outcome, or from the dead-letter queue).
 //! - [`sweep`]: run the order sweep now (release held orders whose mappings exist).
 //! - [`backfill`]: queue the orders of a time window the worker has not read.
+//! - [`webhooks`]: the order hooks' state, and their repair.
 //! - [`map`]: map a SKU to a Plex part or a shopper to a Plex customer, and release what waited.
 //! - [`since`]: the `--since` argument (an age or a time).
 //!
@@ -19,6 +20,7 @@ pub mod replay;
 pub mod since;
 pub mod sweep;
 pub mod trace;
+pub mod webhooks;
 
 use anyhow::Context;
 use runtime::{Config, Deps};

@@ -12,14 +12,12 @@
 //! within seconds instead of minutes, and the order sweep runs every 10 s (`--sweep-every`; the
 //! template's schedule is every 5 minutes) so a new mapping releases held orders at once.
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use domain::connection::WebhookAuth;
 use domain::{ConnectionProfile, System};
 use local_runtime::{LocalRuntime, RuntimeOptions};
 use millwright_aws::provision::{ProvisionOptions, ResourceNames};
@@ -41,11 +39,10 @@ pub struct UpOptions {
     /// The order queue's visibility timeout: how soon a failed order is delivered again.
     pub visibility_timeout: Duration,
     /// When the order sweep runs; `None` runs none.
-    pub sweep: Option<local_runtime::SweepSchedule>,
+    pub sweep: Option<local_runtime::Schedule>,
+    /// When the webhook health check runs; `None` runs none.
+    pub webhook_health: Option<local_runtime::Schedule>,
 }
-
-/// The BigCommerce events the order flow subscribes to.
-const ORDER_SCOPES: [&str; 2] = ["store/order/created", "store/order/updated"];
 
 pub async fn up(options: UpOptions) -> anyhow::Result<ExitCode> {
     let moto_port = if options.moto_port == 0 { free_port()? } else { options.moto_port };
@@ -95,12 +92,13 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
         RuntimeOptions {
             receiver_port: options.webhook_port,
             sweep: options.sweep.clone(),
+            webhook_health: options.webhook_health.clone(),
             ..RuntimeOptions::for_visibility_timeout(options.visibility_timeout)
         },
     )
     .await?;
     let receiver_url = functions.receiver_url.clone();
-    register_order_hooks(&deps, &profile, &receiver_url).await.context("registering the demo store's order hooks")?;
+    register_order_hooks(&deps, &profile, &receiver_url).await?;
 
     // Everything a command needs to reach this world: the configuration plus the emulator's
     // region and dummy credentials, and the sandbox's control planes for tests and the demo.
@@ -133,9 +131,11 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
         provisioned.queue_url,
         options.visibility_timeout.as_secs()
     );
-    match &options.sweep {
-        Some(schedule) => println!("  order sweep         every {} s", schedule.every.as_secs()),
-        None => println!("  order sweep         off"),
+    for (name, schedule) in [("order sweep", &options.sweep), ("webhook health", &options.webhook_health)] {
+        match schedule {
+            Some(schedule) => println!("  {name:<19} every {} s", schedule.every.as_secs()),
+            None => println!("  {name:<19} off"),
+        }
     }
     println!("  demo connection     {}", sandbox::demo::CONNECTION_ID);
     println!("  environment         {}", options.env_file.display());
@@ -144,8 +144,12 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
     let report = functions.shutdown().await;
     println!(
         "local world stopped: {} order batches, {} messages handled, {} sent back to the queue; \
-         {} order sweeps queued {} held orders again",
-        report.orders.batches, report.orders.handled, report.orders.failed, report.sweeps.runs, report.sweeps.released
+         {} order sweeps, {} webhook health checks",
+        report.orders.batches,
+        report.orders.handled,
+        report.orders.failed,
+        report.sweeps.runs,
+        report.health_checks.runs
     );
     sandbox.shutdown().await;
     std::fs::remove_file(&options.env_file).ok();
@@ -171,25 +175,18 @@ async fn seed_demo_connection(deps: &runtime::Deps) -> anyhow::Result<Connection
 /// BigCommerce client, as an operator registers a real store's hooks: destination
 /// `{receiver}/webhooks/bigcommerce/{connection}`, carrying the shared secret in the header the
 /// connection's profile checks.
+/// Registers the demo store's order hooks at the receiver: one run of the webhook health check,
+/// the code that keeps them registered in a deployment.
 async fn register_order_hooks(
     deps: &runtime::Deps,
     profile: &ConnectionProfile,
     receiver_url: &str,
 ) -> anyhow::Result<()> {
-    let header = profile
-        .bigcommerce
-        .webhook_auth
-        .iter()
-        .find_map(|mode| match mode {
-            WebhookAuth::CustomHeader { header } => Some(header.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| WebhookAuth::DEFAULT_HEADER.to_owned());
-    let headers = BTreeMap::from([(header, SecretString::from(sandbox::demo::BIGCOMMERCE_WEBHOOK_SECRET))]);
-    let destination = format!("{receiver_url}{}{}", webhook_receiver::edge::ROUTE_PREFIX, profile.id);
-    let client = deps.bigcommerce(profile).await?;
-    for scope in ORDER_SCOPES {
-        client.create_hook(scope, &destination, &headers).await.with_context(|| format!("registering {scope}"))?;
+    let settings = webhook_health::Settings { receiver_url: receiver_url.to_owned(), ..Default::default() };
+    let check = webhook_health::HealthCheck::new(webhook_health::Ports::from_deps(deps), settings);
+    let report = check.check(profile, true, chrono::Utc::now()).await;
+    if !report.is_healthy() {
+        bail!("registering the demo store's order hooks: {}", report.problems.join("; "));
     }
     Ok(())
 }

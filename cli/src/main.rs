@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use millwright_cli::{backfill, failures, map, replay, sweep, trace};
+use millwright_cli::{backfill, failures, map, replay, sweep, trace, webhooks};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +39,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Run the order sweep now: queue again the held orders whose mappings exist, and the orders no webhook brought.
     Sweep(sweep::SweepArgs),
+    /// Show each connection's BigCommerce order hooks; --repair reactivates or registers them.
+    Webhooks(webhooks::WebhooksArgs),
     /// Queue the orders modified in a time window that the worker has not read (e.g. from before the first sweep).
     Backfill(backfill::BackfillArgs),
     /// Map a SKU to a Plex part or a shopper to a Plex customer, and release the orders waiting for it.
@@ -86,10 +88,23 @@ enum LocalCommand {
         /// schedule is every 5 minutes.
         #[arg(long, default_value_t = 10)]
         sweep_every: u64,
-        /// Sweep only this connection (repeatable); every connection when omitted.
-        #[arg(long = "sweep-connection")]
-        sweep_connections: Vec<domain::ConnectionId>,
+        /// Seconds between webhook health checks (deactivated or missing order hooks are repaired);
+        /// 0 runs none. The template's schedule is every 15 minutes.
+        #[arg(long, default_value_t = 30)]
+        webhook_health_every: u64,
+        /// The scheduled functions (order sweep, webhook health) work only on this connection
+        /// (repeatable); on every connection when omitted.
+        #[arg(long = "schedule-connection")]
+        schedule_connections: Vec<domain::ConnectionId>,
     },
+}
+
+/// A local timer every `seconds` (none for 0) over `connections` (all when empty).
+fn schedule(seconds: u64, connections: &[domain::ConnectionId]) -> Option<local_runtime::Schedule> {
+    (seconds > 0).then(|| local_runtime::Schedule {
+        every: std::time::Duration::from_secs(seconds),
+        connections: connections.to_vec(),
+    })
 }
 
 #[tokio::main]
@@ -104,6 +119,7 @@ async fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(args).await,
         Command::Map(args) => map::run(args).await,
         Command::Backfill(args) => backfill::run(args).await,
+        Command::Webhooks(args) => webhooks::run(args).await,
         Command::Local {
             command:
                 LocalCommand::Up {
@@ -117,7 +133,8 @@ async fn main() -> ExitCode {
                     alert_email,
                     visibility_timeout,
                     sweep_every,
-                    sweep_connections,
+                    webhook_health_every,
+                    schedule_connections,
                 },
         } => {
             let env_file = env_file.unwrap_or_else(|| PathBuf::from(".local").join(format!("{stack}.env")));
@@ -135,10 +152,8 @@ async fn main() -> ExitCode {
                 },
                 alert_email,
                 visibility_timeout: std::time::Duration::from_secs(visibility_timeout),
-                sweep: (sweep_every > 0).then(|| local_runtime::SweepSchedule {
-                    every: std::time::Duration::from_secs(sweep_every),
-                    connections: sweep_connections,
-                }),
+                sweep: schedule(sweep_every, &schedule_connections),
+                webhook_health: schedule(webhook_health_every, &schedule_connections),
             };
             local::up(options).await
         }

@@ -6,12 +6,14 @@
 //!   127.0.0.1 calling `webhook_receiver::handle_http`, as the function's `main` does);
 //! - [`OrderPoller`]: the SQS event source mapping of the order worker (batches as `SqsEvent`s,
 //!   partial batch failures, the function timeout; visibility timeout and redrive are the queue's);
-//! - [`SweepTimer`]: the EventBridge schedule of the order sweep (moto never fires schedules);
+//! - [`Timer`]: the EventBridge schedules of the order sweep and the webhook health check (moto
+//!   never fires schedules);
 //! - [`LocalRuntime`]: all of them, started from one `runtime::Deps` and stopped together.
 //!
 //! The functions are built from `Deps` with the same calls their `main`s make
 //! (`webhook_receiver::handle_http`, `order_worker::Ports::from_deps` + `Worker::for_invocation` +
-//! `handle_batch`, `order_sweep::Ports::from_deps` + `handle_scheduled`), so what runs here is what
+//! `handle_batch`, `order_sweep::Ports::from_deps` / `webhook_health::Ports::from_deps` +
+//! `handle_scheduled`), so what runs here is what
 //! runs in Lambda. Further scheduled functions join as timers like [`SweepTimer`]: a task with a
 //! clone of the runtime's [`Shutdown`] that reports its counts from [`LocalRuntime::shutdown`].
 
@@ -20,6 +22,7 @@ mod receiver;
 mod schedule;
 mod shutdown;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -27,7 +30,7 @@ use tokio::task::JoinHandle;
 
 pub use poller::{BatchOutcome, OrderPoller, PollerOptions, PollerStats};
 pub use receiver::serve_webhook_receiver;
-pub use schedule::{SweepSchedule, SweepStats, SweepTimer};
+pub use schedule::{Schedule, ScheduledHandler, Timer, TimerStats};
 pub use shutdown::{Shutdown, ShutdownTrigger};
 
 /// How the local runtime serves and polls.
@@ -40,7 +43,10 @@ pub struct RuntimeOptions {
     /// The order worker's settings (lease length, concurrency, actor name).
     pub worker: order_worker::Settings,
     /// When the order sweep runs; `None` runs no sweep (a test that wants none, or runs it itself).
-    pub sweep: Option<SweepSchedule>,
+    pub sweep: Option<Schedule>,
+    /// When the webhook health check runs (repairing hooks to this runtime's receiver); `None`
+    /// runs none.
+    pub webhook_health: Option<Schedule>,
 }
 
 impl RuntimeOptions {
@@ -73,11 +79,12 @@ impl RuntimeOptions {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RuntimeReport {
     pub orders: PollerStats,
-    pub sweeps: SweepStats,
+    pub sweeps: TimerStats,
+    pub health_checks: TimerStats,
 }
 
 /// The running functions: the webhook receiver on [`LocalRuntime::receiver_url`], the order
-/// worker polling the order queue and, when scheduled, the order sweep.
+/// worker polling the order queue and, when scheduled, the order sweep and the webhook health check.
 pub struct LocalRuntime {
     /// `http://127.0.0.1:PORT`; hooks are registered at
     /// `{receiver_url}/webhooks/bigcommerce/{connection_id}`.
@@ -85,7 +92,8 @@ pub struct LocalRuntime {
     trigger: ShutdownTrigger,
     receiver: JoinHandle<()>,
     order_poller: JoinHandle<PollerStats>,
-    sweep_timer: Option<JoinHandle<SweepStats>>,
+    sweep_timer: Option<JoinHandle<TimerStats>>,
+    health_timer: Option<JoinHandle<TimerStats>>,
 }
 
 impl LocalRuntime {
@@ -109,10 +117,24 @@ impl LocalRuntime {
         // The order sweep as its `main` builds it; each tick is then one invocation.
         let sweep_timer = options.sweep.map(|schedule| {
             let sweep = order_sweep::Sweep::new(order_sweep::Ports::from_deps(&deps), order_sweep::Settings::default());
-            tokio::spawn(SweepTimer::new(sweep, schedule).run(shutdown))
+            let handler: ScheduledHandler = Arc::new(move |event| {
+                let sweep = sweep.clone();
+                Box::pin(async move { order_sweep::handle_scheduled(&sweep, event).await })
+            });
+            tokio::spawn(Timer::new("order-sweep", schedule, handler).run(shutdown.clone()))
+        });
+        // The health check as its `main` builds it, pointing the hooks at this runtime's receiver.
+        let health_timer = options.webhook_health.map(|schedule| {
+            let settings = webhook_health::Settings { receiver_url: receiver_url.clone(), ..Default::default() };
+            let check = webhook_health::HealthCheck::new(webhook_health::Ports::from_deps(&deps), settings);
+            let handler: ScheduledHandler = Arc::new(move |event| {
+                let check = check.clone();
+                Box::pin(async move { webhook_health::handle_scheduled(&check, event).await })
+            });
+            tokio::spawn(Timer::new("webhook-health", schedule, handler).run(shutdown.clone()))
         });
         tracing::info!(%receiver_url, queue = %deps.config.order_queue_url, "local runtime started");
-        Ok(LocalRuntime { receiver_url, trigger, receiver, order_poller, sweep_timer })
+        Ok(LocalRuntime { receiver_url, trigger, receiver, order_poller, sweep_timer, health_timer })
     }
 
     /// Stops taking webhooks and polling, lets the batch in progress finish, and reports.
@@ -128,13 +150,21 @@ impl LocalRuntime {
                 PollerStats::default()
             }
         };
-        let sweeps = match self.sweep_timer {
-            Some(timer) => timer.await.unwrap_or_else(|error| {
-                tracing::error!(error.message = %error, "the order sweep timer task failed");
-                SweepStats::default()
-            }),
-            None => SweepStats::default(),
-        };
-        RuntimeReport { orders, sweeps }
+        RuntimeReport {
+            orders,
+            sweeps: finished(self.sweep_timer, "order sweep").await,
+            health_checks: finished(self.health_timer, "webhook health").await,
+        }
+    }
+}
+
+/// A timer's counts once it stopped (zero when it never ran).
+async fn finished(timer: Option<JoinHandle<TimerStats>>, name: &str) -> TimerStats {
+    match timer {
+        Some(timer) => timer.await.unwrap_or_else(|error| {
+            tracing::error!(error.message = %error, timer = name, "the timer task failed");
+            TimerStats::default()
+        }),
+        None => TimerStats::default(),
     }
 }

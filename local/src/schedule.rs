@@ -1,23 +1,25 @@
-//! [`SweepTimer`]: the EventBridge schedule of the order sweep, in process (moto never fires
-//! schedules).
+//! [`Timer`]: an EventBridge schedule rule, in process (moto never fires schedules).
 //!
-//! Every `every`, the timer builds the `Scheduled Event` EventBridge would send and hands it to
-//! `order_sweep::handle_scheduled`, the function the Lambda `main` runs, so the local world sweeps
-//! as a deployment does. Runs never overlap (the template caps the function's concurrency at one
-//! for the same reason): the next tick is counted from the end of the last run.
+//! Every `every`, a timer builds the `Scheduled Event` EventBridge would send and hands it to the
+//! scheduled function's `handle_scheduled`, the function its Lambda `main` runs, so the local world
+//! runs the order sweep and the webhook health check as a deployment does. A timer's runs never
+//! overlap (the template caps each scheduled function's concurrency at one for the same reason):
+//! the next tick is counted from the end of the last run.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use domain::ConnectionId;
-use order_sweep::Sweep;
 use serde_json::{Value, json};
 
 use crate::Shutdown;
 
-/// When the sweep runs and over which connections.
+/// When a scheduled function runs and over which connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SweepSchedule {
+pub struct Schedule {
     /// The pause between the end of one run and the start of the next (the first run comes one
     /// pause after the start).
     pub every: Duration,
@@ -25,47 +27,45 @@ pub struct SweepSchedule {
     pub connections: Vec<ConnectionId>,
 }
 
-/// What the timer's runs did, summed.
+/// What a timer's runs did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SweepStats {
-    /// Invocations of the sweep.
+pub struct TimerStats {
+    /// Invocations.
     pub runs: u64,
-    /// Held orders queued again.
-    pub released: u64,
-    /// Invocations that failed, and connections whose run stopped early.
-    pub problems: u64,
+    /// Invocations that failed (the function returned an error).
+    pub failures: u64,
 }
 
-/// Calls the order sweep on a schedule until shutdown.
-pub struct SweepTimer {
-    sweep: Sweep,
-    schedule: SweepSchedule,
+/// What a Lambda handler returns.
+type Invocation = Pin<Box<dyn Future<Output = Result<Value, Box<dyn std::error::Error + Send + Sync>>> + Send>>;
+
+/// A scheduled function's handler, as the Lambda runtime would call it.
+pub type ScheduledHandler = Arc<dyn Fn(EventBridgeEvent<Value>) -> Invocation + Send + Sync>;
+
+/// Calls one scheduled function on its schedule until shutdown.
+pub struct Timer {
+    /// The function, in logs.
+    name: &'static str,
+    schedule: Schedule,
+    handler: ScheduledHandler,
 }
 
-impl SweepTimer {
-    pub fn new(sweep: Sweep, schedule: SweepSchedule) -> SweepTimer {
-        SweepTimer { sweep, schedule }
+impl Timer {
+    pub fn new(name: &'static str, schedule: Schedule, handler: ScheduledHandler) -> Timer {
+        Timer { name, schedule, handler }
     }
 
-    pub async fn run(self, mut shutdown: Shutdown) -> SweepStats {
-        let mut stats = SweepStats::default();
+    pub async fn run(self, mut shutdown: Shutdown) -> TimerStats {
+        let mut stats = TimerStats::default();
         loop {
             tokio::select! {
                 () = shutdown.requested() => return stats,
                 () = tokio::time::sleep(self.schedule.every) => {}
             }
             stats.runs += 1;
-            match order_sweep::handle_scheduled(&self.sweep, self.event()).await {
-                Ok(response) => {
-                    for report in response["connections"].as_array().into_iter().flatten() {
-                        stats.released += report["released"].as_array().map_or(0, |ids| ids.len() as u64);
-                        stats.problems += u64::from(report["problems"].as_array().is_some_and(|p| !p.is_empty()));
-                    }
-                }
-                Err(error) => {
-                    stats.problems += 1;
-                    tracing::error!(error.message = %error, "the order sweep failed; the next tick tries again");
-                }
+            if let Err(error) = (self.handler)(self.event()).await {
+                stats.failures += 1;
+                tracing::error!(function = self.name, error.message = %error, "the scheduled run failed; the next tick tries again");
             }
         }
     }

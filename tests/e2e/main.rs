@@ -8,6 +8,7 @@
 
 mod check;
 mod cli;
+mod health;
 mod mapping;
 mod orders;
 mod support;

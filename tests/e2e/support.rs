@@ -130,6 +130,8 @@ pub struct FlowOptions {
     pub start_runtime: bool,
     /// Run the order sweep on this test's connection every so often (none by default).
     pub sweep_every: Option<Duration>,
+    /// Run the webhook health check on this test's connection every so often (none by default).
+    pub webhook_health_every: Option<Duration>,
 }
 
 impl Default for FlowOptions {
@@ -141,6 +143,7 @@ impl Default for FlowOptions {
             register_hooks: true,
             start_runtime: true,
             sweep_every: None,
+            webhook_health_every: None,
         }
     }
 }
@@ -155,6 +158,7 @@ pub struct OrderFlow {
     pub dlq_url: String,
     pub visibility_timeout: Duration,
     sweep_every: Option<Duration>,
+    webhook_health_every: Option<Duration>,
     runtime: Option<LocalRuntime>,
 }
 
@@ -192,6 +196,7 @@ impl OrderFlow {
             dlq_url,
             visibility_timeout: options.visibility_timeout,
             sweep_every: options.sweep_every,
+            webhook_health_every: options.webhook_health_every,
             runtime: None,
         };
         if options.start_runtime {
@@ -216,9 +221,9 @@ impl OrderFlow {
         let mut options = RuntimeOptions::for_visibility_timeout(self.visibility_timeout);
         options.poller.function_timeout = Duration::from_secs(20);
         // Only this test's connection: other tests' held orders are theirs to release.
-        options.sweep = self
-            .sweep_every
-            .map(|every| local_runtime::SweepSchedule { every, connections: vec![self.world.connection.clone()] });
+        let only_this = |every| local_runtime::Schedule { every, connections: vec![self.world.connection.clone()] };
+        options.sweep = self.sweep_every.map(only_this);
+        options.webhook_health = self.webhook_health_every.map(only_this);
         let runtime =
             LocalRuntime::start(self.world.deps.clone(), &self.sdk, options).await.expect("the local runtime starts");
         self.runtime = Some(runtime);

@@ -15,7 +15,7 @@ use crate::handler::{Delivery, Ports, Reply, handle};
 
 /// The route's path parameter and the path prefix it follows.
 pub const PATH_PARAMETER: &str = "connection_id";
-pub const ROUTE_PREFIX: &str = "/webhooks/bigcommerce/";
+pub const ROUTE_PREFIX: &str = domain::hooks::RECEIVER_ROUTE;
 
 /// Handles one request with the deployment's adapters and the current time.
 pub async fn handle_http(deps: &runtime::Deps, request: Request) -> Response<Body> {
