@@ -171,3 +171,44 @@ async fn hooks_that_cannot_be_read_alert_for_credentials_but_not_for_an_outage()
     assert_eq!(run.len(), 2);
     assert!(run.iter().all(|event| event.outcome == Outcome::Failed));
 }
+
+#[tokio::test]
+async fn the_sample_scheduled_event_drives_a_check_that_reactivates_a_deactivated_hook() {
+    // GIVEN the sample: the template's rule (`{stack}-webhook-health`) firing, with an empty detail
+    let event: aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> =
+        serde_json::from_str(include_str!("../../../events/webhook-health/scheduled.json"))
+            .expect("the sample is an EventBridge event");
+    assert_eq!((event.source.as_str(), event.detail_type.as_str()), ("aws.events", "Scheduled Event"));
+    assert_eq!(event.detail, serde_json::json!({}), "a plain schedule names no connection");
+    let rule = format!(
+        "arn:aws:events:{}:{}:rule/millwright-webhook-health",
+        event.region.as_deref().expect("a region"),
+        event.account.as_deref().expect("an account")
+    );
+    assert_eq!(event.resources, Some(vec![rule]));
+
+    // AND BigCommerce deactivated the connection's created hook; the updated hook is active
+    let world = World::new().await;
+    let created = world.hooks.add(ORDER_SCOPES[0], HERE, false);
+    let updated = world.hooks.add(ORDER_SCOPES[1], HERE, true);
+
+    // WHEN the Lambda handler takes the event
+    let response = crate::handle_scheduled(&world.check, event).await.expect("the check runs");
+
+    // THEN the answer lists the connection with the created hook reactivated and nothing else changed
+    assert_eq!(
+        response,
+        serde_json::json!({"connections": [{
+            "connection": "acme",
+            "destination": HERE,
+            "plans": [
+                {"scope": ORDER_SCOPES[0], "action": "reactivate", "id": created},
+                {"scope": ORDER_SCOPES[1], "action": "healthy", "id": updated},
+            ],
+            "repaired": [{"scope": ORDER_SCOPES[0], "what": "reactivated", "hook_id": created}],
+            "problems": [],
+        }]})
+    );
+    assert!(world.hooks.all().iter().all(|hook| hook.is_active), "{:?}", world.hooks.all());
+    assert_eq!(world.alerts.sent().len(), 1);
+}
