@@ -1,5 +1,6 @@
-//! `millwright-bench`: the orders flow's figures, measured against the local world and printed as
-//! one table (`make bench`). Nothing here asserts on time; the tests cover the arithmetic only.
+//! `millwright-bench`: the orders flow's figures and the scheduled functions' API calls, measured
+//! against the local world and printed as one table (`make bench`). Nothing here asserts on time;
+//! the tests cover the arithmetic only.
 //!
 //! Layout:
 //! - [`run`] (this file): the scenarios in order and the table they fill.
@@ -8,14 +9,17 @@
 //! - `orders`: webhook → Plex sales order latency and API calls per order (cold and warm caches).
 //! - `drain`: a backlog drained under the real rate limits, time-scaled, against the bound the
 //!   limits allow, with the 429s met.
+//! - `scheduled`: API calls of the order sweep (releasing held orders, the reconciliation) and of
+//!   the webhook health check.
 //! - `world`: the moto adapters, in-process sandboxes, seeding and request-log tallies.
-//! - `stats`, `table`: percentiles, bounds and ratios; the table's layout.
+//! - `stats`, `table`: percentiles, bounds, page reads and ratios; the table's layout.
 
 use std::time::{Duration, Instant};
 
 pub mod drain;
 pub mod orders;
 pub mod receiver;
+pub mod scheduled;
 pub mod stats;
 pub mod table;
 pub mod world;
@@ -35,9 +39,15 @@ pub struct Options {
     pub orders: usize,
     /// Lines of every order (1 to 4).
     pub lines: usize,
-    /// How long the webhook → Plex scenario may take before it reports what it has.
+    /// How long the webhook → Plex scenario may take before it reports what it has; also each
+    /// phase of the held-order release (holding, then writing the released orders).
     pub orders_deadline: Duration,
     pub drain: drain::DrainPlan,
+    /// Orders held for unknown SKUs and released by one order sweep run, and those SKUs.
+    pub held_orders: usize,
+    pub unknown_skus: usize,
+    /// Orders the order sweep's reconciliation recovers in one run.
+    pub missed_orders: usize,
     /// The local runtime's receiver, when the environment names one (`WEBHOOK_RECEIVER_URL`).
     pub receiver_url: Option<String>,
 }
@@ -60,6 +70,10 @@ impl Options {
                 cap: Duration::from_secs(180),
                 split_plex_budget: false,
             },
+            held_orders: 40,
+            unknown_skus: 5,
+            // Three pages of the order list at 250 a page.
+            missed_orders: 600,
             receiver_url,
         }
     }
@@ -78,6 +92,8 @@ impl Options {
                 cap: Duration::from_secs(30),
                 split_plex_budget: false,
             },
+            held_orders: 10,
+            missed_orders: 300,
             ..Options::full(receiver_url)
         }
     }
@@ -115,6 +131,23 @@ pub async fn run(options: &Options) -> anyhow::Result<Table> {
     let drained = drain::run(&env, options.drain).await?;
     push_drain_rows(&mut table, &drained);
 
+    eprintln!(
+        "order sweep: release of {} orders held for {} unknown SKUs ...",
+        options.held_orders, options.unknown_skus
+    );
+    let released =
+        scheduled::held_order_release(&env, options.held_orders, options.unknown_skus, options.orders_deadline).await?;
+    push_release_rows(&mut table, &released);
+
+    eprintln!("order sweep: reconciliation of {} orders no webhook brought ...", options.missed_orders);
+    let reconciled = scheduled::reconciliation(&env, options.missed_orders).await?;
+    push_reconcile_rows(&mut table, &reconciled);
+
+    eprintln!("webhook health check: healthy hooks, then one deactivated and one missing ...");
+    let health = scheduled::webhook_health(&env).await?;
+    push_health_rows(&mut table, &health);
+    let scheduled = Scheduled { released, reconciled, health };
+
     // Last: the local world's own worker drains these messages in the background, which would
     // otherwise compete with the scenarios above for moto and the two cores.
     let http_figure = match &options.receiver_url {
@@ -136,7 +169,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Table> {
         None => table.note("No local runtime receiver (WEBHOOK_RECEIVER_URL unset): the HTTP figure is left out."),
     }
 
-    add_notes(&mut table, options, &orders, &drained, started.elapsed());
+    add_notes(&mut table, options, &orders, &drained, &scheduled, started.elapsed());
     Ok(table)
 }
 
@@ -218,11 +251,79 @@ fn push_drain_rows(table: &mut Table, figures: &drain::DrainFigures) {
     );
 }
 
+/// What the scheduled functions' scenarios measured.
+struct Scheduled {
+    released: scheduled::ReleaseFigures,
+    reconciled: scheduled::ReconcileFigures,
+    health: scheduled::HealthFigures,
+}
+
+fn push_release_rows(table: &mut Table, figures: &scheduled::ReleaseFigures) {
+    table.push(
+        Row::new(
+            format!("order sweep: Plex look-ups, {} SKUs missing from {} held orders", figures.skus, figures.orders),
+            figures.sweep_lookups.to_string(),
+            "calls",
+        )
+        .goal(format!("{} (one per distinct gap)", figures.skus))
+        .ratio(ratio(figures.skus as f64, figures.sweep_lookups as f64)),
+    );
+    table.push(
+        Row::new(
+            "order worker: Plex part look-ups for the released orders",
+            figures.worker_lookups.to_string(),
+            "calls",
+        )
+        .goal("0 (the sweep filled the cache)")
+        .ratio(ratio(0.0, figures.worker_lookups as f64)),
+    );
+    table.push(
+        Row::new("order sweep: held orders released", format!("{} / {}", figures.released, figures.orders), "orders")
+            .goal(format!("all {}", figures.orders))
+            .ratio(ratio(figures.released as f64, figures.orders as f64)),
+    );
+}
+
+fn push_reconcile_rows(table: &mut Table, figures: &scheduled::ReconcileFigures) {
+    table.push(
+        Row::new(
+            format!("order sweep: BigCommerce calls, reconciling {} orders no webhook brought", figures.orders),
+            figures.bigcommerce.to_string(),
+            "calls",
+        )
+        .goal(format!("{} page reads (⌊{} / {}⌋ + 1)", figures.goal, figures.orders, figures.page_size))
+        .ratio(ratio(figures.goal as f64, figures.bigcommerce as f64)),
+    );
+    table.push(
+        Row::new("order sweep: orders recovered", format!("{} / {}", figures.recovered, figures.orders), "orders")
+            .goal(format!("all {}", figures.orders))
+            .ratio(ratio(figures.recovered as f64, figures.orders as f64)),
+    );
+}
+
+fn push_health_rows(table: &mut Table, figures: &scheduled::HealthFigures) {
+    table.push(
+        Row::new("webhook health: BigCommerce calls per check, hooks healthy", figures.healthy.to_string(), "calls")
+            .goal("1 (list)")
+            .ratio(ratio(1.0, figures.healthy as f64)),
+    );
+    table.push(
+        Row::new(
+            "webhook health: BigCommerce calls per check, 1 hook deactivated + 1 missing",
+            figures.repairing.to_string(),
+            "calls",
+        )
+        .goal("3 (list + reactivate + register)")
+        .ratio(ratio(3.0, figures.repairing as f64)),
+    );
+}
+
 fn add_notes(
     table: &mut Table,
     options: &Options,
     orders: &orders::OrderFigures,
     drained: &drain::DrainFigures,
+    scheduled: &Scheduled,
     took: Duration,
 ) {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
@@ -264,6 +365,47 @@ fn add_notes(
         drained.plan.plex_calls(),
         drained.redeliveries,
         drained.dead_lettered
+    ));
+    let released = &scheduled.released;
+    table.note(format!(
+        "Held orders: {} guest orders of 1 or 2 lines of {} new SKUs, each through the receiver and the two pollers, \
+         which held {} of them; then the parts created in the Plex double and one Sweep::run_for with \
+         order_sweep::Ports::from_deps and the default settings (at most {} look-ups), no poller running: {} gaps \
+         checked, {} filled, {} Plex calls by the sweep's own count, {} Plex requests in all. The pollers then wrote \
+         the released orders with {} Plex requests ({} of them look-ups by PO number, which the worker makes before \
+         creating any order whose ledger entry is not new) and {} BigCommerce requests; {} not committed within {} s. \
+         The Plex double's limit was {} per minute in this scenario, so no order waited for the budget; these figures \
+         are counts.",
+        released.orders,
+        released.skus,
+        released.held,
+        released.max_lookups,
+        released.gaps_checked,
+        released.gaps_filled,
+        released.sweep_reported,
+        released.sweep_plex,
+        released.worker_plex,
+        released.worker_po_lookups,
+        released.worker_bigcommerce,
+        released.not_committed,
+        options.orders_deadline.as_secs(),
+        scheduled::RELEASE_PLEX_LIMIT.calls
+    ));
+    let reconciled = &scheduled.reconciled;
+    table.note(format!(
+        "Reconciliation: {} one-line orders seeded into the BigCommerce double (no webhooks), modified in whole seconds \
+         spread over {} s of the first run's window; one Sweep::run_for over the deployment's adapters with a \
+         RecordingQueue, so no worker called BigCommerce: {} calls by the sweep's own count, {} messages queued. The \
+         goal is the fewest page reads that list every order and see the list end (a short or empty last page).",
+        reconciled.orders, reconciled.spread_seconds, reconciled.reported, reconciled.queued
+    ));
+    let health = &scheduled.health;
+    table.note(format!(
+        "Webhook health: HealthCheck::check with repair, webhook_health::Ports::from_deps; the repairing check {}; \
+         the next check of that connection made {} call(s) and found its hooks {}.",
+        if health.repairs.is_empty() { "repaired nothing".to_owned() } else { health.repairs.join(" and ") },
+        health.after_repair,
+        if health.healthy_after_repair { "healthy" } else { "NOT healthy" }
     ));
     table.note("Ratio: goal or bound over the measured value; 1.00 meets it exactly.");
 }

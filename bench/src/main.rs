@@ -3,7 +3,8 @@
 
 use clap::Parser;
 
-/// Measures the orders flow against the local world and prints one table.
+/// Measures the orders flow and the scheduled functions' API calls against the local world and
+/// prints one table.
 #[derive(Debug, Parser)]
 #[command(name = "millwright-bench")]
 struct Args {

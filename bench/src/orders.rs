@@ -89,13 +89,7 @@ async fn run(
     let mut deps = env.deps.clone();
     deps.queue = Arc::new(SqsQueue::new(&env.sdk, queue_url));
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut pollers = JoinSet::new();
-    for container in 0..CONTAINERS {
-        let worker = Worker::new(WorkerPorts::from_deps(&deps), Settings::default());
-        let source = SqsEventSource::new(&env.sdk, queue_url);
-        pollers.spawn(poll(container, worker, source, stop.clone()));
-    }
+    let pollers = Pollers::start(env, &deps, queue_url);
     doubles.clear_request_logs().await?;
     let mut bigcommerce = RequestTally::new(Api::BigCommerce);
     let mut plex = RequestTally::new(Api::Plex);
@@ -136,16 +130,48 @@ async fn run(
         })
     }
     .await;
-    stop.store(true, Ordering::SeqCst);
-    while let Some(joined) = pollers.join_next().await {
-        joined.context("a poller panicked")??;
-    }
+    pollers.stop().await?;
     outcome
+}
+
+/// The order worker's event source mapping on the bench's queue: [`CONTAINERS`] pollers, each a
+/// container with its own `Worker` from `Ports::from_deps` (its own cached clients and pacers).
+pub(crate) struct Pollers {
+    stop: Arc<AtomicBool>,
+    pollers: JoinSet<anyhow::Result<()>>,
+}
+
+impl Pollers {
+    /// Starts the pollers on `queue_url` over `deps`.
+    pub(crate) fn start(env: &Env, deps: &Deps, queue_url: &str) -> Pollers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut pollers = JoinSet::new();
+        for container in 0..CONTAINERS {
+            let worker = Worker::new(WorkerPorts::from_deps(deps), Settings::default());
+            let source = SqsEventSource::new(&env.sdk, queue_url);
+            pollers.spawn(poll(container, worker, source, stop.clone()));
+        }
+        Pollers { stop, pollers }
+    }
+
+    /// Stops the pollers after the batch each has in hand (handled and deleted) and waits for them.
+    pub(crate) async fn stop(mut self) -> anyhow::Result<()> {
+        self.stop.store(true, Ordering::SeqCst);
+        while let Some(joined) = self.pollers.join_next().await {
+            joined.context("a poller panicked")??;
+        }
+        Ok(())
+    }
 }
 
 /// Hands the receiver one callback for `order_id`, as the local runtime's HTTP edge would; returns
 /// when it arrived.
-async fn deliver(deps: &Deps, connection: &ConnectionId, order_id: u64, nonce: u64) -> anyhow::Result<DateTime<Utc>> {
+pub(crate) async fn deliver(
+    deps: &Deps,
+    connection: &ConnectionId,
+    order_id: u64,
+    nonce: u64,
+) -> anyhow::Result<DateTime<Utc>> {
     let headers = callback_headers();
     let body = callback(order_id, nonce + 1);
     let arrived = Utc::now();

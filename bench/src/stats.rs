@@ -1,6 +1,6 @@
 //! The arithmetic behind the figures: percentiles of latency samples, the shortest drain a rate
-//! limit allows, and ratios against goals. Pure, so it is unit-tested and the table cannot lie
-//! quietly when the scenarios change.
+//! limit allows, the fewest page reads of a list, and ratios against goals. Pure, so it is
+//! unit-tested and the table cannot lie quietly when the scenarios change.
 
 use std::time::Duration;
 
@@ -47,6 +47,14 @@ pub fn drain_bound(calls: u64, limit: u64, window: Duration) -> Duration {
     }
     let full_windows = (calls - 1) / limit;
     window.saturating_mul(u32::try_from(full_windows).unwrap_or(u32::MAX))
+}
+
+/// The fewest page reads that list `items` records `page_size` at a time and know the list has
+/// ended: every page full but the last, which is short, or empty when `items` is a multiple of
+/// `page_size` (a full page cannot tell the reader that nothing follows). `floor(items / page_size)
+/// + 1`; 600 orders at 250 a page are 3 reads, 500 are 3 too (250, 250, then an empty page).
+pub fn page_reads(items: u64, page_size: u64) -> u64 {
+    items.checked_div(page_size).unwrap_or(0) + 1
 }
 
 /// `better / worse` as a fraction where 1.0 means the goal was met exactly: a goal of 1 call per
@@ -106,6 +114,16 @@ mod tests {
         assert_eq!(drain_bound(201, 200, minute), minute);
         assert_eq!(drain_bound(14_000, 200, minute), minute * 69);
         assert_eq!(drain_bound(0, 200, minute), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_page_list_ends_on_a_short_or_empty_page() {
+        assert_eq!(page_reads(600, 250), 3);
+        assert_eq!(page_reads(300, 250), 2);
+        assert_eq!(page_reads(500, 250), 3, "two full pages, then an empty one");
+        assert_eq!(page_reads(249, 250), 1);
+        assert_eq!(page_reads(250, 250), 2);
+        assert_eq!(page_reads(0, 250), 1, "one empty page says there is nothing");
     }
 
     #[test]

@@ -167,14 +167,48 @@ impl Doubles {
     /// `lines` lines each, status Awaiting Fulfillment.
     pub async fn seed_orders(&self, ids: Range<u64>, lines: usize) -> anyhow::Result<()> {
         ensure!((1..=MAX_LINES).contains(&lines), "orders have 1 to {MAX_LINES} lines");
-        let ids: Vec<u64> = ids.collect();
+        self.seed_order_documents(ids.map(|id| order(id, lines)).collect()).await
+    }
+
+    /// Seeds orders given in the double's seed format (see [`guest_order`]) into the demo store.
+    /// Seeded orders send no webhooks.
+    pub async fn seed_order_documents(&self, orders: Vec<Value>) -> anyhow::Result<()> {
         // A few hundred orders per request keep each body well under the double's body limit.
-        for chunk in ids.chunks(200) {
-            let orders: Vec<Value> = chunk.iter().map(|id| order(*id, lines)).collect();
-            let seed = json!({"stores": [{"store_hash": demo::BIGCOMMERCE_STORE_HASH, "orders": orders}]});
+        for chunk in orders.chunks(200) {
+            let seed = json!({"stores": [{"store_hash": demo::BIGCOMMERCE_STORE_HASH, "orders": chunk}]});
             self.control(Api::BigCommerce, reqwest::Method::POST, "seed", Some(&seed)).await?;
         }
         Ok(())
+    }
+
+    /// Adds hooks (`{scope, destination, is_active}`) to the demo store, owned by its API account.
+    pub async fn seed_hooks(&self, hooks: Vec<Value>) -> anyhow::Result<()> {
+        let seed = json!({"stores": [{"store_hash": demo::BIGCOMMERCE_STORE_HASH, "hooks": hooks}]});
+        self.control(Api::BigCommerce, reqwest::Method::POST, "seed", Some(&seed)).await?;
+        Ok(())
+    }
+
+    /// Creates active parts numbered `numbers` in the demo tenant, as a person would in Plex.
+    pub async fn seed_plex_parts(&self, numbers: &[String]) -> anyhow::Result<()> {
+        let parts: Vec<Value> = numbers
+            .iter()
+            .map(|number| {
+                json!({"number": number, "name": number, "revision": "A", "type": "Finished Good",
+                       "source": "Manufactured", "status": "Active", "buildingCode": "MAIN"})
+            })
+            .collect();
+        let seed = json!({"tenant": demo::PLEX_TENANT_CODE, "parts": parts});
+        self.control(Api::Plex, reqwest::Method::POST, "seed", Some(&seed)).await?;
+        Ok(())
+    }
+
+    /// The double's request log since it was last cleared (at most its last 10,000 entries).
+    pub async fn requests(&self, api: Api) -> anyhow::Result<Vec<Value>> {
+        let entries = self.control(api, reqwest::Method::GET, "requests", None).await?;
+        match entries {
+            Value::Array(entries) => Ok(entries),
+            other => bail!("a request log that is not a list: {other}"),
+        }
     }
 
     pub async fn clear_request_logs(&self) -> anyhow::Result<()> {
@@ -225,11 +259,17 @@ impl Limit {
     }
 }
 
-/// A guest order of the demo store in the double's seed format.
-fn order(id: u64, lines: usize) -> Value {
-    let products: Vec<Value> = LINE_ITEMS
+/// A guest order of the demo store in the double's seed format, its lines the first `lines` demo SKUs.
+pub fn order(id: u64, lines: usize) -> Value {
+    guest_order(id, &LINE_ITEMS[..lines.min(MAX_LINES)])
+}
+
+/// A guest order of the demo store in the double's seed format, one line of 10 per item
+/// (SKU, BigCommerce product id, variant id, price). Its dates are the double's clock at seeding
+/// unless the caller sets `date_created` or `date_modified`.
+pub fn guest_order(id: u64, items: &[(&str, u64, u64, &str)]) -> Value {
+    let products: Vec<Value> = items
         .iter()
-        .take(lines)
         .map(|(sku, product_id, variant_id, price)| {
             json!({"product_id": product_id, "variant_id": variant_id, "sku": sku, "name": sku,
                    "quantity": 10, "price_ex_tax": price, "order_address_id": id})
