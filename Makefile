@@ -44,7 +44,7 @@ local: setup ## Run the local world in the foreground (Ctrl-C stops it).
 	$(CARGO) run --locked -p millwright-cli -- local up
 
 # Not part of `test`: it takes minutes and prints figures; nothing in it asserts on time.
-bench: setup ## Measure the orders flow against the local world and print one table (README, "Benchmarks").
+bench: setup ## Measure the orders flow and the scheduled functions against the local world and print one table (README, "Benchmarks").
 	$(CARGO) build --locked -p millwright-cli
 	$(CARGO) build --locked --profile bench-fast -p millwright-bench
 	# No sweep: the drain keeps its ledger in memory, so a sweep would take its orders for missed ones.
