@@ -57,6 +57,7 @@ pub fn lines(reports: &[ConnectionHooks]) -> Vec<String> {
             let state = match plan.action {
                 HookAction::Healthy { id } => format!("hook {id} active"),
                 HookAction::Reactivate { id } => format!("hook {id} deactivated by BigCommerce"),
+                HookAction::Refresh { id } => format!("hook {id} sends an outdated authentication header"),
                 HookAction::Register => "no hook".to_owned(),
             };
             let repaired = report.repaired.iter().find(|repair| repair.scope == plan.scope);

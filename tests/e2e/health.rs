@@ -81,3 +81,31 @@ async fn millwright_webhooks_shows_missing_hooks_and_repair_registers_them_with_
     assert_eq!(history[0].actor, "webhook-receiver", "{history:#?}");
     flow.stop().await;
 }
+
+#[tokio::test]
+async fn a_hook_registered_with_an_old_secret_is_refreshed_and_its_deliveries_authenticate_again() {
+    // GIVEN the created hook registered with a secret the receiver no longer accepts (a rotation)
+    let options = FlowOptions { register_hooks: false, ..FlowOptions::default() };
+    let flow = OrderFlow::start_with(World::start().await, options).await;
+    let client = flow.world.deps.bigcommerce(&flow.world.profile).await.expect("the BigCommerce client");
+    let old_secret = std::collections::BTreeMap::from([(
+        "X-Millwright-Auth".to_owned(),
+        secrecy::SecretString::from("the-secret-before-rotation"),
+    )]);
+    let stale = client.create_hook(ORDER_SCOPES[0], &flow.destination(), &old_secret).await.expect("registered").id;
+    flow.register_hook(ORDER_SCOPES[1], &flow.destination()).await;
+    let receiver = receiver_url(&flow);
+    let (deps, connection) = (&flow.world.deps, std::slice::from_ref(&flow.world.connection));
+
+    // WHEN the operator repairs
+    let repaired = webhooks::check(deps, &receiver, connection, true, "cli:test").await.expect("repaired");
+
+    // THEN the stale hook was refreshed in place, and an order's webhook now authenticates
+    assert_eq!(repaired[0].plans[0].action, domain::hooks::HookAction::Refresh { id: stale });
+    assert_eq!(repaired[0].repaired[0].what, "refreshed");
+    let order_id = flow.place_order(guest_order(&[("MW-NUT-M8", 2)])).await;
+    flow.wait_for_commit(order_id, WAIT).await;
+    let history = flow.history(order_id).await;
+    assert_eq!(history[0].actor, "webhook-receiver", "{history:#?}");
+    flow.stop().await;
+}

@@ -89,7 +89,7 @@ impl ConnectionHooks {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Repair {
     pub scope: String,
-    /// `reactivated` or `registered`.
+    /// `reactivated`, `refreshed` or `registered`.
     pub what: &'static str,
     pub hook_id: u64,
 }
@@ -166,6 +166,9 @@ impl HealthCheck {
         let (attempt, what, was) = match plan.action {
             HookAction::Healthy { .. } => return,
             HookAction::Reactivate { id } => (registry.reactivate(id).await, "reactivated", "was deactivated"),
+            HookAction::Refresh { id } => {
+                (registry.refresh(id).await, "refreshed", "sent an outdated authentication header")
+            }
             HookAction::Register => {
                 (registry.register(&plan.scope, &report.destination).await, "registered", "was missing")
             }

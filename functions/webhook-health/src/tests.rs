@@ -212,3 +212,29 @@ async fn the_sample_scheduled_event_drives_a_check_that_reactivates_a_deactivate
     assert!(world.hooks.all().iter().all(|hook| hook.is_active), "{:?}", world.hooks.all());
     assert_eq!(world.alerts.sent().len(), 1);
 }
+
+#[tokio::test]
+async fn a_hook_sending_an_outdated_secret_is_refreshed_even_while_active() {
+    // GIVEN both hooks active, but the created hook still sends the secret from before a rotation
+    let world = World::new().await;
+    let created = world.hooks.add(ORDER_SCOPES[0], HERE, true);
+    world.hooks.add(ORDER_SCOPES[1], HERE, true);
+    world.hooks.make_auth_stale(created);
+
+    // WHEN the check runs
+    let report = world.check.run_for(&[], t0()).await.unwrap().remove(0);
+
+    // THEN that hook gets the current header (and stays on), audited and alerted
+    assert_eq!(report.plans[0].action, HookAction::Refresh { id: created });
+    assert_eq!(report.repaired.iter().map(|r| r.what).collect::<Vec<_>>(), vec!["refreshed"]);
+    assert!(world.hooks.all().iter().all(|hook| hook.auth_current && hook.is_active));
+    let trail = world.trail(ORDER_SCOPES[0]).await;
+    assert!(
+        trail[0]
+            .2
+            .as_deref()
+            .unwrap()
+            .ends_with(&format!("sent an outdated authentication header; refreshed hook {created}"))
+    );
+    assert_eq!(world.alerts.sent()[0].cause, "hook-repaired:store/order/created");
+}

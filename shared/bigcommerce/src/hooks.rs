@@ -74,11 +74,8 @@ impl BigCommerceClient {
         destination: &str,
         headers: &BTreeMap<String, SecretString>,
     ) -> Result<Hook, Error> {
-        let headers: Map<String, Value> = headers
-            .iter()
-            .map(|(name, value)| (name.clone(), Value::String(value.expose_secret().to_owned())))
-            .collect();
-        let body = json!({ "scope": scope, "destination": destination, "is_active": true, "headers": headers });
+        let body =
+            json!({ "scope": scope, "destination": destination, "is_active": true, "headers": header_values(headers) });
         let reply = self.send_confidential(Method::POST, "/v3/hooks", body.to_string().into_bytes()).await?;
         one_hook(&reply, "created hook")
     }
@@ -116,12 +113,25 @@ impl BigCommerceClient {
         Err(Error::Paging { what: "hooks".to_owned(), reason: format!("more than {MAX_PAGES} pages") })
     }
 
+    /// `PUT /v3/hooks/{id}` with the given `headers` and `is_active: true`: how a hook whose
+    /// authentication header is stale (a rotated webhook secret) is brought back in step, in one call.
+    pub async fn refresh_hook(&self, id: u64, headers: &BTreeMap<String, SecretString>) -> Result<Hook, Error> {
+        let body = json!({ "is_active": true, "headers": header_values(headers) }).to_string().into_bytes();
+        let reply = self.send_confidential(Method::PUT, &format!("/v3/hooks/{id}"), body).await?;
+        one_hook(&reply, "updated hook")
+    }
+
     /// `PUT /v3/hooks/{id}` with `{"is_active": active}`: how a deactivated hook is brought back.
     pub async fn set_hook_active(&self, id: u64, active: bool) -> Result<Hook, Error> {
         let body = json!({ "is_active": active }).to_string().into_bytes();
         let reply = self.send_confidential(Method::PUT, &format!("/v3/hooks/{id}"), body).await?;
         one_hook(&reply, "updated hook")
     }
+}
+
+/// The headers as the request body carries them (the only place their values are exposed).
+fn header_values(headers: &BTreeMap<String, SecretString>) -> Map<String, Value> {
+    headers.iter().map(|(name, value)| (name.clone(), Value::String(value.expose_secret().to_owned()))).collect()
 }
 
 /// A `{data: hook, meta}` response.

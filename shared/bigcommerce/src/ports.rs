@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use domain::hooks::HookState;
 use domain::order::{OrderChange, WebOrder};
 use domain::ports::{ApiError, WebOrderSource, WebhookRegistry};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::{BigCommerceClient, Error, Hook};
 
@@ -53,22 +53,42 @@ impl OrderHooks {
     }
 }
 
-fn hook_state(hook: Hook) -> HookState {
-    HookState { id: hook.id, scope: hook.scope, destination: hook.destination, is_active: hook.is_active }
+impl OrderHooks {
+    /// The hook as the health check sees it: whether it sends every header this connection
+    /// registers with the current value is decided here, so no secret leaves the adapter.
+    fn state(&self, hook: Hook) -> HookState {
+        let auth_current = self.headers.iter().all(|(name, value)| {
+            hook.header(name).is_some_and(|sent| sent.expose_secret().as_bytes() == value.expose_secret().as_bytes())
+        });
+        HookState {
+            id: hook.id,
+            scope: hook.scope,
+            destination: hook.destination,
+            is_active: hook.is_active,
+            auth_current,
+        }
+    }
 }
 
 #[async_trait]
 impl WebhookRegistry for OrderHooks {
     async fn hooks(&self) -> Result<Vec<HookState>, ApiError> {
         let hooks = self.client.list_hooks().await.map_err(api_error)?;
-        Ok(hooks.into_iter().map(hook_state).collect())
+        Ok(hooks.into_iter().map(|hook| self.state(hook)).collect())
     }
 
     async fn register(&self, scope: &str, destination: &str) -> Result<HookState, ApiError> {
-        self.client.create_hook(scope, destination, &self.headers).await.map(hook_state).map_err(api_error)
+        let hook = self.client.create_hook(scope, destination, &self.headers).await.map_err(api_error)?;
+        Ok(self.state(hook))
     }
 
     async fn reactivate(&self, id: u64) -> Result<HookState, ApiError> {
-        self.client.set_hook_active(id, true).await.map(hook_state).map_err(api_error)
+        let hook = self.client.set_hook_active(id, true).await.map_err(api_error)?;
+        Ok(self.state(hook))
+    }
+
+    async fn refresh(&self, id: u64) -> Result<HookState, ApiError> {
+        let hook = self.client.refresh_hook(id, &self.headers).await.map_err(api_error)?;
+        Ok(self.state(hook))
     }
 }

@@ -28,6 +28,14 @@ pub struct HookState {
     pub scope: String,
     pub destination: String,
     pub is_active: bool,
+    /// The hook sends the authentication header the receiver checks now (false after the
+    /// connection's webhook secret was rotated): the adapter compares, nothing else sees a secret.
+    #[serde(default = "current")]
+    pub auth_current: bool,
+}
+
+fn current() -> bool {
+    true
 }
 
 /// What one order scope needs.
@@ -38,6 +46,9 @@ pub enum HookAction {
     Healthy { id: u64 },
     /// The hook to the receiver was deactivated (BigCommerce gave up on it): turn it back on.
     Reactivate { id: u64 },
+    /// The hook sends a stale authentication header, so the receiver refuses its deliveries (and
+    /// BigCommerce will deactivate it): give it the current header, and turn it on.
+    Refresh { id: u64 },
     /// No hook delivers this scope to the receiver: register one.
     Register,
 }
@@ -51,9 +62,9 @@ pub struct HookPlan {
 }
 
 /// For each of [`ORDER_SCOPES`], what to do given the account's `hooks` and the receiver's
-/// `destination`. Hooks elsewhere (another deployment, another tool) are left alone; an active
-/// hook wins over inactive duplicates, and of several inactive ones the oldest (lowest id) is
-/// reactivated.
+/// `destination`. Hooks elsewhere (another deployment, another tool) are left alone. An active
+/// hook with the current authentication wins over any duplicate; otherwise the oldest (lowest id)
+/// hook is refreshed when its authentication is stale, else reactivated.
 pub fn plan_hooks(hooks: &[HookState], destination: &str) -> Vec<HookPlan> {
     let same_place = |hook: &&HookState| hook.destination.trim_end_matches('/') == destination.trim_end_matches('/');
     ORDER_SCOPES
@@ -62,9 +73,10 @@ pub fn plan_hooks(hooks: &[HookState], destination: &str) -> Vec<HookPlan> {
             let mut ours: Vec<&HookState> =
                 hooks.iter().filter(|hook| hook.scope == *scope).filter(same_place).collect();
             ours.sort_by_key(|hook| hook.id);
-            let action = match ours.iter().find(|hook| hook.is_active) {
-                Some(active) => HookAction::Healthy { id: active.id },
+            let action = match ours.iter().find(|hook| hook.is_active && hook.auth_current) {
+                Some(healthy) => HookAction::Healthy { id: healthy.id },
                 None => match ours.first() {
+                    Some(stale) if !stale.auth_current => HookAction::Refresh { id: stale.id },
                     Some(inactive) => HookAction::Reactivate { id: inactive.id },
                     None => HookAction::Register,
                 },
@@ -81,7 +93,7 @@ mod tests {
     const HERE: &str = "https://hooks.example/webhooks/bigcommerce/acme";
 
     fn hook(id: u64, scope: &str, destination: &str, is_active: bool) -> HookState {
-        HookState { id, scope: scope.to_owned(), destination: destination.to_owned(), is_active }
+        HookState { id, scope: scope.to_owned(), destination: destination.to_owned(), is_active, auth_current: true }
     }
 
     #[test]
@@ -108,5 +120,13 @@ mod tests {
         );
         let healthy = [hook(7, "store/order/created", HERE, false), hook(8, "store/order/created", HERE, true)];
         assert_eq!(plan_hooks(&healthy, HERE)[0].action, HookAction::Healthy { id: 8 });
+    }
+
+    #[test]
+    fn a_hook_with_a_stale_secret_is_refreshed_even_while_active() {
+        let stale = HookState { auth_current: false, ..hook(5, "store/order/created", HERE, true) };
+        assert_eq!(plan_hooks(std::slice::from_ref(&stale), HERE)[0].action, HookAction::Refresh { id: 5 });
+        let with_good_duplicate = [stale, hook(6, "store/order/created", HERE, true)];
+        assert_eq!(plan_hooks(&with_good_duplicate, HERE)[0].action, HookAction::Healthy { id: 6 });
     }
 }

@@ -170,6 +170,8 @@ pub trait WebhookRegistry: Send + Sync {
     async fn register(&self, scope: &str, destination: &str) -> Result<HookState, ApiError>;
     /// Turns hook `id` back on.
     async fn reactivate(&self, id: u64) -> Result<HookState, ApiError>;
+    /// Gives hook `id` the connection's current authentication header and turns it on.
+    async fn refresh(&self, id: u64) -> Result<HookState, ApiError>;
 }
 
 /// Hands out each connection's [`WebhookRegistry`].

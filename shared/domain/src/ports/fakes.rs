@@ -650,8 +650,22 @@ impl FakeHooks {
     pub fn add(&self, scope: &str, destination: &str, is_active: bool) -> u64 {
         let mut state = lock(&self.state);
         let id = state.hooks.iter().map(|hook| hook.id).max().unwrap_or(0) + 1;
-        state.hooks.push(HookState { id, scope: scope.to_owned(), destination: destination.to_owned(), is_active });
+        let hook = HookState {
+            id,
+            scope: scope.to_owned(),
+            destination: destination.to_owned(),
+            is_active,
+            auth_current: true,
+        };
+        state.hooks.push(hook);
         id
+    }
+
+    /// Makes hook `id` send an outdated authentication header (the secret was rotated since).
+    pub fn make_auth_stale(&self, id: u64) {
+        if let Some(hook) = lock(&self.state).hooks.iter_mut().find(|hook| hook.id == id) {
+            hook.auth_current = false;
+        }
     }
 
     pub fn all(&self) -> Vec<HookState> {
@@ -691,7 +705,13 @@ impl WebhookRegistry for FakeHooks {
     async fn register(&self, scope: &str, destination: &str) -> Result<HookState, ApiError> {
         self.change()?;
         let id = self.add(scope, destination, true);
-        Ok(HookState { id, scope: scope.to_owned(), destination: destination.to_owned(), is_active: true })
+        Ok(HookState {
+            id,
+            scope: scope.to_owned(),
+            destination: destination.to_owned(),
+            is_active: true,
+            auth_current: true,
+        })
     }
 
     async fn reactivate(&self, id: u64) -> Result<HookState, ApiError> {
@@ -703,6 +723,19 @@ impl WebhookRegistry for FakeHooks {
             retry_after: None,
         })?;
         hook.is_active = true;
+        Ok(hook.clone())
+    }
+
+    async fn refresh(&self, id: u64) -> Result<HookState, ApiError> {
+        self.change()?;
+        let mut state = lock(&self.state);
+        let hook = state.hooks.iter_mut().find(|hook| hook.id == id).ok_or_else(|| ApiError {
+            class: ErrorClass::Data,
+            message: format!("hook {id} does not exist"),
+            retry_after: None,
+        })?;
+        hook.is_active = true;
+        hook.auth_current = true;
         Ok(hook.clone())
     }
 }
