@@ -29,22 +29,12 @@ pub async fn check(
     actor: &str,
 ) -> anyhow::Result<Vec<ConnectionHooks>> {
     let settings = webhook_health::Settings { actor: actor.to_owned(), receiver_url: receiver_url.to_owned() };
-    let health = HealthCheck::new(webhook_health::Ports::from_deps(deps), settings);
-    let profiles = match connections {
-        [] => deps.connections.list().await.context("listing the connections")?,
-        some => {
-            let mut profiles = Vec::with_capacity(some.len());
-            for id in some {
-                profiles.push(deps.connection(id).await?);
-            }
-            profiles
-        }
-    };
-    let mut reports = Vec::with_capacity(profiles.len());
-    for profile in &profiles {
-        reports.push(health.check(profile, repair, chrono::Utc::now()).await);
+    // Unknown connections fail before anything is checked, naming the connection.
+    for id in connections {
+        deps.connection(id).await?;
     }
-    Ok(reports)
+    let health = HealthCheck::new(webhook_health::Ports::from_deps(deps), settings);
+    Ok(health.check_all(connections, repair, chrono::Utc::now()).await.context("listing the connections")?)
 }
 
 /// The text form: per connection, each order scope's hook and what was done.

@@ -40,7 +40,7 @@ mod reconcile;
 mod release;
 
 pub use lambda::{handle_scheduled, run_lambda};
-pub use reconcile::{ReconcileSettings, reason_to_queue};
+pub use reconcile::ReconcileSettings;
 
 /// The ports the sweep uses; production builds them once per container (`runtime::Deps`).
 #[derive(Clone)]

@@ -94,7 +94,7 @@ struct Scanned {
 }
 
 /// Why an order listed in the window is queued again, or `None` when the worker has seen it.
-pub fn reason_to_queue(
+fn reason_to_queue(
     change: &OrderChange,
     entry: Option<&LedgerEntry>,
     profile: &ConnectionProfile,

@@ -109,10 +109,20 @@ impl HealthCheck {
     /// Checks and repairs the connections in `only` (every connection when it is empty). Fails
     /// only when the connections cannot be listed.
     pub async fn run_for(&self, only: &[ConnectionId], now: DateTime<Utc>) -> Result<Vec<ConnectionHooks>, PortError> {
+        self.check_all(only, true, now).await
+    }
+
+    /// Like [`HealthCheck::run_for`], repairing only with `repair` (`millwright webhooks`).
+    pub async fn check_all(
+        &self,
+        only: &[ConnectionId],
+        repair: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ConnectionHooks>, PortError> {
         let mut reports = Vec::new();
         for profile in self.ports.connections.list().await? {
             if only.is_empty() || only.contains(&profile.id) {
-                reports.push(self.check(&profile, true, now).await);
+                reports.push(self.check(&profile, repair, now).await);
             }
         }
         Ok(reports)
