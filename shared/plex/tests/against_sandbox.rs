@@ -715,6 +715,35 @@ async fn completing_an_order_whose_price_differs_is_inconsistent_naming_the_line
 }
 
 #[tokio::test]
+async fn updating_releases_of_a_line_known_without_its_release_finds_the_release_by_the_line() {
+    use domain::order::{PlexLineRef, PlexOrderRef};
+    use domain::ports::SalesOrderSink;
+
+    // GIVEN an order whose reference knows line 1 but not its release
+    let sandbox = start_sandbox().await;
+    let client = demo_client(&sandbox);
+    let created = client.create_sales_order(&draft("BC-1053")).await.expect("created");
+    let order = PlexOrderRef {
+        id: created.order_id.clone(),
+        number: created.order_number.clone(),
+        lines: vec![PlexLineRef { line_number: 1, line_id: created.lines[0].line_id.clone(), release_id: None }],
+    };
+    let mut changed = draft("BC-1053").lines.remove(0);
+    changed.quantity = decimal("99");
+
+    // WHEN the worker updates the line's release
+    plex::PlexSalesOrders::new(client.clone(), plex::Writer::Rest)
+        .update_releases(&order, &[changed])
+        .await
+        .expect("updated");
+
+    // THEN the line's one release holds the new quantity
+    let release = client.releases(&[created.lines[0].line_id.clone()]).await.expect("releases").remove(0);
+    assert_eq!((release.id, release.quantity), (created.lines[0].release_id.clone(), Some(decimal("99"))));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn releases_and_orders_are_updated_by_sending_the_whole_record_back() {
     let sandbox = start_sandbox().await;
     let client = demo_client(&sandbox);
