@@ -149,7 +149,9 @@ impl SalesOrderSink for PlexSalesOrders {
                         let line_number = line.line_number.as_deref()?.trim().parse().ok()?;
                         let release_id = releases
                             .iter()
-                            .find(|release| release.order_line_id.as_deref() == Some(line.id.as_str()))
+                            .find(|release| {
+                                release.order_line_id.as_deref().is_some_and(|id| id.eq_ignore_ascii_case(&line.id))
+                            })
                             .map(|release| release.id.clone());
                         Some(PlexLineRef { line_number, line_id: line.id, release_id })
                     })
@@ -187,22 +189,29 @@ impl SalesOrderSink for PlexSalesOrders {
         }
     }
 
+    /// Each release is read and sent back whole with the new quantity and due date; repeating it
+    /// after a lost answer sets the same values again.
     async fn update_releases(&self, order: &PlexOrderRef, lines: &[SalesOrderLineDraft]) -> Result<(), ApiError> {
         for line in lines {
-            let release_id = order
-                .lines
-                .iter()
-                .find(|known| known.line_number == line.line_number)
-                .and_then(|known| known.release_id.clone())
-                .ok_or_else(|| ApiError {
-                    class: domain::ErrorClass::Data,
-                    message: format!(
-                        "Plex order {} has no known release for line {}; change it in Plex by hand",
-                        order.number.as_deref().unwrap_or(&order.id),
-                        line.line_number
-                    ),
-                    retry_after: None,
-                })?;
+            let known = order.lines.iter().find(|known| known.line_number == line.line_number);
+            let release_id = match known {
+                Some(PlexLineRef { release_id: Some(release_id), .. }) => Some(release_id.clone()),
+                // A reference kept without its release (the line was found before its release
+                // was written): Plex knows it by the line.
+                Some(PlexLineRef { line_id, release_id: None, .. }) if matches!(self.writer, Writer::Rest) => {
+                    self.only_release_of(line_id).await?
+                }
+                _ => None,
+            };
+            let release_id = release_id.ok_or_else(|| ApiError {
+                class: domain::ErrorClass::Data,
+                message: format!(
+                    "Plex order {} has no known release for line {}; change it in Plex by hand",
+                    order.number.as_deref().unwrap_or(&order.id),
+                    line.line_number
+                ),
+                retry_after: None,
+            })?;
             let change = ReleaseChange { quantity: Some(line.quantity), due_date: Some(line.due_date), status: None };
             self.client.update_release(&release_id, &change).await.map_err(api_error)?;
         }
@@ -211,6 +220,16 @@ impl SalesOrderSink for PlexSalesOrders {
 }
 
 impl PlexSalesOrders {
+    /// The release of a Connect line, when it has exactly one (several mean someone split it in
+    /// Plex, and which to change is not the worker's guess).
+    async fn only_release_of(&self, line_id: &str) -> Result<Option<String>, ApiError> {
+        let releases = self.client.releases(&[line_id.to_owned()]).await.map_err(api_error)?;
+        Ok(match releases.as_slice() {
+            [release] => Some(release.id.clone()),
+            _ => None,
+        })
+    }
+
     /// Data sources take the customer's code, the draft carries its id.
     async fn customer_code(&self, customer_id: &str) -> Result<String, ApiError> {
         let customer = self.client.customer(customer_id).await.map_err(api_error)?;

@@ -4,10 +4,13 @@
 //! Two rules keep a web order to exactly one Plex order whatever fails on the way:
 //! - every record is created under an id this client generates (the create schemas accept one), so
 //!   when an attempt's answer is lost and the shared retry policy sends the create again, Plex
-//!   refuses the second one as a duplicate `Id` and the client reads the record it already made;
+//!   refuses the second one (as a duplicate id, or first for another uniqueness such as a line's
+//!   number) and the client reads the record by its id, adopting it when it is the one it sent;
 //! - an order an earlier run left half-written is finished by [`PlexClient::complete_sales_order`],
-//!   which compares Plex's lines (by line number and part) with the draft and adds only what is
-//!   missing: a line, or a line's price or release.
+//!   which compares Plex's lines (by line number and part) with the draft and converges them: it
+//!   adds a missing line, price or release, updates a release whose quantity or due date differs,
+//!   and reports what the API cannot change (another part, another price) as
+//!   [`Error::Inconsistent`] before writing anything.
 //!
 //! Updates read the record first and send it back whole with the changes: Plex documents no
 //! partial-update rule for `PUT`, and a whole record is right under either reading.
@@ -15,6 +18,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use domain::ErrorClass;
 use domain::order::{SalesOrderDraft, SalesOrderLineDraft};
 use reqwest::Method;
 use rust_decimal::Decimal;
@@ -262,6 +266,12 @@ impl PlexClient {
                 &body,
                 &format!("/sales/v1/orders/{order_id}"),
                 "sales order",
+                |order: &wire::Order| {
+                    contradiction(&[
+                        ("PO number", order.po_number.as_deref(), &draft.po_number),
+                        ("customer", order.customer_id.as_deref(), &draft.customer_id),
+                    ])
+                },
                 &mut calls,
             )
             .await?;
@@ -272,10 +282,17 @@ impl PlexClient {
         Ok(CreatedSalesOrder { order_id: order.id, order_number: order.order_number, lines, calls })
     }
 
-    /// Finishes an order an earlier attempt left half-written: reads the order, its lines, their
-    /// prices and releases, and adds only what the draft has and Plex lacks. A line is matched by
-    /// its line number; one with another part is an [`Error::Inconsistent`], as is an order with
-    /// another PO number.
+    /// Finishes an order an earlier attempt left half-written, or brings an existing order's lines
+    /// to the draft, and returns only once Plex holds what the draft says: per draft line a line
+    /// with the draft's part, a price of the draft's amount and one release with the draft's
+    /// quantity and due date. Missing lines, prices and releases are added; a release with another
+    /// quantity or due date is updated.
+    ///
+    /// A line is matched by its line number. What the API cannot put right is an
+    /// [`Error::Inconsistent`] naming every such line, and then nothing is written: a line with
+    /// another part, a line whose prices all differ from the draft's (Connect has no update for a
+    /// price), a line with several releases (someone split it in Plex), and an order with another
+    /// PO number. Lines Plex has that the draft lacks are left alone and logged.
     pub async fn complete_sales_order(
         &self,
         order_id: &str,
@@ -297,35 +314,105 @@ impl PlexClient {
         let existing: Vec<wire::Line> = self.order_lines(&order.id, &mut calls).await?;
         let existing_ids: Vec<String> = existing.iter().map(|line| line.id.clone()).collect();
         let releases = self.releases_of(&existing_ids, &mut calls).await?;
+        let extra: Vec<String> = existing
+            .iter()
+            .filter_map(wire::Line::line_number)
+            .filter(|number| !draft.lines.iter().any(|line| line.line_number.to_string() == *number))
+            .collect();
+        if !extra.is_empty() {
+            // Removed lines of a committed order are the worker's to handle (its draft changes);
+            // here they are only noted.
+            tracing::warn!(order_id, lines = ?extra, "the Plex order has lines the draft does not; leaving them");
+        }
 
-        let mut lines = Vec::with_capacity(draft.lines.len());
+        // Everything is read and checked before anything is written, so an order Plex
+        // contradicts is left as it was.
+        let mut plans = Vec::with_capacity(draft.lines.len());
+        let mut problems = Vec::new();
         for line in &draft.lines {
             let number = line.line_number.to_string();
             let Some(found) = existing.iter().find(|existing| existing.line_number().as_deref() == Some(&number))
             else {
-                lines.push(self.add_line(&order.id, line, &mut calls).await?);
+                plans.push(LinePlan::Add);
                 continue;
             };
             if !found.part_id.as_deref().is_some_and(|part| part.eq_ignore_ascii_case(&line.part_id)) {
-                return Err(inconsistent(format!(
+                problems.push(format!(
                     "line {number} is for part {}, not {} ({})",
                     found.part_id.as_deref().unwrap_or("none"),
                     line.part_id,
                     line.part_number
-                )));
+                ));
+                continue;
             }
             let prices: Vec<wire::Price> = self.line_prices(&order.id, &found.id, &mut calls).await?;
-            let price_id = match prices.into_iter().next() {
-                Some(price) => price.id,
-                None => self.add_price(&order.id, &found.id, line, &mut calls).await?,
+            let price_id = match prices.iter().find(|price| price.is_for(line)) {
+                Some(price) => Some(price.id.clone()),
+                None if prices.is_empty() => None,
+                None => {
+                    let held: Vec<String> = prices.iter().map(wire::Price::describe).collect();
+                    problems.push(format!(
+                        "line {number} ({}) has price {} in Plex, not {} {}; Plex's API cannot change a price, so \
+                         change it in Plex",
+                        line.part_number,
+                        held.join(", "),
+                        line.unit_price,
+                        line.currency_code
+                    ));
+                    continue;
+                }
             };
-            let release_id = match releases.iter().find(|release| release.order_line_id.as_deref() == Some(&found.id)) {
-                Some(release) => release.id.clone(),
-                None => self.add_release(&found.id, line, &mut calls).await?,
+            let of_line: Vec<&wire::Release> =
+                releases.iter().filter(|release| same_id(release.order_line_id.as_deref(), &found.id)).collect();
+            let release = match of_line.as_slice() {
+                [] => None,
+                [release] => Some(*release),
+                several => {
+                    problems.push(format!(
+                        "line {number} ({}) has {} releases in Plex, where the order has one of {} due {}",
+                        line.part_number,
+                        several.len(),
+                        line.quantity,
+                        line.due_date
+                    ));
+                    continue;
+                }
+            };
+            plans.push(LinePlan::Complete { line_id: found.id.clone(), price_id, release });
+        }
+        if !problems.is_empty() {
+            return Err(inconsistent(problems.join("; ")));
+        }
+
+        let mut lines = Vec::with_capacity(draft.lines.len());
+        for (line, plan) in draft.lines.iter().zip(plans) {
+            let LinePlan::Complete { line_id, price_id, release } = plan else {
+                lines.push(self.add_line(&order.id, line, &mut calls).await?);
+                continue;
+            };
+            let price_id = match price_id {
+                Some(price_id) => price_id,
+                None => self.add_price(&order.id, &line_id, line, &mut calls).await?,
+            };
+            let release_id = match release {
+                None => self.add_release(&line_id, line, &mut calls).await?,
+                Some(release) if release.is_for(line) => release.id.clone(),
+                Some(release) => {
+                    tracing::info!(
+                        order_id,
+                        line = line.line_number,
+                        held_quantity = ?release.quantity,
+                        held_due = ?release.due_date,
+                        "a release differs from the draft; updating it"
+                    );
+                    let change =
+                        ReleaseChange { quantity: Some(line.quantity), due_date: Some(line.due_date), status: None };
+                    self.change_release(&release.id, &change, &mut calls).await?.id
+                }
             };
             lines.push(CreatedLine {
                 line_number: line.line_number,
-                line_id: found.id.clone(),
+                line_id,
                 price_id,
                 release_id,
                 part_number: line.part_number.clone(),
@@ -337,8 +424,29 @@ impl PlexClient {
 
     /// Changes a release's quantity, due date or status (`GET`, then `PUT` of the whole record).
     pub async fn update_release(&self, release_id: &str, change: &ReleaseChange) -> Result<Release, Error> {
+        Ok(Release::from(self.change_release(release_id, change, &mut 0).await?))
+    }
+
+    /// Sets a sales order's status (`GET`, then `PUT` of the whole record).
+    pub async fn update_sales_order_status(&self, order_id: &str, status: &str) -> Result<SalesOrder, Error> {
+        let path = format!("/sales/v1/orders/{order_id}");
+        let mut body = self.writable_record(&path, "sales order", ORDER_UPDATE_FIELDS, &mut 0).await?;
+        body.insert("status".to_owned(), json!(status));
+        let order: wire::Order =
+            self.write_json(Method::PUT, &path, &Value::Object(body), "sales order", &mut 0).await?;
+        Ok(SalesOrder::from(order))
+    }
+
+    /// [`update_release`](Self::update_release), adding its requests to `calls`. A `PUT` whose
+    /// answer was lost is simply sent again: it sets the same values.
+    async fn change_release(
+        &self,
+        release_id: &str,
+        change: &ReleaseChange,
+        calls: &mut u32,
+    ) -> Result<wire::Release, Error> {
         let path = format!("/sales/v1/releases/{release_id}");
-        let mut body = self.writable_record(&path, "release", RELEASE_UPDATE_FIELDS).await?;
+        let mut body = self.writable_record(&path, "release", RELEASE_UPDATE_FIELDS, calls).await?;
         if let Some(quantity) = change.quantity {
             body.insert("quantity".to_owned(), number(quantity));
         }
@@ -348,19 +456,7 @@ impl PlexClient {
         if let Some(status) = &change.status {
             body.insert("status".to_owned(), json!(status));
         }
-        let release: wire::Release =
-            self.write_json(Method::PUT, &path, &Value::Object(body), "release", &mut 0).await?;
-        Ok(Release::from(release))
-    }
-
-    /// Sets a sales order's status (`GET`, then `PUT` of the whole record).
-    pub async fn update_sales_order_status(&self, order_id: &str, status: &str) -> Result<SalesOrder, Error> {
-        let path = format!("/sales/v1/orders/{order_id}");
-        let mut body = self.writable_record(&path, "sales order", ORDER_UPDATE_FIELDS).await?;
-        body.insert("status".to_owned(), json!(status));
-        let order: wire::Order =
-            self.write_json(Method::PUT, &path, &Value::Object(body), "sales order", &mut 0).await?;
-        Ok(SalesOrder::from(order))
+        self.write_json(Method::PUT, &path, &Value::Object(body), "release", calls).await
     }
 
     /// A record's writable fields that have a value, for a `PUT` that sends it back whole. Plex
@@ -370,9 +466,10 @@ impl PlexClient {
         path: &str,
         what: &'static str,
         writable: &[&str],
+        calls: &mut u32,
     ) -> Result<Map<String, Value>, Error> {
         let record: Map<String, Value> =
-            self.get_optional(path, what, &mut 0).await?.ok_or_else(|| Error::Inconsistent {
+            self.get_optional(path, what, calls).await?.ok_or_else(|| Error::Inconsistent {
                 what: format!("{what} {}", path.rsplit('/').next().unwrap_or_default()),
                 reason: "does not exist".to_owned(),
             })?;
@@ -395,10 +492,24 @@ impl PlexClient {
         calls: &mut u32,
     ) -> Result<CreatedLine, Error> {
         let line_id = new_id();
-        let body = json!({ "id": line_id, "partId": line.part_id, "lineNumber": line.line_number.to_string() });
+        let number = line.line_number.to_string();
+        let body = json!({ "id": line_id, "partId": line.part_id, "lineNumber": number });
         let lines_path = format!("/sales/v1/orders/{order_id}/lines");
         let created: wire::Line = self
-            .create_record(&lines_path, &body, &format!("{lines_path}/{line_id}"), "sales order line", calls)
+            .create_record(
+                &lines_path,
+                &body,
+                &format!("{lines_path}/{line_id}"),
+                "sales order line",
+                |found: &wire::Line| {
+                    contradiction(&[
+                        ("order", found.order_id.as_deref(), order_id),
+                        ("line number", found.line_number().as_deref(), &number),
+                        ("part", found.part_id.as_deref(), &line.part_id),
+                    ])
+                },
+                calls,
+            )
             .await?;
         let price_id = self.add_price(order_id, &created.id, line, calls).await?;
         let release_id = self.add_release(&created.id, line, calls).await?;
@@ -428,7 +539,17 @@ impl PlexClient {
         });
         let prices_path = format!("/sales/v1/orders/{order_id}/lines/{line_id}/prices");
         let price: wire::Price = self
-            .create_record(&prices_path, &body, &format!("{prices_path}/{price_id}"), "sales order line price", calls)
+            .create_record(
+                &prices_path,
+                &body,
+                &format!("{prices_path}/{price_id}"),
+                "sales order line price",
+                |found: &wire::Price| {
+                    contradiction(&[("line", found.order_line_id.as_deref(), line_id)])
+                        .or_else(|| (!found.is_for(line)).then(|| format!("it is {}", found.describe())))
+                },
+                calls,
+            )
             .await?;
         Ok(price.id)
     }
@@ -448,33 +569,69 @@ impl PlexClient {
             body["shipToAddressId"] = json!(ship_to);
         }
         let release: wire::Release = self
-            .create_record("/sales/v1/releases", &body, &format!("/sales/v1/releases/{release_id}"), "release", calls)
+            .create_record(
+                "/sales/v1/releases",
+                &body,
+                &format!("/sales/v1/releases/{release_id}"),
+                "release",
+                |found: &wire::Release| {
+                    contradiction(&[("line", found.order_line_id.as_deref(), line_id)]).or_else(|| {
+                        (!found.is_for(line))
+                            .then(|| format!("it is for {:?} due {:?}", found.quantity, found.due_date.as_deref()))
+                    })
+                },
+                calls,
+            )
             .await?;
         Ok(release.id)
     }
 
-    /// Creates a record under the id in `body`. When Plex refuses the id as taken on a later
-    /// attempt, an earlier attempt made the record and only its answer was lost: the record is
-    /// read back from `read_path` instead.
+    /// Creates a record under the id in `body`, safe to repeat when an attempt's outcome is
+    /// unknown. When the shared retry policy sent the create more than once (an answer was lost:
+    /// cut short, or slower than the timeout) and Plex then refused it, the refusal may be of the
+    /// record the lost attempt made: Plex checks other uniqueness (a line's number) before the id.
+    /// So the record is read by its id at `read_path`; found, and not `contradicted` (same parent,
+    /// number, amount...), it is the one made, and is adopted. Not found, the refusal stands. A
+    /// create whose every attempt failed transiently returns that error; the record may exist all
+    /// the same, which the next attempt's [`complete_sales_order`](Self::complete_sales_order)
+    /// finds.
     async fn create_record<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &Value,
         read_path: &str,
         what: &'static str,
+        contradicted: impl Fn(&T) -> Option<String>,
         calls: &mut u32,
     ) -> Result<T, Error> {
-        match self.write_json(Method::POST, path, body, what, calls).await {
-            Err(Error::Rejected { field: Some(field), source: Some(source), .. })
-                if field.eq_ignore_ascii_case("id") && source.attempts() > 1 =>
-            {
-                tracing::info!(what, path, "a retried create met its own record; reading it instead");
-                self.get_optional(read_path, what, calls).await?.ok_or_else(|| Error::Inconsistent {
-                    what: what.to_owned(),
-                    reason: format!("Plex refused the id as taken but {read_path} does not exist"),
-                })
+        let before = *calls;
+        let refusal = match self.write_json(Method::POST, path, body, what, calls).await {
+            // One request sent, one answer read: nothing is in doubt. A transient failure is
+            // returned as it is.
+            Err(error) if *calls - before > 1 && error.class() != ErrorClass::Transient => error,
+            outcome => return outcome,
+        };
+        tracing::info!(what, path, error = %refusal, "a retried create was refused; reading the record by its id");
+        let found: Option<T> = match self.get_optional(read_path, what, calls).await {
+            Ok(found) => found,
+            Err(error) => {
+                // Whether the refusal was of our own record stays open; the read's error says why.
+                tracing::warn!(what, path, refusal = %refusal, "reading the record of a refused create failed");
+                return Err(error);
             }
-            outcome => outcome,
+        };
+        match found {
+            None => Err(refusal),
+            Some(record) => match contradicted(&record) {
+                None => {
+                    tracing::info!(what, read_path, "adopted the record an earlier attempt made");
+                    Ok(record)
+                }
+                Some(reason) => Err(Error::Inconsistent {
+                    what: format!("{what} {}", read_path.rsplit('/').next().unwrap_or_default()),
+                    reason: format!("the record under the id this client generated is not the one it sent: {reason}"),
+                }),
+            },
         }
     }
 
@@ -505,6 +662,29 @@ impl PlexClient {
 
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// What [`PlexClient::complete_sales_order`] does about one draft line.
+enum LinePlan<'a> {
+    /// Plex lacks the line: add it with its price and release.
+    Add,
+    /// Plex has the line with the draft's part; `None` is a missing price or release.
+    Complete { line_id: String, price_id: Option<String>, release: Option<&'a wire::Release> },
+}
+
+/// Plex ids are GUIDs, compared without regard to case.
+fn same_id(found: Option<&str>, wanted: &str) -> bool {
+    found.is_some_and(|found| found.trim().eq_ignore_ascii_case(wanted))
+}
+
+/// Why a record read back by its id is not the one sent: the first `(field, found, wanted)` whose
+/// value Plex has and differs. A value Plex leaves out contradicts nothing (no field is required
+/// in its schemas).
+fn contradiction(fields: &[(&str, Option<&str>, &str)]) -> Option<String> {
+    fields
+        .iter()
+        .find(|(_, found, wanted)| found.is_some_and(|found| !same_id(Some(found), wanted)))
+        .map(|(field, found, wanted)| format!("its {field} is {:?}, not {wanted:?}", found.unwrap_or_default()))
 }
 
 fn date(text: Option<String>) -> Option<DateTime<Utc>> {
@@ -570,7 +750,7 @@ mod wire {
     //! Plex's sales-order JSON, as much of it as this client reads. Date-times stay text until
     //! converted, numbers are doubles.
 
-    use super::{Deserialize, Value};
+    use super::{Deserialize, SalesOrderLineDraft, Value, decimal, parse_datetime};
 
     #[derive(Debug, Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -639,6 +819,27 @@ mod wire {
         pub currency_code: Option<String>,
     }
 
+    impl Price {
+        /// Whether this is the draft line's price: the same amount, in its currency when Plex
+        /// names one.
+        pub(super) fn is_for(&self, line: &SalesOrderLineDraft) -> bool {
+            self.price.and_then(decimal) == Some(line.unit_price)
+                && self
+                    .currency_code
+                    .as_deref()
+                    .is_none_or(|code| code.trim().eq_ignore_ascii_case(&line.currency_code))
+        }
+
+        /// `0.5 USD`, for messages.
+        pub(super) fn describe(&self) -> String {
+            let amount = self.price.and_then(decimal).map_or_else(|| "none".to_owned(), |price| price.to_string());
+            match &self.currency_code {
+                Some(code) => format!("{amount} {code}"),
+                None => amount,
+            }
+        }
+    }
+
     #[derive(Debug, Deserialize)]
     #[serde(rename_all = "camelCase")]
     pub(super) struct Release {
@@ -661,5 +862,76 @@ mod wire {
         pub ship_to_address_id: Option<String>,
         #[serde(default)]
         pub part_number: Option<String>,
+    }
+
+    impl Release {
+        /// Whether this release holds the draft line's quantity and due date (Plex's date-times
+        /// are UTC, so the due day is the date part).
+        pub(super) fn is_for(&self, line: &SalesOrderLineDraft) -> bool {
+            self.quantity.and_then(decimal) == Some(line.quantity)
+                && self.due_date.as_deref().and_then(parse_datetime).map(|due| due.date_naive()) == Some(line.due_date)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use serde_json::from_value;
+
+    use super::*;
+
+    fn draft_line() -> SalesOrderLineDraft {
+        SalesOrderLineDraft {
+            line_number: 1,
+            part_id: "3C4D5E6F-7A8B-4C9D-8E1F-2A3B4C5D6E7F".to_owned(),
+            part_number: "MW-BOLT-M8".to_owned(),
+            quantity: Decimal::from_str("99").unwrap(),
+            unit_price: Decimal::from_str("0.45").unwrap(),
+            currency_code: "USD".to_owned(),
+            due_date: NaiveDate::from_ymd_opt(2026, 12, 20).unwrap(),
+            ship_to_address_id: None,
+        }
+    }
+
+    #[test]
+    fn a_record_read_back_is_contradicted_only_by_a_value_it_has_that_differs() {
+        assert_eq!(
+            contradiction(&[(
+                "part",
+                Some("3c4d5e6f-7a8b-4c9d-8e1f-2a3b4c5d6e7f"),
+                "3C4D5E6F-7A8B-4C9D-8E1F-2A3B4C5D6E7F"
+            )]),
+            None
+        );
+        assert_eq!(contradiction(&[("line number", None, "2")]), None, "Plex left it out");
+        assert_eq!(
+            contradiction(&[("order", Some("o-1"), "o-1"), ("line number", Some("1"), "2")]).as_deref(),
+            Some("its line number is \"1\", not \"2\"")
+        );
+    }
+
+    #[test]
+    fn a_price_is_the_lines_when_amount_and_currency_match() {
+        let price = |body: Value| from_value::<wire::Price>(body).unwrap();
+        let line = draft_line();
+        assert!(price(json!({"id": "p", "price": 0.45, "currencyCode": "usd"})).is_for(&line));
+        assert!(price(json!({"id": "p", "price": 0.45})).is_for(&line), "no currency named");
+        assert!(!price(json!({"id": "p", "price": 0.45, "currencyCode": "EUR"})).is_for(&line));
+        let other = price(json!({"id": "p", "price": 0.5, "currencyCode": "USD"}));
+        assert!(!other.is_for(&line));
+        assert_eq!(other.describe(), "0.5 USD");
+    }
+
+    #[test]
+    fn a_release_is_the_lines_when_quantity_and_due_day_match() {
+        let release = |body: Value| from_value::<wire::Release>(body).unwrap();
+        let line = draft_line();
+        assert!(release(json!({"id": "r", "quantity": 99.0, "dueDate": "2026-12-20T00:00:00Z"})).is_for(&line));
+        assert!(release(json!({"id": "r", "quantity": 99, "dueDate": "2026-12-20T00:00Z"})).is_for(&line));
+        assert!(!release(json!({"id": "r", "quantity": 10, "dueDate": "2026-12-20T00:00:00Z"})).is_for(&line));
+        assert!(!release(json!({"id": "r", "quantity": 99, "dueDate": "2026-12-01T00:00:00Z"})).is_for(&line));
+        assert!(!release(json!({"id": "r", "quantity": 99})).is_for(&line), "no due date is not the draft's");
     }
 }

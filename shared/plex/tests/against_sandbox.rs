@@ -525,6 +525,224 @@ async fn a_create_whose_answer_was_lost_is_not_duplicated_by_the_retry() {
     sandbox.shutdown().await;
 }
 
+/// One order line as the double holds it: its number, its prices, and its releases as quantity
+/// and due date.
+#[derive(Debug, PartialEq)]
+struct LineInPlex {
+    number: String,
+    prices: Vec<f64>,
+    releases: Vec<(f64, String)>,
+}
+
+/// A line with one price and one release.
+fn held(number: &str, price: f64, quantity: f64, due: &str) -> LineInPlex {
+    LineInPlex { number: number.to_owned(), prices: vec![price], releases: vec![(quantity, due.to_owned())] }
+}
+
+/// The orders the double holds for a PO number, each as its lines in line-number order.
+async fn chain_in_plex(sandbox: &Sandbox, po_number: &str) -> Vec<Vec<LineInPlex>> {
+    let records = |list: &Value| -> Vec<Value> { list.as_array().cloned().unwrap_or_default() };
+    orders_in_plex(sandbox, po_number)
+        .await
+        .iter()
+        .map(|order| {
+            let mut lines: Vec<LineInPlex> = records(&order["lines"])
+                .iter()
+                .map(|line| LineInPlex {
+                    number: line["lineNumber"].as_str().unwrap_or_default().to_owned(),
+                    prices: records(&line["prices"]).iter().filter_map(|price| price["price"].as_f64()).collect(),
+                    releases: records(&line["releases"])
+                        .iter()
+                        .map(|release| {
+                            let due = release["dueDate"].as_str().unwrap_or_default().to_owned();
+                            (release["quantity"].as_f64().unwrap_or(f64::NAN), due)
+                        })
+                        .collect(),
+                })
+                .collect();
+            lines.sort_by(|a, b| a.number.cmp(&b.number));
+            lines
+        })
+        .collect()
+}
+
+/// What `draft` should leave in Plex: one order, each line with one price and one release.
+fn whole_draft_order() -> Vec<Vec<LineInPlex>> {
+    vec![vec![held("1", 0.45, 10.0, "2026-12-01T00:00:00Z"), held("2", 0.12, 25.5, "2026-12-02T00:00:00Z")]]
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_any_create_in_the_chain_is_adopted_by_the_retry() {
+    // Plex checks a line's number before its id, so the retry of a line whose answer was lost is
+    // refused for the line number, not the id; prices and releases are refused for the id.
+    let creates = [
+        ("a line", json!({"method": "POST", "path_prefix": "/sales/v1/orders/", "path_contains": "/lines"})),
+        ("a price", json!({"method": "POST", "path_contains": "/prices"})),
+        ("a release", json!({"method": "POST", "path_prefix": "/sales/v1/releases"})),
+    ];
+    for (create, rule) in creates {
+        // GIVEN a double that writes the first such record, then cuts its answer short
+        let sandbox = start_sandbox().await;
+        let mut rule = rule;
+        rule["times"] = json!(1);
+        rule["fault"] = json!("truncated_body");
+        control(&sandbox, "faults", rule).await;
+
+        // WHEN the chain is written
+        let created = demo_client(&sandbox)
+            .create_sales_order(&draft("BC-1049"))
+            .await
+            .unwrap_or_else(|error| panic!("{create}: {error}"));
+
+        // THEN the refused retry read the record back and the chain went on: one order, whole
+        let log = exchanges(&sandbox).await;
+        assert_eq!(log.iter().filter(|exchange| exchange.ends_with(" 400")).count(), 1, "{create}: {log:?}");
+        assert_eq!(created.calls, 7 + 2, "{create}: seven creates, the refused retry and the read");
+        assert_eq!(chain_in_plex(&sandbox, "BC-1049").await, whole_draft_order(), "{create}");
+        assert!(created.lines.iter().all(|line| line.added), "{create}");
+        sandbox.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_line_create_that_failed_on_every_attempt_is_completed_by_the_next_run() {
+    // GIVEN a double that writes line 1, loses the answer and then fails every retry
+    let sandbox = start_sandbox().await;
+    let lines_rule = json!({"method": "POST", "path_prefix": "/sales/v1/orders/", "path_contains": "/lines"});
+    let mut lost = lines_rule.clone();
+    lost["times"] = json!(1);
+    lost["fault"] = json!("truncated_body");
+    control(&sandbox, "faults", lost).await;
+    let mut failing = lines_rule;
+    failing["times"] = json!(3);
+    failing["fault"] = json!({"kind": "server_error", "status": 503});
+    control(&sandbox, "faults", failing).await;
+    let client = demo_client(&sandbox);
+    let draft = draft("BC-1050");
+
+    // WHEN the create gives up, and the next run finds the order by its PO number and completes it
+    let error = client.create_sales_order(&draft).await.expect_err("every attempt failed");
+    assert_eq!(error.class(), ErrorClass::Transient, "{error}");
+    let found = client.find_sales_order_by_po("BC-1050").await.expect("look-up").expect("the header exists");
+    let completed = client.complete_sales_order(&found.id, &draft).await.expect("completed");
+
+    // THEN the line the lost attempt wrote was kept, and Plex holds the order once, whole
+    assert_eq!(completed.lines.iter().map(|line| line.added).collect::<Vec<_>>(), [false, true]);
+    assert_eq!(chain_in_plex(&sandbox, "BC-1050").await, whole_draft_order());
+    sandbox.shutdown().await;
+}
+
+/// A half-written order for `draft`: line 1 with `price` and one release of `quantity` due on
+/// 1 December, line 2 without price or release.
+async fn seed_half_written(sandbox: &Sandbox, po_number: &str, price: f64, quantity: f64) {
+    control(
+        sandbox,
+        "seed",
+        json!({"sales_orders": [{
+            "customerId": demo::PLEX_WEB_CUSTOMER_ID, "poNumber": po_number, "status": "Open", "type": "Web",
+            "lines": [
+                {"partId": BOLT_PART_ID, "lineNumber": "1",
+                 "prices": [{"price": price, "unit": "Ea", "currencyCode": "USD"}],
+                 "releases": [{"quantity": quantity, "dueDate": "2026-12-01T00:00:00Z", "status": "Open",
+                               "type": "Ship Schedule", "shipFrom": "MAIN", "shipToAddressId": WEB_SHIP_TO_ID}]},
+                {"partId": NUT_PART_ID, "lineNumber": "2"}
+            ]
+        }]}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn completing_an_order_brings_an_existing_release_to_the_drafts_quantity_and_due_date() {
+    // GIVEN a half-written order whose line 1 release says 10 due 1 December, where the order now
+    // says 99 due 20 December
+    let sandbox = start_sandbox().await;
+    seed_half_written(&sandbox, "BC-1051", 0.45, 10.0).await;
+    let client = demo_client(&sandbox);
+    let mut draft = draft("BC-1051");
+    draft.lines[0].quantity = decimal("99");
+    draft.lines[0].due_date = due(20);
+    let found = client.find_sales_order_by_po("BC-1051").await.expect("look-up").expect("found");
+    let seeded = client.sales_order_lines(&found.id).await.expect("lines");
+    let seeded_release = client.releases(&[seeded[0].id.clone()]).await.expect("releases").remove(0);
+
+    // WHEN the order is completed
+    let completed = client.complete_sales_order(&found.id, &draft).await.expect("completed");
+
+    // THEN the release was updated in place, keeping what the draft does not set
+    let release = client.releases(&[seeded[0].id.clone()]).await.expect("releases").remove(0);
+    assert_eq!(completed.lines[0].release_id, seeded_release.id);
+    assert_eq!((release.id.as_str(), release.quantity), (seeded_release.id.as_str(), Some(decimal("99"))));
+    assert_eq!(release.due_date, Some(due(20).and_hms_opt(0, 0, 0).unwrap().and_utc()));
+    assert_eq!(release.ship_to_address_id.as_deref(), Some(WEB_SHIP_TO_ID), "kept");
+    assert_eq!(
+        chain_in_plex(&sandbox, "BC-1051").await,
+        vec![vec![held("1", 0.45, 99.0, "2026-12-20T00:00:00Z"), held("2", 0.12, 25.5, "2026-12-02T00:00:00Z")]]
+    );
+    let log = exchanges(&sandbox).await;
+    assert!(log.contains(&format!("PUT /sales/v1/releases/{} 200", seeded_release.id)), "{log:?}");
+    assert_eq!(
+        completed.calls,
+        3 + 2 + 2 + 2,
+        "order, lines, releases; prices of lines 1 and 2; the release's GET and PUT; line 2's price and release"
+    );
+
+    // AND completing again changes nothing
+    let again = client.complete_sales_order(&found.id, &draft).await.expect("nothing to do");
+    assert_eq!(again.calls, 3 + 2, "reads only");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn completing_an_order_whose_price_differs_is_inconsistent_naming_the_line_and_writes_nothing() {
+    // GIVEN a half-written order whose line 1 price is 0.50 where the order says 0.45
+    let sandbox = start_sandbox().await;
+    seed_half_written(&sandbox, "BC-1052", 0.5, 10.0).await;
+    let client = demo_client(&sandbox);
+    let found = client.find_sales_order_by_po("BC-1052").await.expect("look-up").expect("found");
+
+    // WHEN the order is completed
+    let error = client.complete_sales_order(&found.id, &draft("BC-1052")).await.expect_err("price mismatch");
+
+    // THEN the error names the line, Plex's price and the order's, and Plex was left as it was
+    assert!(matches!(error, Error::Inconsistent { .. }) && error.class() == ErrorClass::Data, "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("line 1 (MW-BOLT-M8) has price 0.5 USD in Plex, not 0.45 USD"), "{message}");
+    let writes: Vec<String> =
+        exchanges(&sandbox).await.into_iter().filter(|exchange| !exchange.starts_with("GET")).collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn updating_releases_of_a_line_known_without_its_release_finds_the_release_by_the_line() {
+    use domain::order::{PlexLineRef, PlexOrderRef};
+    use domain::ports::SalesOrderSink;
+
+    // GIVEN an order whose reference knows line 1 but not its release
+    let sandbox = start_sandbox().await;
+    let client = demo_client(&sandbox);
+    let created = client.create_sales_order(&draft("BC-1053")).await.expect("created");
+    let order = PlexOrderRef {
+        id: created.order_id.clone(),
+        number: created.order_number.clone(),
+        lines: vec![PlexLineRef { line_number: 1, line_id: created.lines[0].line_id.clone(), release_id: None }],
+    };
+    let mut changed = draft("BC-1053").lines.remove(0);
+    changed.quantity = decimal("99");
+
+    // WHEN the worker updates the line's release
+    plex::PlexSalesOrders::new(client.clone(), plex::Writer::Rest)
+        .update_releases(&order, &[changed])
+        .await
+        .expect("updated");
+
+    // THEN the line's one release holds the new quantity
+    let release = client.releases(&[created.lines[0].line_id.clone()]).await.expect("releases").remove(0);
+    assert_eq!((release.id, release.quantity), (created.lines[0].release_id.clone(), Some(decimal("99"))));
+    sandbox.shutdown().await;
+}
+
 #[tokio::test]
 async fn releases_and_orders_are_updated_by_sending_the_whole_record_back() {
     let sandbox = start_sandbox().await;
