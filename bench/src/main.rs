@@ -11,10 +11,6 @@ struct Args {
     /// Small samples and a short drain: proves the bench still runs, in well under a minute.
     #[arg(long)]
     quick: bool,
-    /// Give each container's Plex pacer the key's limit divided by the containers, to compare with
-    /// today's wiring (every container paces at the whole limit).
-    #[arg(long)]
-    split_plex_budget: bool,
 }
 
 #[tokio::main]
@@ -29,12 +25,11 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let receiver_url = std::env::var("WEBHOOK_RECEIVER_URL").ok().filter(|url| !url.is_empty());
-    let mut options = if args.quick {
+    let options = if args.quick {
         millwright_bench::Options::quick(receiver_url)
     } else {
         millwright_bench::Options::full(receiver_url)
     };
-    options.drain.split_plex_budget = args.split_plex_budget;
     let table = millwright_bench::run(&options).await?;
     println!("{}", table.render());
     Ok(())

@@ -20,6 +20,7 @@ use anyhow::{Context, bail, ensure};
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::hooks::{ORDER_SCOPES, destination};
 use domain::ledger::LedgerStatus;
+use domain::ports::WebhookRegistry;
 use domain::ports::memory::RecordingQueue;
 use domain::{ConnectionId, OrderRef};
 use millwright_aws::SqsQueue;
@@ -361,14 +362,16 @@ pub async fn webhook_health(env: &Env) -> anyhow::Result<HealthFigures> {
         let healthy = env.install_connection(&format!("bench-hooks-ok-{suffix}"), Some(&doubles)).await?;
         let broken = env.install_connection(&format!("bench-hooks-broken-{suffix}"), Some(&doubles)).await?;
         // Both connections are the demo store's account: each check lists the hooks of both and
-        // plans its own destination's.
-        let mut hooks: Vec<Value> = ORDER_SCOPES
-            .iter()
-            .map(|scope| json!({"scope": scope, "destination": destination(RECEIVER_URL, &healthy.id), "is_active": true}))
-            .collect();
-        hooks.push(json!({"scope": ORDER_SCOPES[0], "destination": destination(RECEIVER_URL, &broken.id),
-                          "is_active": false}));
-        doubles.seed_hooks(hooks).await?;
+        // plans its own destination's. The hooks are registered through the production adapter,
+        // so they carry each connection's current authentication header as a repair would: a
+        // hook seeded without it is one the check rightly refreshes.
+        let healthy_hooks = env.deps.order_hooks(&healthy).await?;
+        for scope in ORDER_SCOPES {
+            healthy_hooks.register(scope, &destination(RECEIVER_URL, &healthy.id)).await?;
+        }
+        let broken_hooks = env.deps.order_hooks(&broken).await?;
+        let deactivated = broken_hooks.register(ORDER_SCOPES[0], &destination(RECEIVER_URL, &broken.id)).await?;
+        env.deps.bigcommerce(&broken).await?.set_hook_active(deactivated.id, false).await?;
 
         let settings = webhook_health::Settings { receiver_url: RECEIVER_URL.to_owned(), ..Default::default() };
         let check = webhook_health::HealthCheck::new(webhook_health::Ports::from_deps(&env.deps), settings);

@@ -181,13 +181,6 @@ impl Doubles {
         Ok(())
     }
 
-    /// Adds hooks (`{scope, destination, is_active}`) to the demo store, owned by its API account.
-    pub async fn seed_hooks(&self, hooks: Vec<Value>) -> anyhow::Result<()> {
-        let seed = json!({"stores": [{"store_hash": demo::BIGCOMMERCE_STORE_HASH, "hooks": hooks}]});
-        self.control(Api::BigCommerce, reqwest::Method::POST, "seed", Some(&seed)).await?;
-        Ok(())
-    }
-
     /// Creates active parts numbered `numbers` in the demo tenant, as a person would in Plex.
     pub async fn seed_plex_parts(&self, numbers: &[String]) -> anyhow::Result<()> {
         let parts: Vec<Value> = numbers

@@ -6,7 +6,8 @@
 //!   left reach a small reserve, the next request waits for the window to reset. The quota is
 //!   shared by every app on the store, so the reserve leaves them a little room.
 //! - **Plex** sends no rate headers; it allows about 200 calls per minute per key. A local
-//!   sliding window allows at most N request starts in any trailing 60 s.
+//!   sliding window allows at most N request starts in any trailing 60 s (plus a 2 % guard, so a
+//!   start at the window's edge never arrives inside the server's window).
 //! - **monday.com** gets a per-client requests-per-minute window, and holds all requests when a
 //!   `RateLimit` header reports a limit at `r=0` with a reset `t` (its notes, §4.1). Per-board
 //!   pacing is a flow concern, not this one's.
@@ -54,7 +55,14 @@ struct WindowBudget {
     resets_at: Instant,
 }
 
-/// At most `limit` request starts in any trailing `window`.
+/// How much longer than its window a start is counted, as a fraction of the window (1/50, 2 %).
+/// The server counts arrivals, which follow our starts by a few milliseconds that vary from
+/// request to request: a start exactly one window after an earlier one that travelled slower can
+/// arrive inside the server's window and meet a 429, whose wait (whole seconds) costs far more
+/// than the guard does.
+const EDGE_GUARD_DIVISOR: u32 = 50;
+
+/// At most `limit` request starts in any trailing `window` (which includes the edge guard).
 #[derive(Debug)]
 struct SlidingWindow {
     limit: usize,
@@ -130,6 +138,7 @@ impl Pacer {
     fn calls_per_window(limit: u32, window: Duration, headers: HeaderRule) -> Pacer {
         // A limit of 0 would block forever; one call per window is the least that makes progress.
         let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
+        let window = window + window / EDGE_GUARD_DIVISOR;
         Pacer::new(Some(SlidingWindow { limit, window, starts: VecDeque::new() }), headers)
     }
 
@@ -260,6 +269,20 @@ mod tests {
 
     use super::*;
 
+    /// A sliding window as the pacer counts it: the window and its edge guard.
+    fn guarded(window: Duration) -> Duration {
+        window + window / EDGE_GUARD_DIVISOR
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_start_is_counted_for_its_window_and_a_guard_of_two_percent() {
+        let pacer = Pacer::sliding_window(1, Duration::from_secs(10));
+        pacer.ready().await;
+        let started = Instant::now();
+        pacer.ready().await;
+        assert_eq!(started.elapsed(), Duration::from_millis(10_200), "not at 10 s, where a slower request lands");
+    }
+
     fn bigcommerce_headers(left: u64, reset_ms: u64) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert("x-rate-limit-requests-left", HeaderValue::from(left));
@@ -332,7 +355,7 @@ mod tests {
         }
         assert_eq!(started.elapsed(), Duration::ZERO, "200 calls fit in the minute");
         pacer.ready().await;
-        assert_eq!(started.elapsed(), Duration::from_secs(60), "the 201st waits for the first to age out");
+        assert_eq!(started.elapsed(), guarded(Duration::from_secs(60)), "the 201st waits for the first to age out");
     }
 
     #[tokio::test(start_paused = true)]
@@ -342,10 +365,10 @@ mod tests {
         pacer.ready().await;
         tokio::time::advance(Duration::from_secs(4)).await;
         pacer.ready().await;
-        pacer.ready().await; // waits until the first call is 10 s old
-        assert_eq!(started.elapsed(), Duration::from_secs(10));
+        pacer.ready().await; // waits until the first call is 10 s old (and the guard)
+        assert_eq!(started.elapsed(), guarded(Duration::from_secs(10)));
         pacer.ready().await; // and this one until the second is
-        assert_eq!(started.elapsed(), Duration::from_secs(14));
+        assert_eq!(started.elapsed(), Duration::from_secs(4) + guarded(Duration::from_secs(10)));
     }
 
     #[tokio::test(start_paused = true)]
@@ -368,7 +391,7 @@ mod tests {
         for _ in 0..4 {
             pacer.ready().await;
         }
-        assert_eq!(started.elapsed(), Duration::from_secs(60));
+        assert_eq!(started.elapsed(), guarded(Duration::from_secs(60)));
     }
 
     #[test]
@@ -397,7 +420,7 @@ mod tests {
         let pacer = Pacer::sliding_window(1, Duration::from_secs(60));
         pacer.ready().await;
         assert!(pacer.ready_within(Duration::from_secs(1)).await.is_err());
-        tokio::time::advance(Duration::from_secs(60)).await;
+        tokio::time::advance(guarded(Duration::from_secs(60))).await;
         let started = Instant::now();
         assert_eq!(pacer.ready_within(Duration::from_secs(1)).await, Ok(()), "the refused call took no slot");
         assert_eq!(started.elapsed(), Duration::ZERO);
