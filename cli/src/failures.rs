@@ -1,6 +1,6 @@
 //! `millwright failures`: the audit events that need an operator (failed, needs-mapping,
-//! needs-attention, parked, rejected) since a time, per connection, newest last, each with the
-//! command that replays or explains it.
+//! needs-attention, parked, rejected, dead-lettered) since a time, per connection, newest last, each
+//! with the command that replays or explains it.
 
 use std::process::ExitCode;
 
@@ -26,7 +26,8 @@ pub struct FailuresArgs {
     /// How far back to look: an age (30m, 24h, 7d) or a time (2026-11-24, 2026-11-24T10:00:00Z).
     #[arg(long, default_value = "7d")]
     pub since: Since,
-    /// Only this outcome (repeatable): failed, needs-mapping, needs-attention, parked or rejected.
+    /// Only this outcome (repeatable): failed, needs-mapping, needs-attention, parked, rejected or
+    /// dead-lettered.
     #[arg(long = "outcome", value_parser = parse_operator_outcome)]
     pub outcomes: Vec<Outcome>,
     /// At most this many events per connection and outcome (the oldest ones after --since).
@@ -116,6 +117,12 @@ pub fn hint(event: &AuditEvent) -> String {
             let fixes: Vec<String> = gaps.iter().map(|gap| crate::map::how_to_fill(gap, &key.connection)).collect();
             format!("held until mapped, then released by the order sweep: {}", fixes.join("; "))
         }
+        // Its message waits in the dead-letter queue; moving it back replays it as it was queued.
+        RecordKind::BcOrder if event.outcome == Outcome::DeadLettered && key.id.parse::<u64>().is_ok() => format!(
+            "in the dead-letter queue; once the cause has passed: millwright replay --dlq (or this order alone: \
+             millwright replay --connection {} --order {})",
+            key.connection, key.id
+        ),
         RecordKind::BcOrder if key.id.parse::<u64>().is_ok() => {
             format!("replay: millwright replay --connection {} --order {}", key.connection, key.id)
         }
@@ -275,6 +282,34 @@ mod tests {
             "held until mapped, then released by the order sweep: create part \"W-9\" in Plex, or map it: \
              millwright map --connection acme sku 'W-9' --part <PLEX PART NUMBER>; create the customer in Plex, \
              or map it: millwright map --connection acme customer --email 'new@shop.example' --plex-customer <PLEX CUSTOMER CODE>"
+        );
+    }
+
+    #[test]
+    fn a_dead_lettered_order_is_listed_with_how_to_move_it_back_from_the_dead_letter_queue() {
+        assert!(operator_outcomes().contains(&Outcome::DeadLettered));
+        let args = FailuresArgs::try_parse_from(["failures", "--outcome", "dead-lettered"]).unwrap();
+        assert_eq!(args.outcomes, vec![Outcome::DeadLettered]);
+        let event = AuditEvent::new(
+            domain::OrderRef::new(acme(), 1042).record_key(),
+            at("2026-11-24T10:00:00Z"),
+            Stage::Received,
+            Outcome::DeadLettered,
+            "order-worker",
+        )
+        .with_error(ErrorClass::RateLimited, "handed back to the queue on its last receive (5 of 5)");
+        let found = Failures { events: vec![event], truncated: vec![] };
+
+        let lines = lines(&found, at("2026-11-17T10:00:00Z"));
+
+        assert_eq!(
+            lines,
+            vec![
+                "2026-11-24T10:00:00.000Z  acme#bc-order#1042            dead-lettered    rate-limited  handed back to the queue on its last receive (5 of 5)",
+                "    in the dead-letter queue; once the cause has passed: millwright replay --dlq (or this order alone: millwright replay --connection acme --order 1042)",
+                "1 event needs an operator since 2026-11-17T10:00:00Z",
+                "replay every order of a connection left in one outcome: millwright replay --connection acme --outcome dead-lettered",
+            ]
         );
     }
 

@@ -60,17 +60,14 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
     let names = ResourceNames::for_stack(&options.stack);
     let visibility_timeout_seconds = i32::try_from(options.visibility_timeout.as_secs())
         .context("the visibility timeout is too long for SQS (at most 12 hours)")?;
-    let provisioned = millwright_aws::provision::provision(
-        &sdk,
-        &names,
-        &ProvisionOptions {
-            alert_email: Some(options.alert_email.clone()),
-            visibility_timeout_seconds,
-            ..ProvisionOptions::default()
-        },
-    )
-    .await
-    .context("creating the template's resources in moto")?;
+    let provision_options = ProvisionOptions {
+        alert_email: Some(options.alert_email.clone()),
+        visibility_timeout_seconds,
+        ..ProvisionOptions::default()
+    };
+    let provisioned = millwright_aws::provision::provision(&sdk, &names, &provision_options)
+        .await
+        .context("creating the template's resources in moto")?;
 
     let mut env: Vec<(&'static str, String)> = vec![
         (config::AUDIT_TABLE_NAME, provisioned.audit_table.clone()),
@@ -93,7 +90,9 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
             receiver_port: options.webhook_port,
             sweep: options.sweep.clone(),
             webhook_health: options.webhook_health.clone(),
+            // The worker knows the last receive from the queue's own redrive policy.
             ..RuntimeOptions::for_visibility_timeout(options.visibility_timeout)
+                .with_max_receive_count(provision_options.max_receive_count)
         },
     )
     .await?;

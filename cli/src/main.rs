@@ -33,7 +33,8 @@ enum Command {
     },
     /// Print a record's audit trail, oldest first, and an order's ledger entry.
     Trace(trace::TraceArgs),
-    /// List what needs an operator (failed, needs-mapping, needs-attention, parked, rejected), newest last.
+    /// List what needs an operator (failed, needs-mapping, needs-attention, parked, rejected,
+    /// dead-lettered), newest last.
     Failures(failures::FailuresArgs),
     /// Queue orders again: by id, by the outcome they were left in, or from the dead-letter queue.
     Replay(replay::ReplayArgs),

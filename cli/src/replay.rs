@@ -62,7 +62,7 @@ pub struct ReplayArgs {
     #[arg(long = "order")]
     pub orders: Vec<u64>,
     /// Every order whose latest audit event has this outcome (failed, needs-mapping,
-    /// needs-attention, parked or rejected).
+    /// needs-attention, parked, rejected or dead-lettered).
     #[arg(long, value_parser = parse_operator_outcome)]
     pub outcome: Option<Outcome>,
     /// With --outcome: how far back to look, an age (30m, 24h, 7d) or a time [default: 7d].

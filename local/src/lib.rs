@@ -60,6 +60,10 @@ impl RuntimeOptions {
     /// Batches run one at a time here, so a live invocation whose lease ran out never meets a
     /// second one taking it over. A rate-limited record's shortest wait is the timeout too, so
     /// retries show as quickly as other failures.
+    ///
+    /// The queue is taken to dead-letter after the local world's receive count
+    /// (`provision::DEFAULT_MAX_RECEIVE_COUNT`); [`RuntimeOptions::with_max_receive_count`] says
+    /// otherwise for a queue with another redrive policy.
     pub fn for_visibility_timeout(visibility_timeout: Duration) -> RuntimeOptions {
         let lease = visibility_timeout.saturating_sub(Duration::from_secs(1)).max(Duration::from_secs(1));
         let lease_for = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(1));
@@ -72,6 +76,15 @@ impl RuntimeOptions {
             },
             ..RuntimeOptions::default()
         }
+        .with_max_receive_count(millwright_aws::provision::DEFAULT_MAX_RECEIVE_COUNT)
+    }
+
+    /// These options for a queue whose redrive policy moves a message to the dead-letter queue
+    /// after `max_receive_count` receives, so the worker audits and alerts the records it hands
+    /// back on their last receive. A count below 1 (no redrive) leaves them unaudited.
+    pub fn with_max_receive_count(mut self, max_receive_count: i32) -> RuntimeOptions {
+        self.worker.max_receive_count = u32::try_from(max_receive_count).ok().filter(|count| *count >= 1);
+        self
     }
 }
 

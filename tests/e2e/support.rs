@@ -157,6 +157,8 @@ pub struct OrderFlow {
     pub queue_url: String,
     pub dlq_url: String,
     pub visibility_timeout: Duration,
+    /// Receives before this test's queue moves a message to its dead-letter queue.
+    pub max_receive_count: i32,
     sweep_every: Option<Duration>,
     webhook_health_every: Option<Duration>,
     runtime: Option<LocalRuntime>,
@@ -195,6 +197,7 @@ impl OrderFlow {
             queue_url,
             dlq_url,
             visibility_timeout: options.visibility_timeout,
+            max_receive_count: options.max_receive_count,
             sweep_every: options.sweep_every,
             webhook_health_every: options.webhook_health_every,
             runtime: None,
@@ -212,13 +215,18 @@ impl OrderFlow {
 
     /// The order worker's settings here: the lease runs out before SQS delivers again.
     pub fn worker_settings(&self) -> order_worker::Settings {
-        RuntimeOptions::for_visibility_timeout(self.visibility_timeout).worker
+        self.runtime_options().worker
+    }
+
+    /// The local runtime's options for this test's queue (visibility timeout and redrive).
+    fn runtime_options(&self) -> RuntimeOptions {
+        RuntimeOptions::for_visibility_timeout(self.visibility_timeout).with_max_receive_count(self.max_receive_count)
     }
 
     /// Starts the receiver and the order poller on this test's queue.
     pub async fn start_runtime(&mut self) {
         assert!(self.runtime.is_none(), "the runtime is already running");
-        let mut options = RuntimeOptions::for_visibility_timeout(self.visibility_timeout);
+        let mut options = self.runtime_options();
         options.poller.function_timeout = Duration::from_secs(20);
         // Only this test's connection: other tests' held orders are theirs to release.
         let only_this = |every| local_runtime::Schedule { every, connections: vec![self.world.connection.clone()] };

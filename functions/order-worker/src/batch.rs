@@ -8,13 +8,17 @@
 //! independent and run concurrently, a few at a time. A record whose body is not an order message
 //! fails too, so that it ends in the dead-letter queue where someone can read it.
 //!
-//! A record retried with a server-given wait (`Disposition::Retry { retry_after: Some(..) }`, a rate
-//! limit) is made visible again after that wait (`Queue::redeliver_after`) before it is reported,
-//! and so are the records of its group held back behind it. The wait is at least
-//! `Settings::redelivery_floor` doubled per receive ([`redelivery_wait`]): the in-process retries already
-//! spent the short waits, and a storm of short ones must not use up the receives before the
-//! dead-letter queue in seconds. Any other failed record, or one whose change fails, comes back
-//! after the queue's visibility timeout.
+//! A record retried with a server-given wait (`Disposition::Retry { retry_after: Some(..) }`), or
+//! rate limited with none (a bare 429), is made visible again after that wait (`Queue::redeliver_after`)
+//! before it is reported, and so are the records of its group held back behind it. The wait is at
+//! least `Settings::redelivery_floor` doubled per receive ([`redelivery_wait`]): the in-process retries
+//! already spent the short waits, and a storm of short ones, or of rate limits with no wait at all,
+//! must not use up the receives before the dead-letter queue in seconds. Any other failed record, or
+//! one whose change fails, comes back after the queue's visibility timeout.
+//!
+//! A record handed back on its last receive (`Settings::is_last_receive`) is moved to the dead-letter
+//! queue by SQS; it is audited `dead-lettered` on its order's record and alerted, so that
+//! `millwright failures` lists it and the operator knows to replay it.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -33,9 +37,9 @@ use crate::{Disposition, Worker};
 /// How much of a malformed body the audit event keeps (enough to recognise it; the DLQ has it all).
 const MALFORMED_BODY_KEPT: usize = 4096;
 
-/// How long a record retried after its `attempt`-th receive stays invisible: the server's wait,
-/// but at least `floor` (`Settings::redelivery_floor`) doubled per earlier receive (the adapter
-/// caps what SQS allows).
+/// How long a record retried after its `attempt`-th receive stays invisible: the server's wait (zero
+/// for a rate limit that named none), but at least `floor` (`Settings::redelivery_floor`) doubled per
+/// earlier receive (the adapter caps what SQS allows).
 pub fn redelivery_wait(server_wait: Duration, attempt: u32, floor: Duration) -> Duration {
     let doublings = attempt.saturating_sub(1).min(16);
     server_wait.max(floor.saturating_mul(1 << doublings))
@@ -104,7 +108,12 @@ impl Worker {
         // wait, or become visible before the record they must follow after a longer one; with the
         // same wait, the whole group comes back together, in order, when the server asked.
         let mut group_wait: Option<Duration> = None;
+        // The class of that record's failure: the records held back behind it go back for the
+        // same reason, and are dead-lettered (and alerted) under it on their last receive.
+        let mut group_class = ErrorClass::Transient;
         for item in group.items {
+            // Each message gets its own time, so an order's audit events stay in order across a batch.
+            let now = batch_now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
             if !failed.is_empty() {
                 tracing::info!(
                     message_id = %item.message_id,
@@ -114,25 +123,31 @@ impl Worker {
                 if let Some(wait) = group_wait {
                     self.redeliver_after(&item, wait).await;
                 }
+                if let Ok(message) = &item.message
+                    && self.settings.is_last_receive(item.attempt)
+                {
+                    let reason = "an earlier message of this order went back to the queue, and this one follows it";
+                    self.dead_lettered_unprocessed(message, item.attempt, now, group_class, reason).await;
+                }
                 failed.push(item.message_id);
                 continue;
             }
-            // Each message gets its own time, so an order's audit events stay in order across a batch.
-            let now = batch_now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
-            // `Err` with the server's wait, if any, when the record goes back to the queue.
+            // `Err` with the wait before the record comes back, if it needs one, when it goes back.
             let outcome = match &item.message {
                 Ok(message) => match self.process(message, item.attempt, now).await {
                     Disposition::Done(_) => Ok(()),
-                    Disposition::Retry { retry_after, .. } => Err(retry_after),
+                    Disposition::Retry { class, retry_after, .. } => {
+                        Err((class, self.wait_before_redelivery(class, retry_after, item.attempt)))
+                    }
                 },
                 Err(malformed) => {
                     self.record_malformed(&item, malformed, now).await;
-                    Err(None)
+                    Err((ErrorClass::Data, None))
                 }
             };
-            if let Err(retry_after) = outcome {
-                group_wait =
-                    retry_after.map(|wait| redelivery_wait(wait, item.attempt, self.settings.redelivery_floor));
+            if let Err((class, wait)) = outcome {
+                group_class = class;
+                group_wait = wait;
                 if let Some(wait) = group_wait {
                     self.redeliver_after(&item, wait).await;
                 }
@@ -140,6 +155,23 @@ impl Worker {
             }
         }
         failed
+    }
+
+    /// How long a retried record stays away, when not the queue's visibility timeout: a rate limit
+    /// always waits ([`redelivery_wait`], from the server's wait or from none), since its quota
+    /// frees up only with time and the timeout alone (seconds in the local world) would spend a
+    /// receive per hold; any other failure waits only when the server named a wait.
+    fn wait_before_redelivery(
+        &self,
+        class: ErrorClass,
+        retry_after: Option<Duration>,
+        attempt: u32,
+    ) -> Option<Duration> {
+        let server_wait = match class {
+            ErrorClass::RateLimited => Some(retry_after.unwrap_or_default()),
+            _ => retry_after,
+        };
+        server_wait.map(|wait| redelivery_wait(wait, attempt, self.settings.redelivery_floor))
     }
 
     /// Makes a record that goes back to the queue visible again after `wait`. A failure only costs
@@ -157,7 +189,7 @@ impl Worker {
         };
         match self.ports.queue.redeliver_after(receipt_handle, wait).await {
             Ok(()) => {
-                tracing::info!(message_id = %item.message_id, wait_s, "the message comes back after the server's wait")
+                tracing::info!(message_id = %item.message_id, wait_s, "the message comes back after the wait")
             }
             Err(error) => tracing::warn!(
                 message_id = %item.message_id,

@@ -10,6 +10,8 @@
 //!   [`recheck_gap`] runs the same look-ups for the order sweep, which releases held orders.
 //! - `batch`: an SQS batch: FIFO order inside a message group, partial batch failures.
 //! - `error`: the failures of a look-up step ([`StepError`]).
+//! - `causes`: alert causes that name why orders failed, not which order, so one e-mail covers
+//!   every order that failed the same way inside the alert window.
 //!
 //! The worker never trusts a message beyond the order id: it always re-reads the order, so duplicated,
 //! reordered and late events all converge on the order's current state, and the ledger's version hash
@@ -24,6 +26,7 @@ use domain::ports::{Alerter, AuditLog, ConnectionApis, ConnectionStore, HoldStor
 use lambda_runtime::{LambdaEvent, service_fn};
 
 mod batch;
+mod causes;
 mod error;
 mod process;
 mod resolve;
@@ -84,6 +87,22 @@ pub struct Settings {
     /// seconds: with 60 s, the five receives span 60 + 120 + 240 + 480 s, the fifteen minutes that
     /// five of the template's 180 s visibility timeouts gave.
     pub redelivery_floor: std::time::Duration,
+    /// The order queue's `maxReceiveCount` (`ORDER_MAX_RECEIVE_COUNT`, set by the template from its
+    /// redrive policy): a record handed back on this receive moves to the dead-letter queue, so it
+    /// is audited `dead-lettered` and alerted. `None` when unknown: nothing is audited as such.
+    pub max_receive_count: Option<u32>,
+}
+
+impl Settings {
+    /// These settings for the deployment `config` describes (what the function's `main` uses).
+    pub fn from_config(config: &runtime::Config) -> Settings {
+        Settings { max_receive_count: config.order_max_receive_count, ..Settings::default() }
+    }
+
+    /// Whether a record on its `attempt`-th receive goes to the dead-letter queue if handed back.
+    pub fn is_last_receive(&self, attempt: u32) -> bool {
+        self.max_receive_count.is_some_and(|max| attempt >= max)
+    }
 }
 
 impl Default for Settings {
@@ -93,6 +112,7 @@ impl Default for Settings {
             actor: "order-worker".to_owned(),
             group_concurrency: 4,
             redelivery_floor: std::time::Duration::from_secs(60),
+            max_receive_count: None,
         }
     }
 }

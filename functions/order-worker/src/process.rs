@@ -20,6 +20,7 @@
 //! order never waits for a lease to expire. A transient failure releases the lease and retries; a
 //! permanent one is audited, alerted once per cause and acknowledged.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -35,25 +36,14 @@ use domain::{ErrorClass, PortError, RecordKey, System};
 use serde_json::json;
 
 use crate::error::StepError;
-use crate::{Disposition, Worker, resolve};
+use crate::{Disposition, Worker, causes, resolve};
 
 impl Worker {
     /// Processes one delivery of `message`; `attempt` is SQS's receive count (1 the first time).
     /// Never panics and never returns an error: whatever happens is an audit event and a disposition.
     #[tracing::instrument(name = "process_order", skip_all, fields(order = %message.order, attempt))]
     pub async fn process(&self, message: &OrderMessage, attempt: u32, now: DateTime<Utc>) -> Disposition {
-        let mut run = Run {
-            worker: self,
-            message,
-            key: message.order.record_key(),
-            label: message.order.connection.to_string(),
-            attempt,
-            now,
-            calls: Calls::default(),
-            audit_failed: false,
-            started: Instant::now(),
-            last_at: None,
-        };
+        let mut run = Run::new(self, message, attempt, now);
         let mut disposition = run.run().await;
         if run.audit_failed && !disposition.is_retry() {
             // Guarantee 4 (nothing dropped silently) needs the event stored; the ledger makes the
@@ -63,6 +53,11 @@ impl Worker {
                 reason: "the audit log did not store every event of this attempt".to_owned(),
                 retry_after: None,
             };
+        }
+        if let Disposition::Retry { class, reason, .. } = &disposition
+            && self.settings.is_last_receive(attempt)
+        {
+            run.dead_lettered(*class, reason).await;
         }
         match &disposition {
             Disposition::Done(outcome) => tracing::info!(
@@ -76,6 +71,20 @@ impl Worker {
             }
         }
         disposition
+    }
+
+    /// Audits and alerts a record of `message` that goes back to the queue unprocessed on its last
+    /// receive (held back behind an earlier message of its order, which failed with `class`): the
+    /// queue dead-letters it.
+    pub(crate) async fn dead_lettered_unprocessed(
+        &self,
+        message: &OrderMessage,
+        attempt: u32,
+        now: DateTime<Utc>,
+        class: ErrorClass,
+        reason: &str,
+    ) {
+        Run::new(self, message, attempt, now).dead_lettered(class, reason).await;
     }
 }
 
@@ -120,6 +129,27 @@ struct Run<'a> {
     /// so the audit table (sorted by time) shows an attempt's steps in the order they happened.
     started: Instant,
     last_at: Option<DateTime<Utc>>,
+    /// The connection's Plex client, once the run has it: the credentials canary after a Plex 401
+    /// asks it.
+    sink: Option<Arc<dyn SalesOrderSink>>,
+}
+
+impl<'a> Run<'a> {
+    fn new(worker: &'a Worker, message: &'a OrderMessage, attempt: u32, now: DateTime<Utc>) -> Run<'a> {
+        Run {
+            worker,
+            message,
+            key: message.order.record_key(),
+            label: message.order.connection.to_string(),
+            attempt,
+            now,
+            calls: Calls::default(),
+            audit_failed: false,
+            started: Instant::now(),
+            last_at: None,
+            sink: None,
+        }
+    }
 }
 
 impl Run<'_> {
@@ -186,6 +216,7 @@ impl Run<'_> {
             Ok(sink) => sink,
             Err(error) => return self.api_failed(entry, Stage::Mapped, System::Plex, error).await,
         };
+        self.sink = Some(sink.clone());
         let draft = match self.plan(&profile, &order, sink.as_ref()).await {
             Ok(Ok(draft)) => {
                 self.unhold(&mut entry).await;
@@ -298,13 +329,18 @@ impl Run<'_> {
             )
             .await;
             let order_id = order.id;
+            let reason = causes::normalise(&summary);
+            let connection = &self.message.order.connection;
             self.alert(
-                format!("order-change:{order_id}"),
-                format!("Order {order_id} changed in a way Plex cannot take: {summary}"),
+                format!("order-change:{reason}"),
+                format!("Orders changed in a way Plex cannot take: {reason}"),
                 format!(
                     "Order {order_id} was changed in BigCommerce after it became Plex sales order {plex_name}. \
-                     {message}.\n\nPlex is unchanged. Change the Plex order by hand, then replay the order so \
-                     the ledger records the new version."
+                     {message}.\n\nPlex is unchanged. Orders changed the same way later in this alert window \
+                     are not e-mailed; each gets an audit event naming this alert. List them all with \
+                     `millwright failures --connection {connection} --outcome needs-attention`. Change each \
+                     Plex order by hand, then replay them (`millwright replay --connection {connection} \
+                     --outcome needs-attention`) so the ledger records the new versions."
                 ),
             )
             .await;
@@ -473,10 +509,17 @@ impl Run<'_> {
         )
         .await;
         let order_id = self.message.order.order_id;
+        let reason = causes::normalise(&message);
+        let connection = &self.message.order.connection;
         self.alert(
-            format!("order-status:{order_id}"),
-            format!("Order {order_id} needs attention: {message}"),
-            format!("{message}.\n\nCancel or change the Plex order by hand if it should follow BigCommerce."),
+            format!("order-status:{reason}"),
+            format!("Orders need attention: {reason}"),
+            format!(
+                "Order {order_id}: {message}.\n\nCancel or change the Plex order by hand if it should follow \
+                 BigCommerce. Orders in the same state later in this alert window are not e-mailed; each gets \
+                 an audit event naming this alert. List them all with `millwright failures --connection \
+                 {connection} --outcome needs-attention`."
+            ),
         )
         .await;
         self.conclude(entry, LedgerStatus::NeedsAttention, Outcome::NeedsAttention).await
@@ -540,16 +583,34 @@ impl Run<'_> {
             System::Monday => "monday.com",
         };
         let order_id = self.message.order.order_id;
+        let connection = self.message.order.connection.clone();
+        // A Plex 401 in the middle of a chain whose key worked a moment ago is often a passing
+        // fault; one canary call tells that apart from a key that really expired.
+        let mut confirmed = "";
+        if system == System::Plex && error.class == ErrorClass::Auth {
+            match self.plex_key_check().await {
+                KeyCheck::Works => {
+                    let message = format!(
+                        "{}; the key still works (the credentials check succeeded right after), so the 401 is \
+                         treated as transient",
+                        error.message
+                    );
+                    return self.retry(entry, stage, ErrorClass::Transient, message, None).await;
+                }
+                KeyCheck::CannotTell(check) => {
+                    let message = format!(
+                        "{}; the credentials check could not tell ({}), so retrying",
+                        error.message, check.message
+                    );
+                    return self.retry(entry, stage, check.class, message, check.retry_after).await;
+                }
+                KeyCheck::Refused => confirmed = " (the credentials check was refused too)",
+                KeyCheck::NotAsked => {}
+            }
+        }
         match error.class {
             ErrorClass::Transient | ErrorClass::RateLimited => {
-                self.record(
-                    self.event(stage, Outcome::Retried)
-                        .with_error(error.class, &error.message)
-                        .with_detail(json!({"retry_after_seconds": error.retry_after.map(|wait| wait.as_secs_f64())})),
-                )
-                .await;
-                self.release(entry).await;
-                Disposition::Retry { class: error.class, reason: error.message, retry_after: error.retry_after }
+                self.retry(entry, stage, error.class, error.message, error.retry_after).await
             }
             ErrorClass::Auth | ErrorClass::Permission => {
                 let headline = match (system, error.class) {
@@ -558,14 +619,16 @@ impl Run<'_> {
                     (System::Bigcommerce, _) => "BigCommerce API account lacks a scope",
                     (_, _) => "Plex integration account lacks a role",
                 };
-                let message = format!("{headline}: {}", error.message);
+                let message = format!("{headline}: {}{confirmed}", error.message);
                 self.record(self.event(stage, Outcome::Parked).with_error(error.class, &message)).await;
                 self.alert(
                     format!("{}-{}", system.as_str(), error.class.as_str()),
                     headline.to_owned(),
                     format!(
                         "{message}.\n\nOrder {order_id} is parked, and so is every order of this connection until \
-                         this is fixed in {system_name}. Then replay the parked orders."
+                         this is fixed in {system_name}; `millwright failures --connection {connection} --outcome \
+                         parked` lists them. Then replay the parked orders: `millwright replay --connection \
+                         {connection} --outcome parked`."
                     ),
                 )
                 .await;
@@ -573,16 +636,24 @@ impl Run<'_> {
             }
             ErrorClass::Data => {
                 self.record(self.event(stage, Outcome::Failed).with_error(ErrorClass::Data, &error.message)).await;
+                // The cause is the refusal, not the order: the same refusal of other orders in this
+                // window is grouped under this alert, each with an audit event saying so.
+                let cause = causes::rejection(system, &error.message);
+                let reason = causes::normalise(&error.message);
                 self.alert(
-                    format!("{}-rejected:{order_id}", system.as_str()),
+                    cause,
                     if stage == Stage::Written {
-                        format!("Order {order_id} was rejected by {system_name}: {}", error.message)
+                        format!("Orders rejected by {system_name}: {reason}")
                     } else {
-                        format!("Order {order_id} failed at {system_name}: {}", error.message)
+                        format!("Orders failed at {system_name}: {reason}")
                     },
                     format!(
-                        "{system_name} refused order {order_id}: {}.\n\nFix the value it names, then replay the \
-                         order.",
+                        "{system_name} refused order {order_id}: {}.\n\nOrders refused the same way later in this \
+                         alert window are not e-mailed; each gets an audit event naming this alert. List every \
+                         affected order with `millwright failures --connection {connection} --outcome failed`. \
+                         Fix the value it names, then replay them: `millwright replay --connection {connection} \
+                         --outcome failed` (or one order: `millwright replay --connection {connection} --order \
+                         {order_id}`).",
                         error.message
                     ),
                 )
@@ -590,6 +661,77 @@ impl Run<'_> {
                 self.conclude(entry, LedgerStatus::NeedsAttention, Outcome::Failed).await
             }
         }
+    }
+
+    /// Audits a failure that may pass by itself, releases the lease and sends the message back.
+    async fn retry(
+        &mut self,
+        entry: LedgerEntry,
+        stage: Stage,
+        class: ErrorClass,
+        reason: String,
+        retry_after: Option<std::time::Duration>,
+    ) -> Disposition {
+        self.record(
+            self.event(stage, Outcome::Retried)
+                .with_error(class, &reason)
+                .with_detail(json!({"retry_after_seconds": retry_after.map(|wait| wait.as_secs_f64())})),
+        )
+        .await;
+        self.release(entry).await;
+        Disposition::Retry { class, reason, retry_after }
+    }
+
+    /// Asks Plex whether the connection's key still works, once, after a call failed with a 401.
+    async fn plex_key_check(&mut self) -> KeyCheck {
+        let Some(sink) = self.sink.clone() else {
+            // No client yet: the 401 came from building it (its secret), nothing to ask.
+            return KeyCheck::NotAsked;
+        };
+        self.calls.plex += 1;
+        match sink.credentials_work().await {
+            Ok(true) => KeyCheck::Works,
+            Ok(false) => KeyCheck::Refused,
+            Err(error) if error.class.is_retryable() => KeyCheck::CannotTell(error),
+            // A check that fails for good says nothing better than the 401 did.
+            Err(_) => KeyCheck::Refused,
+        }
+    }
+
+    /// The record goes back to the queue on its last receive, so the queue moves it to the
+    /// dead-letter queue: audited as such (so `millwright failures` lists it) and alerted once per
+    /// failure class and window, naming how to replay it.
+    async fn dead_lettered(&mut self, class: ErrorClass, reason: &str) {
+        let max = self.worker.settings.max_receive_count.unwrap_or(self.attempt);
+        let message = format!(
+            "handed back to the queue on its last receive ({} of {max}), so it moves to the dead-letter queue: \
+             {reason}",
+            self.attempt
+        );
+        self.record(self.event(Stage::Received, Outcome::DeadLettered).with_error(class, &message).with_detail(
+            json!({
+                "max_receive_count": max,
+                "delivery": self.message.delivery,
+                "scope": self.message.scope,
+                "source": self.message.source,
+            }),
+        ))
+        .await;
+        let order_id = self.message.order.order_id;
+        let connection = self.message.order.connection.clone();
+        self.alert(
+            format!("dead-lettered:{}", class.as_str()),
+            format!("Orders dead-lettered after {max} receives ({class} failures)"),
+            format!(
+                "Order {order_id} went back to the queue on its last receive and is now in the dead-letter queue: \
+                 {reason}.\n\nNothing retries a dead-lettered order by itself. Orders dead-lettered for the same \
+                 kind of failure later in this alert window are not e-mailed; each gets an audit event naming \
+                 this alert. List them all with `millwright failures --connection {connection} --outcome \
+                 dead-lettered`. Once the cause has passed, move them back to the order queue with \
+                 `millwright replay --dlq`."
+            ),
+        )
+        .await;
     }
 
     /// The state table or audit log failed: infrastructure, so retry (ending in the DLQ if it lasts).
@@ -693,6 +835,16 @@ impl Run<'_> {
             }
             Ok(AlertOutcome::Suppressed) => {
                 tracing::info!(cause = %alert.cause, "alert suppressed: the same cause alerted inside the window");
+                // The order's trail says which e-mail covers it, so the operator can find it from there.
+                self.record(
+                    self.event(Stage::Alerted, Outcome::Duplicate)
+                        .with_message(format!(
+                            "grouped under alert cause {:?}, already sent inside the alert window",
+                            alert.cause
+                        ))
+                        .with_detail(json!({"cause": alert.cause, "grouped": true})),
+                )
+                .await;
             }
             Err(error) => {
                 tracing::error!(
@@ -706,7 +858,18 @@ impl Run<'_> {
     }
 }
 
-/// Whether the connection syncs the order's status: the configured list, or every real order.
+/// What the credentials canary said after a Plex 401.
+enum KeyCheck {
+    /// The key works: the 401 was a passing fault.
+    Works,
+    /// Refused too (or the client already confirmed its 401): the key is expired or revoked.
+    Refused,
+    /// The check itself failed in a way that may pass (a 503, a rate limit).
+    CannotTell(ApiError),
+    /// No Plex client to ask (the 401 came before one was built).
+    NotAsked,
+}
+
 /// The Plex order an entry stands for, when Plex has (or may have) one: its number once committed,
 /// the reference to look for while a create is in doubt.
 fn plex_name(entry: &LedgerEntry) -> Option<String> {

@@ -56,6 +56,10 @@ impl ResourceNames {
     }
 }
 
+/// The template's `OrderMaxReceiveCount` default: deliveries of one order message before the
+/// queue moves it to the dead-letter queue.
+pub const DEFAULT_MAX_RECEIVE_COUNT: i32 = 5;
+
 /// The template's parameters that matter to the emulator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvisionOptions {
@@ -69,7 +73,7 @@ pub struct ProvisionOptions {
 
 impl Default for ProvisionOptions {
     fn default() -> Self {
-        Self { alert_email: None, max_receive_count: 5, visibility_timeout_seconds: 180 }
+        Self { alert_email: None, max_receive_count: DEFAULT_MAX_RECEIVE_COUNT, visibility_timeout_seconds: 180 }
     }
 }
 

@@ -30,8 +30,8 @@ pub enum Stage {
     Checked,
 }
 
-/// How the event ended. `Failed`, `NeedsMapping`, `NeedsAttention`, `Parked` and `Rejected` are the
-/// outcomes an operator looks for; [`Outcome::needs_operator`] says so.
+/// How the event ended. `Failed`, `NeedsMapping`, `NeedsAttention`, `Parked`, `Rejected` and
+/// `DeadLettered` are the outcomes an operator looks for; [`Outcome::needs_operator`] says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
@@ -52,10 +52,13 @@ pub enum Outcome {
     Parked,
     /// Refused at the door (bad signature, unknown producer); no payload is kept.
     Rejected,
+    /// Handed back to the queue on its last receive: the queue moves the message to its dead-letter
+    /// queue, so nothing retries it until an operator replays it (`millwright replay --dlq`).
+    DeadLettered,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 9] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Ok,
         Outcome::Duplicate,
         Outcome::Skipped,
@@ -65,6 +68,7 @@ impl Outcome {
         Outcome::NeedsAttention,
         Outcome::Parked,
         Outcome::Rejected,
+        Outcome::DeadLettered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +82,7 @@ impl Outcome {
             Outcome::NeedsAttention => "needs-attention",
             Outcome::Parked => "parked",
             Outcome::Rejected => "rejected",
+            Outcome::DeadLettered => "dead-lettered",
         }
     }
 
@@ -85,7 +90,12 @@ impl Outcome {
     pub fn needs_operator(self) -> bool {
         matches!(
             self,
-            Outcome::Failed | Outcome::NeedsMapping | Outcome::NeedsAttention | Outcome::Parked | Outcome::Rejected
+            Outcome::Failed
+                | Outcome::NeedsMapping
+                | Outcome::NeedsAttention
+                | Outcome::Parked
+                | Outcome::Rejected
+                | Outcome::DeadLettered
         )
     }
 }
@@ -181,8 +191,16 @@ mod tests {
         let needing: Vec<_> = Outcome::ALL.into_iter().filter(|o| o.needs_operator()).collect();
         assert_eq!(
             needing,
-            vec![Outcome::Failed, Outcome::NeedsMapping, Outcome::NeedsAttention, Outcome::Parked, Outcome::Rejected]
+            vec![
+                Outcome::Failed,
+                Outcome::NeedsMapping,
+                Outcome::NeedsAttention,
+                Outcome::Parked,
+                Outcome::Rejected,
+                Outcome::DeadLettered
+            ]
         );
+        assert_eq!(Outcome::DeadLettered.to_string(), "dead-lettered");
     }
 
     #[test]

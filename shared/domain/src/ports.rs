@@ -227,6 +227,13 @@ pub trait SalesOrderSink: Send + Sync {
     async fn complete(&self, order: &PlexOrderRef, draft: &SalesOrderDraft) -> Result<PlexOrderRef, ApiError>;
     /// Changes the quantity and due date of these lines' releases.
     async fn update_releases(&self, order: &PlexOrderRef, lines: &[SalesOrderLineDraft]) -> Result<(), ApiError>;
+    /// Whether the connection's credential is still accepted, asked after a call failed with an
+    /// `Auth` error: one cheap canary call (Plex documents `GET /mdm/v1/tenants` as the one).
+    /// `Ok(true)` means the key works, so that 401 was a passing fault; `Ok(false)` that it is
+    /// refused too. Where the client already confirmed the 401 itself (an OAuth2 connection
+    /// fetches a new token and sends once more), this answers `Ok(false)` without a call. An error
+    /// means the canary could not tell (a transient failure, a rate limit).
+    async fn credentials_work(&self) -> Result<bool, ApiError>;
 }
 
 /// The API handles of one connection: the order worker serves many connections from one Lambda, so

@@ -113,9 +113,14 @@ impl ApiClient {
         let started = Instant::now();
         let mut request = build(&self.http).build().map_err(|source| HttpError::transport(self.api, None, source))?;
         let request_line = (request.method().clone(), request.url().path().to_owned());
-        // The budget's wait counts against the deadline like any other: one that cannot fit
-        // (a BigCommerce window, a monday reset) fails now with the wait, for SQS to sit out.
-        if let Err(wait) = self.pacer.ready_within(attempt.remaining).await {
+        // The budget's wait counts against the deadline like any other, and must leave the request
+        // time to run: its timeout, or half the time left when that is less. A hold that does not
+        // fit (a BigCommerce window after a 429, a monday reset) fails now with the wait, for SQS to
+        // sit out. Sleeping through most of the deadline instead ends in a timeout, a transient
+        // failure that names no wait, and the worker hands the message back after the queue's
+        // visibility timeout, spending one of its receives on each hold.
+        let send_time = self.settings.timeout.min(attempt.remaining / 2);
+        if let Err(wait) = self.pacer.ready_within(attempt.remaining.saturating_sub(send_time)).await {
             return Err(HttpError::budget_exhausted(self.api, request_line, wait));
         }
         let remaining = attempt.remaining.saturating_sub(started.elapsed());
@@ -187,6 +192,25 @@ mod tests {
         assert_eq!(error.attempts(), 1);
         assert!(error.retry_after().is_some_and(|wait| wait > std::time::Duration::from_secs(59)), "{error:?}");
         assert!(error.to_string().contains("not sent: the rate budget is used up"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_hold_that_would_leave_the_request_too_little_time_fails_at_once_with_the_wait() {
+        // The default settings: 10 s per attempt inside a 25 s deadline. A 20 s hold fits the
+        // deadline, but the request would have 5 s of its 10 left.
+        let pacer = Pacer::bigcommerce(0);
+        let mut quota_used_up = HeaderMap::new();
+        quota_used_up.insert("x-rate-limit-requests-left", http::HeaderValue::from(0));
+        quota_used_up.insert("x-rate-limit-time-reset-ms", http::HeaderValue::from(20_000));
+        pacer.observe(&quota_used_up);
+        let client = ApiClient::new(Api::BigCommerce, &HttpSettings::default()).expect("client").with_pacer(pacer);
+
+        // Had it waited and been sent, nothing listening there would make it a transient failure.
+        let error = client.send(|http| http.get("http://127.0.0.1:9/stores/x/v2/orders/1")).await.expect_err("held");
+
+        assert_eq!(error.class(), domain::ErrorClass::RateLimited, "{error}");
+        assert!(error.to_string().contains("not sent: the rate budget is used up"), "{error}");
+        assert!(error.retry_after().is_some_and(|wait| wait > std::time::Duration::from_secs(19)), "{error:?}");
     }
 
     #[tokio::test]

@@ -43,6 +43,8 @@ struct Inner {
     code: Option<String>,
     excerpt: Option<String>,
     retry_after: Option<Duration>,
+    /// The local rate budget held the request back and it was never sent.
+    held: bool,
     attempts: u32,
     source: Option<BoxError>,
 }
@@ -59,6 +61,7 @@ impl HttpError {
                 code: None,
                 excerpt: None,
                 retry_after: None,
+                held: false,
                 attempts: 1,
                 source: None,
             }),
@@ -121,6 +124,7 @@ impl HttpError {
         let what = "not sent: the rate budget is used up".to_owned();
         let mut error = HttpError::new(api, Some(request), ErrorClass::RateLimited, what);
         error.inner.retry_after = Some(wait);
+        error.inner.held = true;
         error
     }
 
@@ -174,6 +178,13 @@ impl HttpError {
     /// the message back with this much visibility timeout instead of sleeping in the Lambda.
     pub fn retry_after(&self) -> Option<Duration> {
         self.inner.retry_after
+    }
+
+    /// Whether the local rate budget held the request back, unsent, because its wait
+    /// ([`retry_after`](HttpError::retry_after)) would not leave the request time to run before
+    /// the deadline. The retry loop hands such an error back at once instead of sleeping the wait.
+    pub fn was_held(&self) -> bool {
+        self.inner.held
     }
 
     /// How many attempts were made, this failed one included.

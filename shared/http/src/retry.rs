@@ -97,7 +97,9 @@ where
         // sleep would make every caller's future `!Send`.
         let delay = error.retry_after().unwrap_or_else(|| policy.delay_for(number, &mut rand::rng()));
         let left = remaining();
-        if delay >= left {
+        // A request the pacer held back was judged against the deadline already: sleeping the
+        // hold here would only send it with too little time left.
+        if delay >= left || error.was_held() {
             tracing::warn!(
                 api = %error.api(),
                 method = error.method().map(|method| method.as_str()),
@@ -107,7 +109,7 @@ where
                 status = error.status().map(|status| status.as_u16()),
                 wait_ms = millis(delay),
                 left_ms = millis(left),
-                "not retrying: the wait would pass the deadline"
+                "not retrying: the wait would pass the deadline or leave the request too little time"
             );
             return Err(error);
         }

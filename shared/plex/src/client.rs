@@ -118,6 +118,13 @@ impl PlexClient {
         self.api.pacer()
     }
 
+    /// Whether a 401 this client returns has already been confirmed: with OAuth2 every request
+    /// that meets a 401 is sent once more with a new token ([`PlexClient::send`]), so a 401 that
+    /// comes back is the refreshed token's. An API key is sent as it is, once.
+    pub fn confirms_auth_failures(&self) -> bool {
+        matches!(self.auth, Auth::OAuth2(_))
+    }
+
     /// `GET /mdm/v1/tenants`: the tenants this credential may select. Also the canary that proves
     /// the credential works.
     pub async fn tenants(&self) -> Result<Vec<Tenant>, Error> {

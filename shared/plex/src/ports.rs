@@ -217,6 +217,20 @@ impl SalesOrderSink for PlexSalesOrders {
         }
         Ok(())
     }
+
+    /// The tenants canary (`GET /mdm/v1/tenants`) with the API key: a 401 there too means the key
+    /// is refused. An OAuth2 client already answered its 401 with a new token and a second send,
+    /// so a second canary (and a second token request) would only repeat that check.
+    async fn credentials_work(&self) -> Result<bool, ApiError> {
+        if self.client.confirms_auth_failures() {
+            return Ok(false);
+        }
+        match self.client.tenants().await {
+            Ok(_) => Ok(true),
+            Err(error) if error.class() == domain::ErrorClass::Auth => Ok(false),
+            Err(error) => Err(api_error(error)),
+        }
+    }
 }
 
 impl PlexSalesOrders {

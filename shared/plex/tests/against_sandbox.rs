@@ -255,6 +255,32 @@ async fn a_second_401_after_a_token_refresh_is_an_auth_error() {
     sandbox.shutdown().await;
 }
 
+/// The order worker's canary after a 401 (`SalesOrderSink::credentials_work`).
+#[tokio::test]
+async fn the_credentials_canary_asks_tenants_with_an_api_key_and_trusts_the_oauth2_refresh() {
+    use domain::ports::SalesOrderSink;
+    let sandbox = start_sandbox().await;
+    let sink = |client| plex::PlexSalesOrders::new(client, plex::Writer::Rest);
+
+    // A key that works says so with one call; a refused one is `false`, not an error.
+    assert!(sink(api_key_client(&sandbox, demo::PLEX_API_KEY, None)).credentials_work().await.expect("canary"));
+    assert!(!sink(api_key_client(&sandbox, "plex-wrong-key-77c1", None)).credentials_work().await.expect("canary"));
+    assert_eq!(exchanges(&sandbox).await, vec!["GET /mdm/v1/tenants 200", "GET /mdm/v1/tenants 401"]);
+
+    // A canary that cannot tell is an error of its own class (a 503 on each of the 4 attempts).
+    let fault = json!({ "path_prefix": "/mdm/", "times": 4, "fault": { "kind": "server_error", "status": 503 } });
+    control(&sandbox, "faults", fault).await;
+    let error = sink(api_key_client(&sandbox, demo::PLEX_API_KEY, None)).credentials_work().await.expect_err("503s");
+    assert_eq!(error.class, ErrorClass::Transient);
+
+    // OAuth2 already sent the failed call again with a new token: no second check, no token request.
+    use_oauth2(&sandbox).await;
+    let before = request_log(&sandbox).await.len();
+    assert!(!sink(oauth_client(&sandbox, demo::PLEX_OAUTH_CLIENT_SECRET)).credentials_work().await.expect("canary"));
+    assert_eq!(request_log(&sandbox).await.len(), before);
+    sandbox.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_wrong_oauth2_client_secret_is_an_auth_error_from_the_token_endpoint() {
     let sandbox = start_sandbox().await;

@@ -26,6 +26,10 @@ pub const STATE_TABLE_NAME: &str = "STATE_TABLE_NAME";
 pub const ORDER_QUEUE_URL: &str = "ORDER_QUEUE_URL";
 /// The order queue's dead-letter queue; only `millwright replay --dlq` reads it.
 pub const ORDER_DLQ_URL: &str = "ORDER_DLQ_URL";
+/// The order queue's `maxReceiveCount` (its redrive policy): a message handed back on this
+/// receive moves to the dead-letter queue, so the order worker audits and alerts it as
+/// dead-lettered. Only the order worker reads it; the template sets it from `OrderMaxReceiveCount`.
+pub const ORDER_MAX_RECEIVE_COUNT: &str = "ORDER_MAX_RECEIVE_COUNT";
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
 pub const SECRET_PREFIX: &str = "SECRET_PREFIX";
 pub const AUDIT_RETENTION_DAYS: &str = "AUDIT_RETENTION_DAYS";
@@ -63,6 +67,9 @@ pub struct Config {
     /// The order queue's dead-letter queue, when configured (functions never read it; the CLI's
     /// `replay --dlq` moves its messages back to the order queue).
     pub order_dlq_url: Option<String>,
+    /// The order queue's `maxReceiveCount`, where the function needs it (the order worker); unset,
+    /// the worker cannot tell a record's last receive and audits no dead-lettering.
+    pub order_max_receive_count: Option<u32>,
     pub alert_topic_arn: String,
     /// Secret names are `{secret_prefix}/{connection}/{system}`.
     pub secret_prefix: String,
@@ -127,6 +134,16 @@ impl Config {
                 Some(_) => Some(url(required(ORDER_DLQ_URL))?),
                 None => None,
             },
+            order_max_receive_count: match lookup(ORDER_MAX_RECEIVE_COUNT).filter(|v| !v.trim().is_empty()) {
+                Some(raw) => {
+                    Some(raw.trim().parse::<u32>().ok().filter(|count| *count >= 1).ok_or(ConfigError::Invalid {
+                        name: ORDER_MAX_RECEIVE_COUNT,
+                        value: raw,
+                        reason: "expected a whole number of at least 1".to_owned(),
+                    })?)
+                }
+                None => None,
+            },
             alert_topic_arn: get(required(ALERT_TOPIC_ARN))?,
             secret_prefix: get(optional(SECRET_PREFIX, domain::SecretName::DEFAULT_PREFIX))?,
             audit_retention: seconds(optional(AUDIT_RETENTION_DAYS, "90"), 86_400)?,
@@ -175,6 +192,9 @@ impl Config {
         ];
         if let Some(dlq) = &self.order_dlq_url {
             vars.push((ORDER_DLQ_URL, dlq.clone()));
+        }
+        if let Some(count) = self.order_max_receive_count {
+            vars.push((ORDER_MAX_RECEIVE_COUNT, count.to_string()));
         }
         if let Some(receiver) = &self.webhook_receiver_url {
             vars.push((WEBHOOK_RECEIVER_URL, receiver.clone()));
@@ -238,6 +258,21 @@ mod tests {
 
         vars.insert(ORDER_DLQ_URL, "mw-orders-dlq.fifo".to_owned());
         assert!(parse(&vars).unwrap_err().to_string().contains("ORDER_DLQ_URL"));
+    }
+
+    #[test]
+    fn the_queues_max_receive_count_is_optional_but_checked_when_given() {
+        let mut vars = minimal();
+        assert_eq!(parse(&vars).unwrap().order_max_receive_count, None);
+        vars.insert(ORDER_MAX_RECEIVE_COUNT, "5".to_owned());
+        let config = parse(&vars).unwrap();
+        assert_eq!(config.order_max_receive_count, Some(5));
+        let env: HashMap<&'static str, String> = config.to_env().into_iter().collect();
+        assert_eq!(parse(&env).unwrap(), config);
+        for invalid in ["0", "five"] {
+            vars.insert(ORDER_MAX_RECEIVE_COUNT, invalid.to_owned());
+            assert!(parse(&vars).unwrap_err().to_string().contains("ORDER_MAX_RECEIVE_COUNT"), "{invalid}");
+        }
     }
 
     #[test]

@@ -187,26 +187,89 @@ fn a_short_server_wait_is_stretched_to_a_floor_that_doubles_per_receive() {
 }
 
 #[tokio::test]
-async fn a_record_retried_without_a_wait_keeps_the_queues_visibility_timeout() {
-    // GIVEN a rate limit without a wait for order 1, and order 2 leased by a crashed invocation
+async fn a_rate_limited_record_without_a_server_wait_stays_away_for_the_floor_and_others_keep_the_timeout() {
+    // GIVEN a bare 429 (no wait) for order 1 on its first receive and for order 3 on its third, and
+    // order 2 leased by a crashed invocation
     let world = World::new().await;
-    world.web.put(web_order(1, &[(BOLT, 1, "0.45")]));
-    world.web.put(web_order(2, &[(BOLT, 1, "0.45")]));
-    world.web.fail_next(1, rate_limited("BigCommerce 429 on GET /v2/orders/1", None));
+    for order_id in 1..=3 {
+        world.web.put(web_order(order_id, &[(BOLT, 1, "0.45")]));
+    }
+    world.web.fail_next(2, rate_limited("BigCommerce 429 Too Many Requests (rate-limited)", None));
     world.ledger.acquire(&OrderRef::new(acme(), 2), "req-crashed", t0(), Duration::minutes(2)).await.unwrap();
     let queue = Arc::new(RecordingQueue::default());
-    let worker = worker_with_queue(&world, queue.clone());
+    let one_group_at_a_time = Settings { group_concurrency: 1, ..Settings::default() };
+    let worker = Worker::new(Ports { queue: queue.clone(), ..world.worker.ports.clone() }, one_group_at_a_time);
     let batch = event(vec![
         order_record("a1", &message(1, "created", "a1"), 1),
         order_record("b1", &message(2, "created", "b1"), 1),
+        order_record("c1", &message(3, "created", "c1"), 3),
+    ]);
+
+    // WHEN the batch is handled (one group at a time, so the two 429s meet orders 1 and 3)
+    let response = worker.for_invocation("req-1").handle_batch(batch, t0() + Duration::seconds(5)).await;
+
+    // THEN all go back; the rate-limited ones stay away for the floor doubled per receive, and the
+    // leased one (not a rate limit) comes back after the queue's visibility timeout
+    assert_eq!(failures(&response), vec!["a1", "b1", "c1"]);
+    let floor = Settings::default().redelivery_floor;
+    assert_eq!(queue.redeliveries(), vec![("handle-a1".to_owned(), floor), ("handle-c1".to_owned(), floor * 4)]);
+}
+
+/// `world`'s worker with `queue`, on a queue that dead-letters after five receives.
+fn dead_lettering_worker(world: &World, queue: Arc<dyn Queue>) -> Worker {
+    let settings = Settings { max_receive_count: Some(5), group_concurrency: 1, ..Settings::default() };
+    Worker::new(Ports { queue, ..world.worker.ports.clone() }, settings)
+}
+
+#[tokio::test]
+async fn records_handed_back_on_their_last_receive_are_audited_dead_lettered_and_alerted_once() {
+    // GIVEN orders 1 to 3 rate limited on their fifth (last) receive, order 1 with a second message
+    // behind the first, and order 4 rate limited on its fourth
+    let world = World::new().await;
+    for order_id in 1..=4 {
+        world.web.put(web_order(order_id, &[(BOLT, 1, "0.45")]));
+    }
+    world.web.fail_next(4, rate_limited("BigCommerce GET /v2/orders: 429 Too Many Requests (rate-limited)", None));
+    let worker = dead_lettering_worker(&world, Arc::new(RecordingQueue::default()));
+    let batch = event(vec![
+        order_record("a1", &message(1, "created", "a1"), 5),
+        order_record("a2", &message(1, "updated", "a2"), 5),
+        order_record("b1", &message(2, "created", "b1"), 5),
+        order_record("c1", &message(3, "created", "c1"), 5),
+        order_record("d1", &message(4, "created", "d1"), 4),
     ]);
 
     // WHEN the batch is handled
-    let response = worker.for_invocation("req-1").handle_batch(batch, t0() + Duration::seconds(5)).await;
+    let response = worker.for_invocation("req-1").handle_batch(batch, t0()).await;
 
-    // THEN both go back to the queue, with no visibility change
-    assert_eq!(failures(&response), vec!["a1", "b1"]);
-    assert!(queue.redeliveries().is_empty(), "{:?}", queue.redeliveries());
+    // THEN every record goes back; those on their last receive are audited dead-lettered, the
+    // held-back one too, with the reason
+    assert_eq!(failures(&response), vec!["a1", "a2", "b1", "c1", "d1"]);
+    let world = &world;
+    let dead_lettered = |order_id| async move { world.events_with(order_id, Outcome::DeadLettered).await };
+    let order_1 = dead_lettered(1).await;
+    assert_eq!(order_1.len(), 2, "{order_1:#?}");
+    assert_eq!(
+        (order_1[0].stage, order_1[0].error_class, order_1[0].attempt),
+        (Stage::Received, Some(ErrorClass::RateLimited), 5)
+    );
+    assert!(order_1[0].message.as_deref().unwrap().contains("429 Too Many Requests"), "{order_1:?}");
+    assert!(order_1[1].message.as_deref().unwrap().contains("an earlier message of this order"), "{order_1:?}");
+    assert_eq!((dead_lettered(2).await.len(), dead_lettered(3).await.len()), (1, 1));
+    assert!(dead_lettered(4).await.is_empty(), "a receive is left");
+    assert_eq!(order_1[1].error_class, Some(ErrorClass::RateLimited), "held back for the same reason");
+    // AND one alert says how to replay them; the other records' trails point at it
+    let alerts = world.alerter.sent();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].cause, "dead-lettered:rate-limited");
+    assert!(alerts[0].subject.starts_with("[Acme] Orders dead-lettered"), "{}", alerts[0].subject);
+    assert!(alerts[0].body.contains("millwright replay --dlq"), "{}", alerts[0].body);
+    assert!(alerts[0].body.contains("millwright failures --connection acme --outcome dead-lettered"));
+    assert_eq!(world.history(1).await.pop().unwrap().outcome, Outcome::Duplicate, "the held-back record, grouped");
+    for order_id in [2, 3] {
+        let grouped = world.history(order_id).await.pop().unwrap();
+        assert_eq!((grouped.stage, grouped.outcome), (Stage::Alerted, Outcome::Duplicate), "{grouped:?}");
+    }
 }
 
 #[tokio::test]

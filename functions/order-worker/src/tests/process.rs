@@ -158,9 +158,18 @@ async fn a_price_change_needs_attention_with_the_diff_and_leaves_plex_unchanged(
         event.detail.unwrap()["changes"]["needs_attention"],
         serde_json::json!(["line 1 (MW-BOLT-M8) price changed from 0.45 to 0.50"])
     );
-    assert!(
-        world.alert_subjects().iter().any(|s| s.starts_with("[Acme] Order 1042 changed in a way Plex cannot take"))
+    let alerts = world.alerter.sent();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0].cause, "order-change:line # (#) price changed from #.# to #.#",
+        "names the change, not the order"
     );
+    assert!(
+        alerts[0].subject.starts_with("[Acme] Orders changed in a way Plex cannot take: "),
+        "{}",
+        alerts[0].subject
+    );
+    assert!(alerts[0].body.starts_with("Order 1042 was changed"), "{}", alerts[0].body);
 }
 
 #[tokio::test]
@@ -458,7 +467,110 @@ async fn a_plex_rejection_fails_the_order_naming_the_field_and_alerts() {
     let failed = world.events_with(1042, Outcome::Failed).await.pop().unwrap();
     assert!(failed.message.as_deref().unwrap().contains("customerId"), "{failed:?}");
     assert_eq!(world.plex.calls(PlexCall::FindCustomer), 0, "the id map answers customer ids");
-    assert!(world.alert_subjects()[0].starts_with("[Acme] Order 1042 was rejected by Plex: "));
+    let alerts = world.alerter.sent();
+    assert!(alerts[0].subject.starts_with("[Acme] Orders rejected by Plex: "), "{}", alerts[0].subject);
+    assert!(alerts[0].body.starts_with("Plex refused order 1042: "), "{}", alerts[0].body);
+    assert!(alerts[0].body.contains("millwright failures --connection acme --outcome failed"), "{}", alerts[0].body);
+    assert!(alerts[0].body.contains("millwright replay --connection acme --outcome failed"), "{}", alerts[0].body);
+}
+
+#[tokio::test]
+async fn orders_refused_for_the_same_reason_send_one_alert_and_the_later_ones_are_audited_as_grouped() {
+    // GIVEN two shoppers mapped to Plex customers that no longer exist, so Plex refuses both
+    // orders for the same field with a different id in each message
+    let world =
+        World::with_settings(|orders| orders.customer_match = domain::connection::CustomerMatch::CustomerId).await;
+    world.id_map.put(&acme(), crate::namespaces::CUSTOMER, "7", "c-gone").await.unwrap();
+    world.id_map.put(&acme(), crate::namespaces::CUSTOMER, "8", "c-lost").await.unwrap();
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    let mut second = web_order(1043, &[(BOLT, 10, "0.45")]);
+    second.customer_id = 8;
+    world.web.put(second);
+
+    // WHEN both are processed
+    assert_eq!(world.process(&created(1042)).await, Disposition::Done(Outcome::Failed));
+    assert_eq!(world.process(&created(1043)).await, Disposition::Done(Outcome::Failed));
+
+    // THEN one e-mail went out, naming the cause and the first order
+    let alerts = world.alerter.sent();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].record, Some(record_key(1042)));
+    let cause = alerts[0].cause.clone();
+    assert!(cause.starts_with("plex-rejected:") && !cause.contains("1042"), "{cause}");
+    // AND each order's trail says which alert covers it: sent for the first, grouped for the second
+    let alerted = |history: Vec<AuditEvent>| -> Vec<(Outcome, serde_json::Value)> {
+        history
+            .into_iter()
+            .filter(|event| event.stage == Stage::Alerted)
+            .map(|event| (event.outcome, event.detail.unwrap()["cause"].clone()))
+            .collect()
+    };
+    assert_eq!(alerted(world.history(1042).await), vec![(Outcome::Ok, cause.clone().into())]);
+    assert_eq!(alerted(world.history(1043).await), vec![(Outcome::Duplicate, cause.into())]);
+    let grouped = world.history(1043).await.pop().unwrap();
+    assert!(grouped.message.unwrap().starts_with("grouped under alert cause"));
+}
+
+fn unauthorized() -> ApiError {
+    api_error(ErrorClass::Auth, "Plex POST /sales/v1/orders/so-1/lines: 401 Unauthorized (auth)")
+}
+
+#[tokio::test]
+async fn a_plex_401_whose_key_still_works_is_retried_not_parked() {
+    // GIVEN Plex answers one call of the chain with a 401, though the key is fine
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    world.plex.fail_next(PlexCall::Create, 1, unauthorized());
+
+    // WHEN the order is processed
+    let disposition = world.process(&created(1042)).await;
+
+    // THEN the canary asked once, the 401 counts as transient, and nobody is alerted
+    assert!(matches!(disposition, Disposition::Retry { class: ErrorClass::Transient, .. }), "{disposition:?}");
+    assert_eq!(world.plex.calls(PlexCall::CredentialsWork), 1);
+    assert!(world.alerter.sent().is_empty());
+    assert_ne!(world.entry(1042).await.status, LedgerStatus::Parked);
+    let retried = world.events_with(1042, Outcome::Retried).await.pop().unwrap();
+    assert_eq!((retried.stage, retried.error_class), (Stage::Written, Some(ErrorClass::Transient)));
+    assert!(retried.message.unwrap().contains("the key still works"));
+    // AND the redelivery writes the order once
+    assert_eq!(world.process(&created(1042)).await, Disposition::Done(Outcome::Ok));
+    assert_eq!(world.plex.orders().len(), 1);
+}
+
+#[tokio::test]
+async fn a_plex_401_whose_key_is_refused_too_parks_the_order_and_alerts() {
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    world.plex.fail_next(PlexCall::Create, 1, unauthorized());
+    world.plex.revoke_credentials();
+
+    assert_eq!(world.process(&created(1042)).await, Disposition::Done(Outcome::Parked));
+
+    assert_eq!(world.plex.calls(PlexCall::CredentialsWork), 1);
+    assert_eq!(world.entry(1042).await.status, LedgerStatus::Parked);
+    assert_eq!(world.alert_subjects(), vec!["[Acme] Plex key expired or not subscribed".to_owned()]);
+    let parked = world.events_with(1042, Outcome::Parked).await.pop().unwrap();
+    assert!(parked.message.unwrap().ends_with("(the credentials check was refused too)"));
+}
+
+#[tokio::test]
+async fn a_plex_401_whose_key_check_fails_transiently_is_retried_with_the_checks_wait() {
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    world.plex.fail_next(PlexCall::Create, 1, unauthorized());
+    let throttled = ApiError {
+        class: ErrorClass::RateLimited,
+        message: "Plex GET /mdm/v1/tenants: 429 Too Many Requests (rate-limited)".into(),
+        retry_after: Some(StdDuration::from_secs(30)),
+    };
+    world.plex.fail_next(PlexCall::CredentialsWork, 1, throttled);
+
+    let disposition = world.process(&created(1042)).await;
+
+    let Disposition::Retry { class, retry_after, .. } = disposition else { panic!("{disposition:?}") };
+    assert_eq!((class, retry_after), (ErrorClass::RateLimited, Some(StdDuration::from_secs(30))));
+    assert!(world.alerter.sent().is_empty());
 }
 
 #[tokio::test]

@@ -216,6 +216,7 @@ pub enum PlexCall {
     Create,
     Complete,
     UpdateReleases,
+    CredentialsWork,
 }
 
 /// A failure that happens after Plex has written something: the caller sees a transient error, but
@@ -244,6 +245,8 @@ struct PlexState {
     calls: HashMap<PlexCall, usize>,
     failures: HashMap<PlexCall, Failures>,
     create_faults: VecDeque<CreateFault>,
+    /// The key was revoked: the credentials canary says so (the other calls fail only as injected).
+    credentials_revoked: bool,
 }
 
 impl PlexState {
@@ -323,6 +326,12 @@ impl FakePlexSales {
     /// The next `count` calls of `call` fail with `error` before doing anything (a 403, a 401, a 503).
     pub fn fail_next(&self, call: PlexCall, count: usize, error: ApiError) {
         lock(&self.state).failures.entry(call).or_default().push(count, &error);
+    }
+
+    /// Revokes the key: from now on [`SalesOrderSink::credentials_work`] answers `false`. Inject
+    /// the 401s the other calls get with [`FakePlexSales::fail_next`].
+    pub fn revoke_credentials(&self) {
+        lock(&self.state).credentials_revoked = true;
     }
 
     /// How many times `call` was made, failures included.
@@ -453,6 +462,12 @@ impl SalesOrderSink for FakePlexSales {
             stored.line.due_date = line.due_date;
         }
         Ok(())
+    }
+
+    async fn credentials_work(&self) -> Result<bool, ApiError> {
+        let mut state = lock(&self.state);
+        state.call(PlexCall::CredentialsWork)?;
+        Ok(!state.credentials_revoked)
     }
 }
 
