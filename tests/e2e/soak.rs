@@ -33,7 +33,7 @@ use sandbox::demo;
 use serde_json::json;
 
 pub use plan::{Action, FIRST_ORDER_ID, ITEMS, PlannedLine, PlannedOrder, Script, SoakPlan, Step};
-pub use report::{SoakReport, SoakRow};
+pub use report::{READS_PER_CHANGE_GOAL, SoakReport, SoakRow};
 pub use watch::{ApiCalls, RecordingAlerter, SecretWatch, log_layer, log_watch, logs_watched, watch_logs};
 
 use crate::support::{FlowOptions, OrderFlow, World, with};
@@ -360,10 +360,9 @@ async fn inspect(flow: &OrderFlow, ids: &[u64]) -> Findings {
             let operator_event = history.iter().find(|event| event.outcome.needs_operator()).map(|event| {
                 format!("{:?} {}: {}", event.stage, event.outcome, event.message.as_deref().unwrap_or("(no message)"))
             });
-            let operator_status =
-                status.filter(|status| {
-                    matches!(status, LedgerStatus::NeedsAttention | LedgerStatus::NeedsMapping | LedgerStatus::Parked)
-                });
+            let operator_status = status.filter(|status| {
+                matches!(status, LedgerStatus::NeedsAttention | LedgerStatus::NeedsMapping | LedgerStatus::Parked)
+            });
             match (operator_event, operator_status) {
                 (Some(event), _) => needed_operator.push((id, event)),
                 (None, Some(status)) => needed_operator.push((id, format!("ledger {status:?}"))),

@@ -24,7 +24,8 @@ pub struct ExpectedLine {
     pub due_date: NaiveDate,
 }
 
-/// The web orders `ids` of the BigCommerce double's state dump (`GET /__control/state`), in the
+/// The web orders `ids` of the BigCommerce double's state dump (`GET /__control/state`, whose
+/// `data` holds the stores), in the
 /// terms Plex should hold them: a line per product, in order, its release due `due_in_days` after
 /// the order date. Guests (customer 0) go to `guest_customer`, everyone else to `registered_customer`.
 pub fn expected_orders(
@@ -35,7 +36,7 @@ pub fn expected_orders(
     registered_customer: &str,
 ) -> BTreeMap<u64, Result<Expected, String>> {
     let mut found: BTreeMap<u64, &Value> = BTreeMap::new();
-    for store in state["stores"].as_array().map(Vec::as_slice).unwrap_or_default() {
+    for store in state["data"]["stores"].as_array().map(Vec::as_slice).unwrap_or_default() {
         for order in store["orders"].as_array().map(Vec::as_slice).unwrap_or_default() {
             if let Some(id) = order["id"].as_u64() {
                 found.insert(id, order);
@@ -91,7 +92,8 @@ fn number(value: &Value) -> Option<f64> {
 pub fn plex_orders_by_web_order(sales_orders: &Value) -> BTreeMap<u64, Vec<&Value>> {
     let mut by_order: BTreeMap<u64, Vec<&Value>> = BTreeMap::new();
     for order in sales_orders.as_array().map(Vec::as_slice).unwrap_or_default() {
-        if let Some(id) = order["poNumber"].as_str().and_then(|po| po.strip_prefix("BC-")).and_then(|id| id.parse().ok())
+        if let Some(id) =
+            order["poNumber"].as_str().and_then(|po| po.strip_prefix("BC-")).and_then(|id| id.parse().ok())
         {
             by_order.entry(id).or_default().push(order);
         }
@@ -134,7 +136,10 @@ pub fn differences(expected: &Expected, plex: &[&Value]) -> Vec<String> {
             reasons.push(format!("line {number}: part {part:?}, BigCommerce {:?}", wanted.part_number));
         }
         if number_field(release, "quantity") != Some(wanted.quantity) {
-            reasons.push(format!("line {number}: release quantity {}, BigCommerce {}", release["quantity"], wanted.quantity));
+            reasons.push(format!(
+                "line {number}: release quantity {}, BigCommerce {}",
+                release["quantity"], wanted.quantity
+            ));
         }
         let due = release["dueDate"].as_str().and_then(|date| date.get(..10)).and_then(|day| day.parse().ok());
         if due != Some(wanted.due_date) {
@@ -155,8 +160,8 @@ mod tests {
     use super::*;
 
     fn state(products: Value) -> Value {
-        json!({"stores": [{"orders": [{"id": 5, "customer_id": 0, "date_created": "2026-11-24T23:59:59Z",
-                                       "products": products}]}]})
+        json!({"data": {"stores": [{"orders": [{"id": 5, "customer_id": 0, "date_created": "2026-11-24T23:59:59Z",
+                                                 "products": products}]}]}})
     }
 
     fn plex(lines: Value) -> Value {

@@ -163,8 +163,10 @@ impl SoakPlan {
             let mut items: Vec<usize> = (0..ITEMS.len()).collect();
             items.shuffle(&mut rng);
             let line_count = rng.random_range(1..=3);
-            let lines =
-                items[..line_count].iter().map(|&item| PlannedLine { item, quantity: rng.random_range(1..=99) }).collect();
+            let lines = items[..line_count]
+                .iter()
+                .map(|&item| PlannedLine { item, quantity: rng.random_range(1..=99) })
+                .collect();
             orders.push(PlannedOrder { id: FIRST_ORDER_ID + index as u64, guest: rng.random_bool(0.7), lines });
             // Evenly spread, each at a random point of its slot.
             let at = traffic * (index as f64 + rng.random::<f64>()) / self.orders.max(1) as f64;
@@ -230,12 +232,28 @@ impl SoakPlan {
             ("plex", json!({"fault": {"kind": "server_error", "status": 502}}), 0.1),
             ("plex", json!({"fault": {"kind": "server_error", "status": 503}}), 0.15),
             // BigCommerce order reads slower than the client's timeout, and the rest of the mix.
-            ("bigcommerce", json!({"method": "GET", "path_contains": "/v2/orders", "fault": {"kind": "delay", "ms": delay_ms}}), 0.3),
+            (
+                "bigcommerce",
+                json!({"method": "GET", "path_contains": "/v2/orders", "fault": {"kind": "delay", "ms": delay_ms}}),
+                0.3,
+            ),
             ("bigcommerce", json!({"path_contains": "/v2/orders", "fault": "truncated_body"}), 0.2),
             ("bigcommerce", json!({"path_contains": "/v2/orders", "fault": "rate_limit_no_headers"}), 0.2),
-            ("bigcommerce", json!({"path_contains": "/v2/orders", "fault": {"kind": "server_error", "status": 500}}), 0.1),
-            ("bigcommerce", json!({"path_contains": "/v2/orders", "fault": {"kind": "server_error", "status": 502}}), 0.1),
-            ("bigcommerce", json!({"path_contains": "/v2/orders", "fault": {"kind": "server_error", "status": 503}}), 0.1),
+            (
+                "bigcommerce",
+                json!({"path_contains": "/v2/orders", "fault": {"kind": "server_error", "status": 500}}),
+                0.1,
+            ),
+            (
+                "bigcommerce",
+                json!({"path_contains": "/v2/orders", "fault": {"kind": "server_error", "status": 502}}),
+                0.1,
+            ),
+            (
+                "bigcommerce",
+                json!({"path_contains": "/v2/orders", "fault": {"kind": "server_error", "status": 503}}),
+                0.1,
+            ),
         ];
         rules
             .into_iter()
@@ -346,13 +364,25 @@ pub struct Step {
 pub enum Action {
     /// Place order `order` (an index into [`Script::orders`]), its created callback sent
     /// `deliveries` times.
-    Place { order: usize, deliveries: u32 },
+    Place {
+        order: usize,
+        deliveries: u32,
+    },
     /// Change the order's quantities.
-    Update { order: usize, quantities: Vec<u32> },
+    Update {
+        order: usize,
+        quantities: Vec<u32>,
+    },
     /// Change them twice within one second.
-    SameSecondUpdates { order: usize, first: Vec<u32>, second: Vec<u32> },
+    SameSecondUpdates {
+        order: usize,
+        first: Vec<u32>,
+        second: Vec<u32>,
+    },
     /// `millwright replay --order`.
-    Replay { order: usize },
+    Replay {
+        order: usize,
+    },
     FaultsOn,
     /// A short BigCommerce 429 storm.
     Storm,

@@ -246,8 +246,16 @@ impl SoakReport {
         if !reread.is_empty() {
             out.push_str(&format!("orders read more than 3 times: {}\n", reread.join(", ")));
         }
-        section(&mut out, "orders wrong", self.wrong.iter().map(|(order, reasons)| format!("{order}: {}", reasons.join("; "))));
-        section(&mut out, "orders that needed an operator", self.needed_operator.iter().map(|(order, why)| format!("{order}: {why}")));
+        section(
+            &mut out,
+            "orders wrong",
+            self.wrong.iter().map(|(order, reasons)| format!("{order}: {}", reasons.join("; "))),
+        );
+        section(
+            &mut out,
+            "orders that needed an operator",
+            self.needed_operator.iter().map(|(order, why)| format!("{order}: {why}")),
+        );
         section(&mut out, "orders dead-lettered", self.dead_lettered.iter().map(u64::to_string));
         section(&mut out, "alerts", self.alerts.iter().cloned());
         section(&mut out, "secrets found", self.leaks.iter().cloned());
@@ -300,8 +308,11 @@ fn markdown(rows: &[SoakRow]) -> String {
         }
     }
     let render = |line: &[String]| {
-        let padded: Vec<String> =
-            line.iter().zip(widths).map(|(cell, width)| format!("{cell}{}", " ".repeat(width - cell.chars().count()))).collect();
+        let padded: Vec<String> = line
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell}{}", " ".repeat(width - cell.chars().count())))
+            .collect();
         format!("| {} |\n", padded.join(" | "))
     };
     let mut out = render(&headers.map(str::to_owned));

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
-use domain::ports::Alerter;
 use domain::alert::AlertOutcome;
+use domain::ports::Alerter;
 use domain::{Alert, PortError};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -141,12 +141,15 @@ impl io::Write for LogLines {
     }
 }
 
+/// An alert asked for, and what became of it (the adapter's error as text).
+pub type RecordedAlert = (Alert, Result<AlertOutcome, String>);
+
 /// The deployment's alerter with a copy of every alert kept, so the soak counts them and checks
 /// their text for secrets. Alerts still go out through the real adapter (SNS in moto).
 #[derive(Clone)]
 pub struct RecordingAlerter {
     inner: Arc<dyn Alerter>,
-    alerts: Arc<Mutex<Vec<(Alert, Result<AlertOutcome, String>)>>>,
+    alerts: Arc<Mutex<Vec<RecordedAlert>>>,
 }
 
 impl RecordingAlerter {
@@ -155,7 +158,7 @@ impl RecordingAlerter {
     }
 
     /// Every alert asked for, with what became of it.
-    pub fn alerts(&self) -> Vec<(Alert, Result<AlertOutcome, String>)> {
+    pub fn alerts(&self) -> Vec<RecordedAlert> {
         self.alerts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 }
