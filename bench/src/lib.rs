@@ -11,6 +11,8 @@
 //!   limits allow, with the 429s met.
 //! - `scheduled`: API calls of the order sweep (releasing held orders, the reconciliation) and of
 //!   the webhook health check.
+//! - the fault soak (`millwright_e2e::soak`, also `make soak` and part of `make test`): its small
+//!   seeded run, summed up in two rows.
 //! - `world`: the moto adapters, in-process sandboxes, seeding and request-log tallies.
 //! - `stats`, `table`: percentiles, bounds, page reads and ratios; the table's layout.
 
@@ -52,6 +54,8 @@ pub struct Options {
     pub missed_orders: usize,
     /// The local runtime's receiver, when the environment names one (`WEBHOOK_RECEIVER_URL`).
     pub receiver_url: Option<String>,
+    /// The fault soak's plan for its rows.
+    pub soak: millwright_e2e::soak::SoakPlan,
 }
 
 impl Options {
@@ -77,6 +81,7 @@ impl Options {
             // Three pages of the order list at 250 a page.
             missed_orders: 600,
             receiver_url,
+            soak: millwright_e2e::soak::SoakPlan::small(millwright_e2e::soak::DEFAULT_SEED),
         }
     }
 
@@ -96,6 +101,7 @@ impl Options {
             drain_runs: 1,
             held_orders: 10,
             missed_orders: 300,
+            soak: millwright_e2e::soak::SoakPlan::small(millwright_e2e::soak::DEFAULT_SEED).with_orders(12),
             ..Options::full(receiver_url)
         }
     }
@@ -153,6 +159,10 @@ pub async fn run(options: &Options) -> anyhow::Result<Table> {
     let health = scheduled::webhook_health(&env).await?;
     push_health_rows(&mut table, &health);
     let scheduled = Scheduled { released, reconciled, health };
+
+    eprintln!("fault soak: {} orders under faults, seed {} ...", options.soak.orders, options.soak.seed);
+    let soak = millwright_e2e::soak::run(&options.soak).await;
+    push_soak_rows(&mut table, &soak);
 
     // Last: the local world's own worker drains these messages in the background, which would
     // otherwise compete with the scenarios above for moto and the two cores.
@@ -343,6 +353,43 @@ fn push_health_rows(table: &mut Table, figures: &scheduled::HealthFigures) {
         .goal("3 (list + reactivate + register)")
         .ratio(ratio(3.0, figures.repairing as f64)),
     );
+}
+
+fn push_soak_rows(table: &mut Table, report: &millwright_e2e::soak::SoakReport) {
+    let plan = &report.plan;
+    let missed = report.wrong.len() + report.needed_operator.len() + report.dead_lettered.len();
+    table.push(
+        Row::new(
+            format!(
+                "fault soak (seed {}, {} orders): wrong / needed an operator / dead-lettered",
+                plan.seed, plan.orders
+            ),
+            format!("{} / {} / {}", report.wrong.len(), report.needed_operator.len(), report.dead_lettered.len()),
+            "orders",
+        )
+        .goal("0 / 0 / 0")
+        .ratio(Some(if missed == 0 { 1.0 } else { 0.0 })),
+    );
+    table.push(
+        Row::new(
+            "fault soak: BigCommerce order reads per order change",
+            format!("{:.2}", report.bigcommerce_reads_per_change()),
+            "reads",
+        )
+        .goal("≤ 1.1")
+        .ratio(ratio(millwright_e2e::soak::READS_PER_CHANGE_GOAL, report.bigcommerce_reads_per_change())),
+    );
+    let failures = report.failures();
+    if failures.is_empty() {
+        table.note(format!("Fault soak: every goal met ({}).", report.rerun()));
+    } else {
+        table.note(format!(
+            "Fault soak: {} goal(s) missed: {}. Rerun: {}",
+            failures.len(),
+            failures.join("; "),
+            report.rerun()
+        ));
+    }
 }
 
 fn add_notes(

@@ -44,6 +44,10 @@ pub struct RuntimeOptions {
     pub worker: order_worker::Settings,
     /// When the order sweep runs; `None` runs no sweep (a test that wants none, or runs it itself).
     pub sweep: Option<Schedule>,
+    /// The order sweep's settings: the function's defaults unless a run scales its windows with
+    /// its schedule (the fault soak runs the sweep every few seconds, so its two-minute settle
+    /// would leave every order of the run to the webhooks).
+    pub sweep_settings: order_sweep::Settings,
     /// When the webhook health check runs (repairing hooks to this runtime's receiver); `None`
     /// runs none.
     pub webhook_health: Option<Schedule>,
@@ -129,7 +133,7 @@ impl LocalRuntime {
 
         // The order sweep as its `main` builds it; each tick is then one invocation.
         let sweep_timer = options.sweep.map(|schedule| {
-            let sweep = order_sweep::Sweep::new(order_sweep::Ports::from_deps(&deps), order_sweep::Settings::default());
+            let sweep = order_sweep::Sweep::new(order_sweep::Ports::from_deps(&deps), options.sweep_settings.clone());
             let handler: ScheduledHandler = Arc::new(move |event| {
                 let sweep = sweep.clone();
                 Box::pin(async move { order_sweep::handle_scheduled(&sweep, event).await })

@@ -5,11 +5,15 @@
 //! the shared moto, so tests run in parallel and a fault injected by one never reaches another.
 //! Order-flow tests (`orders`) also get their own order queue, dead-letter queue and local runtime
 //! (`support::OrderFlow`), so a redelivery or a dead letter of one test is never seen by another.
+//!
+//! `support` and the fault soak live in this package's library (`lib.rs`), which the bench shares.
 
 mod check;
 mod cli;
+mod fault_soak;
 mod health;
 mod mapping;
 mod orders;
-mod support;
 mod webhook;
+
+use millwright_e2e::support;

@@ -43,8 +43,14 @@ impl World {
 
     /// [`World::start`] with the demo profile (JSON, as the state table stores it) adjusted first.
     pub async fn start_with(adjust_profile: impl FnOnce(&mut Value)) -> World {
+        World::start_scaled(1.0, adjust_profile).await
+    }
+
+    /// [`World::start_with`] on a sandbox whose default time windows (rate limits, webhook retry
+    /// delays and timeout) are multiplied by `time_scale`.
+    pub async fn start_scaled(time_scale: f64, adjust_profile: impl FnOnce(&mut Value)) -> World {
         let deps = Deps::build(&config()).await;
-        let sandbox = Sandbox::start(SandboxConfig { seed_demo: true, ..SandboxConfig::default() })
+        let sandbox = Sandbox::start(SandboxConfig { seed_demo: true, time_scale, ..SandboxConfig::default() })
             .await
             .expect("the sandbox starts");
         let id = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
@@ -132,6 +138,8 @@ pub struct FlowOptions {
     pub sweep_every: Option<Duration>,
     /// Run the webhook health check on this test's connection every so often (none by default).
     pub webhook_health_every: Option<Duration>,
+    /// The order sweep's settings (the function's defaults unless a test scales its windows).
+    pub sweep_settings: order_sweep::Settings,
 }
 
 impl Default for FlowOptions {
@@ -144,6 +152,7 @@ impl Default for FlowOptions {
             start_runtime: true,
             sweep_every: None,
             webhook_health_every: None,
+            sweep_settings: order_sweep::Settings::default(),
         }
     }
 }
@@ -161,6 +170,7 @@ pub struct OrderFlow {
     pub max_receive_count: i32,
     sweep_every: Option<Duration>,
     webhook_health_every: Option<Duration>,
+    sweep_settings: order_sweep::Settings,
     runtime: Option<LocalRuntime>,
 }
 
@@ -200,6 +210,7 @@ impl OrderFlow {
             max_receive_count: options.max_receive_count,
             sweep_every: options.sweep_every,
             webhook_health_every: options.webhook_health_every,
+            sweep_settings: options.sweep_settings,
             runtime: None,
         };
         if options.start_runtime {
@@ -232,6 +243,7 @@ impl OrderFlow {
         let only_this = |every| local_runtime::Schedule { every, connections: vec![self.world.connection.clone()] };
         options.sweep = self.sweep_every.map(only_this);
         options.webhook_health = self.webhook_health_every.map(only_this);
+        options.sweep_settings = self.sweep_settings.clone();
         let runtime =
             LocalRuntime::start(self.world.deps.clone(), &self.sdk, options).await.expect("the local runtime starts");
         self.runtime = Some(runtime);
@@ -369,7 +381,7 @@ impl OrderFlow {
     }
 
     /// Messages in a queue, visible and in flight.
-    async fn depth(&self, url: &str) -> u64 {
+    pub async fn depth(&self, url: &str) -> u64 {
         let attributes = self
             .sqs
             .get_queue_attributes()
