@@ -28,6 +28,11 @@ pub struct OrderMessage {
     pub received_at: DateTime<Utc>,
 }
 
+/// How long a "queued" mark ([`crate::ports::QueueMarks`]) lasts: the order queue's message
+/// retention (four days, `infra/template.yaml`), after which no message queued at that time can
+/// still be waiting.
+pub const QUEUED_MARK_TTL: chrono::Duration = chrono::Duration::days(4);
+
 /// The scope of an order queued again (a replay, a sweep): the worker re-reads the order and never
 /// trusts a message's scope, and "updated" says what a second look is.
 pub const REQUEUE_SCOPE: &str = "store/order/updated";
