@@ -22,7 +22,8 @@ pub struct OrderMessage {
     pub order: OrderRef,
     /// The webhook scope, e.g. `store/order/created`.
     pub scope: String,
-    /// Identifies the delivery: BigCommerce's payload `hash` for webhooks, a run id for sweeps and replays.
+    /// Identifies the delivery: the `webhook-id` of a webhook that carries one (the same on every
+    /// retry), else `webhook-{uuid}` (unique per copy); a run id for sweeps and replays.
     pub delivery: String,
     pub source: MessageSource,
     pub received_at: DateTime<Utc>,
