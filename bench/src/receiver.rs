@@ -3,11 +3,12 @@
 //! - in-process: `webhook_receiver::handle` over the in-memory fakes (`domain::ports::memory`), so
 //!   the figure is the receiver's own work (auth over the raw body, parsing, audit);
 //! - through moto: the same `handle` over the deployment's adapters (`runtime::Deps`): profile and
-//!   secret reads, the dedupe claim in DynamoDB, `SendMessage` to an SQS FIFO queue, the audit put;
+//!   secret reads, `SendMessage` to an SQS FIFO queue, the queued mark in DynamoDB, the audit put
+//!   (the callbacks carry no `webhook-id`, so there is no delivery claim to check);
 //! - through the local runtime: an HTTP POST to the local world's receiver (`WEBHOOK_RECEIVER_URL`),
 //!   which adds axum, the API Gateway request conversion and a loopback round trip.
 //!
-//! Every delivery carries a new `hash`, so none is a duplicate: each one is a full enqueue.
+//! No delivery carries a `webhook-id`, so none is a duplicate: each one is a full enqueue.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use anyhow::{Context, ensure};
 use chrono::Utc;
 use domain::ports::ConnectionStore;
 use domain::ports::memory::{
-    InMemoryAuditLog, InMemoryConnectionStore, InMemoryDedupeStore, RecordingQueue, StaticSecrets,
+    InMemoryAuditLog, InMemoryConnectionStore, InMemoryDedupeStore, InMemoryQueueMarks, RecordingQueue, StaticSecrets,
 };
 use domain::{ConnectionProfile, SecretName, System};
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -64,6 +65,7 @@ pub async fn in_process(n: usize) -> anyhow::Result<Latencies> {
         secrets = secrets.with(&SecretName::new("millwright", profile.id.clone(), system), document.to_string());
     }
     let dedupe = InMemoryDedupeStore::default();
+    let marks = InMemoryQueueMarks::default();
     let queue = RecordingQueue::default();
     let audit = InMemoryAuditLog::default();
     let ports = Ports {
@@ -71,6 +73,7 @@ pub async fn in_process(n: usize) -> anyhow::Result<Latencies> {
         secrets: &secrets,
         dedupe: &dedupe,
         queue: &queue,
+        queue_marks: &marks,
         audit: &audit,
         secret_prefix: "millwright",
     };

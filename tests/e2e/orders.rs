@@ -167,6 +167,46 @@ async fn an_update_after_the_commit_changes_the_release_quantity_of_the_existing
 }
 
 #[tokio::test]
+async fn two_updates_within_one_second_leave_plex_with_the_second_content() {
+    // GIVEN the store's clock frozen, so every change gets the same whole-second `date_modified`
+    // and every callback the same `created_at` and payload `hash` (only their webhook-ids differ),
+    // and an order written to Plex with 10 nuts
+    let flow = OrderFlow::start(World::start().await).await;
+    flow.world.control_json("bigcommerce", Method::PUT, "/clock", Some(json!({"freeze": true}))).await;
+    let order_id = flow.place_order(registered_order(&[("MW-NUT-M8", 10)])).await;
+    flow.wait_for_commit(order_id, WAIT).await;
+    let nuts = |quantity: u64| {
+        json!({"products": [{"sku": "MW-NUT-M8", "name": "Hex Nut M8", "quantity": quantity, "price_ex_tax": "1.2500"}]})
+    };
+    let plex_has = |quantity: u64| {
+        let flow = &flow;
+        async move {
+            eventually(&format!("the Plex release at {quantity}"), WAIT, || async {
+                let orders = flow.plex_orders(order_id).await;
+                match orders.first().map(plex_lines) {
+                    Some(found) if found == lines(&[("MW-NUT-M8", quantity)]) => Ok(orders),
+                    other => Err(format!("{other:?}; audit: {:?}", summary(&flow.history(order_id).await))),
+                }
+            })
+            .await
+        }
+    };
+
+    // WHEN it is changed to 25, the worker writes that, and it is changed to 40 in the same second
+    flow.change_order(order_id, nuts(25)).await;
+    plex_has(25).await;
+    flow.change_order(order_id, nuts(40)).await;
+
+    // THEN the second update is not taken for a repeat of the first: Plex ends with 40, one order
+    let orders = plex_has(40).await;
+    assert_eq!(orders.len(), 1, "{orders:#?}");
+    let ledger = flow.ledger(order_id).await.expect("a ledger entry");
+    assert_eq!(ledger.seen_modified, ledger.source_modified, "every change has the frozen second");
+    wait_until_queues_are_empty(&flow).await;
+    flow.stop().await;
+}
+
+#[tokio::test]
 async fn forged_stale_or_unsigned_callbacks_are_refused_401_and_nothing_is_queued() {
     // GIVEN a connection that checks the Standard Webhooks signature as well as its custom header
     let world = World::start_with(|profile| {

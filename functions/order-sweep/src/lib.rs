@@ -18,8 +18,10 @@
 //! between the worker's two writes) is dropped; an order whose lease is live is left for the next run.
 //!
 //! Then the reconciliation (`reconcile`): the store's orders modified since the connection's
-//! checkpoint are compared with the ledger, and those the worker has not seen are queued, audited
-//! as `received` by the sweep, and announced in one alert per window ("webhooks are being missed").
+//! checkpoint are compared with the ledger and the queued marks, and those the worker has not seen
+//! and no queued message will read are queued, audited as `received` by the sweep; those no message
+//! was queued for since their modification are announced in one alert per window ("webhooks are
+//! being missed").
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ use domain::message::MessageSource;
 use domain::order::MappingGap;
 use domain::ports::{
     Alerter, AuditLog, CheckpointStore, ConnectionApis, ConnectionStore, HoldStore, IdMap, OrderLedger, Queue,
+    QueueMarks,
 };
 use domain::{ConnectionId, ConnectionProfile, ErrorClass, OrderMessage, OrderRef, RecordKey, RecordKind};
 use serde::Serialize;
@@ -50,6 +53,9 @@ pub struct Ports {
     pub ledger: Arc<dyn OrderLedger>,
     pub id_map: Arc<dyn IdMap>,
     pub queue: Arc<dyn Queue>,
+    /// When each order was last queued: the reconciliation leaves an order whose message is still
+    /// waiting, and marks what it queues.
+    pub queue_marks: Arc<dyn QueueMarks>,
     pub audit: Arc<dyn AuditLog>,
     pub apis: Arc<dyn ConnectionApis>,
     /// The reconciliation's watermark per connection.
@@ -66,6 +72,7 @@ impl Ports {
             ledger: deps.ledger.clone(),
             id_map: deps.id_map.clone(),
             queue: deps.queue.clone(),
+            queue_marks: deps.queue_marks.clone(),
             audit: deps.audit.clone(),
             apis: deps.connection_apis(),
             checkpoints: deps.checkpoints.clone(),
@@ -104,8 +111,13 @@ pub struct ConnectionSweep {
     pub released: Vec<u64>,
     /// Holds dropped because their order no longer waits for a mapping.
     pub dropped: Vec<u64>,
-    /// Orders the reconciliation queued because the worker had not seen their latest state.
+    /// Orders the reconciliation queued because no message was queued for them since their latest
+    /// modification (their webhook never came): what the "missed webhooks" alert names.
     pub recovered: Vec<u64>,
+    /// Orders the reconciliation queued once more because the worker read them within the second
+    /// of their latest modification (`date_modified` has whole seconds), so a second change of
+    /// that second may be unread; they came with a webhook, so they are not alerted.
+    pub requeued: Vec<u64>,
     /// Plex calls the checks made.
     pub plex_calls: u32,
     /// BigCommerce calls the reconciliation made (one per page of the order list).
@@ -163,11 +175,17 @@ impl Sweep {
     }
 
     /// Queues `order` for the worker as a sweep message with a delivery id of its own (so FIFO
-    /// de-duplication never swallows it); returns the message id and that delivery id.
+    /// de-duplication never swallows it), then marks it queued; returns the message id and that
+    /// delivery id.
     async fn enqueue(&self, order: &OrderRef, now: DateTime<Utc>) -> Result<(String, String), domain::PortError> {
         let delivery = format!("sweep-{}", uuid::Uuid::new_v4().simple());
         let message = OrderMessage::requeue(order.clone(), MessageSource::Sweep, delivery.clone(), now);
         let message_id = self.ports.queue.enqueue(&message).await?;
+        // After the enqueue, so a mark always stands for a message the queue holds. Only logged when
+        // it fails: the message is queued, and the next reconciliation at worst queues it once more.
+        if let Err(error) = self.ports.queue_marks.mark_queued(order, now).await {
+            tracing::warn!(error.message = %error, order = %order, "queued but not marked queued");
+        }
         Ok((message_id, delivery))
     }
 
@@ -182,6 +200,7 @@ impl Sweep {
         let eventful = !report.released.is_empty()
             || !report.dropped.is_empty()
             || !report.recovered.is_empty()
+            || !report.requeued.is_empty()
             || !report.problems.is_empty();
         tracing::info!(
             held = report.held,
@@ -190,6 +209,7 @@ impl Sweep {
             released = report.released.len(),
             dropped = report.dropped.len(),
             recovered = report.recovered.len(),
+            requeued = report.requeued.len(),
             plex_calls = report.plex_calls,
             bigcommerce_calls = report.bigcommerce_calls,
             problems = report.problems.len(),
@@ -204,10 +224,14 @@ impl Sweep {
             None => (
                 Outcome::Ok,
                 format!(
-                    "{} held order(s) queued again, {} stale hold(s) dropped, {} order(s) recovered without a webhook",
+                    "{} held order(s) queued again, {} stale hold(s) dropped, {} order(s) recovered without a webhook{}",
                     report.released.len(),
                     report.dropped.len(),
-                    report.recovered.len()
+                    report.recovered.len(),
+                    match report.requeued.len() {
+                        0 => String::new(),
+                        requeued => format!(", {requeued} order(s) queued to read a same-second change again"),
+                    }
                 ),
             ),
         };
@@ -235,7 +259,7 @@ impl Sweep {
             cause: "missed-webhooks".to_owned(),
             subject: format!("[{name}] {} order(s) arrived without a webhook", report.recovered.len()),
             body: format!(
-                "The order sweep found orders the worker had not seen in their latest state, and queued them: \
+                "The order sweep found orders modified with no message queued for them since, and queued them: \
                  {listed}.\n\nThey become (or update) Plex sales orders as usual, minutes later than a webhook \
                  would have brought them. Check that the store's store/order/created and store/order/updated \
                  hooks are active and point at this deployment. This alert is sent once per alert window."

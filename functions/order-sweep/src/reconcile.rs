@@ -6,9 +6,20 @@
 //! in the last [`ReconcileSettings::settle`] are left to their webhooks, which are probably in
 //! flight). It pages keyset-style (the next query starts at the last `date_modified` seen, ties by
 //! page) so orders modified during the read cannot shift pages under it. An order is queued again
-//! when the ledger has no entry for it and its status is synced, or when its entry has not seen
-//! this modification (`LedgerEntry::has_seen`). The checkpoint moves only after every order of the
-//! window that needed it was queued, and only from the revision that was loaded.
+//! when no message for it is waiting and the worker has not seen this modification:
+//! - a message queued after the worker's last concluded read (the order's queued mark, newer than
+//!   `LedgerEntry::read_at`) is still waiting or being handled, and reads the order after this run
+//!   listed it, so the order is left to it: a backlog is not queued a second time;
+//! - otherwise the order is queued when the ledger has no entry for it and its status is synced, or
+//!   when its entry has not seen this modification (`LedgerEntry::has_seen`: a state stamped later,
+//!   or a read sent a whole second after the stamp, since `date_modified` has whole seconds).
+//!
+//! Only orders for which no message was queued since their modification count as having come
+//! without a webhook (`ConnectionSweep::recovered`, the alert); an order whose webhook was queued but
+//! whose read fell within the second of its modification is queued once more to read it again
+//! (`ConnectionSweep::requeued`), and the sweep's own mark then covers it. The checkpoint moves only
+//! after every order of the window that needed it was queued, and only from the revision that was
+//! loaded.
 //!
 //! Cost: one BigCommerce call per page of up to 250 orders, whatever they are; nothing for Plex.
 
@@ -93,24 +104,63 @@ struct Scanned {
     all_queued: bool,
 }
 
-/// Why an order listed in the window is queued again, or `None` when the worker has seen it.
+/// Why an order listed in the window is queued again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Requeue {
+    /// No message was queued for the order since this modification: its webhook never came.
+    Missed(String),
+    /// A message was queued since, but the worker's read of it was sent within the second of the
+    /// modification, so it may predate a second change stamped the same second: read once more.
+    SameSecond(String),
+}
+
+impl Requeue {
+    fn reason(&self) -> &str {
+        match self {
+            Requeue::Missed(reason) | Requeue::SameSecond(reason) => reason,
+        }
+    }
+}
+
+/// Why an order listed in the window is queued again, or `None` when a queued message will read
+/// it or the worker has seen it. `last_queued` is the order's queued mark.
 fn reason_to_queue(
     change: &OrderChange,
     entry: Option<&LedgerEntry>,
+    last_queued: Option<DateTime<Utc>>,
     profile: &ConnectionProfile,
     now: DateTime<Utc>,
-) -> Option<String> {
+) -> Option<Requeue> {
+    let read_at = entry.and_then(|entry| entry.read_at);
+    // Queued after the last concluded read: that message is waiting (or being retried) and reads
+    // the order after now, so it sees this modification whatever it was.
+    if let Some(queued) = last_queued
+        && read_at.is_none_or(|read_at| read_at < queued)
+    {
+        return None;
+    }
     match entry {
-        None if profile.orders.syncs_status(change.status_id) => Some("no webhook brought it to the worker".to_owned()),
+        None if profile.orders.syncs_status(change.status_id) => {
+            Some(Requeue::Missed("no webhook brought it to the worker".to_owned()))
+        }
         // Never seen and not an order this connection syncs (an incomplete checkout, say).
         None => None,
         Some(entry) if entry.has_seen(change.date_modified) => None,
         // A worker has it right now and reads its current state anyway.
         Some(entry) if entry.lease.as_ref().is_some_and(|lease| lease.until > now) => None,
-        Some(entry) => Some(match entry.seen_modified.or(entry.source_modified) {
+        // Not waiting (above), so the worker read the order after that message was queued.
+        Some(_) if last_queued.is_some_and(|queued| queued >= change.date_modified) => {
+            let read = read_at.map_or_else(|| "never".to_owned(), |read_at| read_at.to_string());
+            Some(Requeue::SameSecond(format!(
+                "modified at {} and read at {read}, within that second: a second change in the same second \
+                 would not have been seen",
+                change.date_modified
+            )))
+        }
+        Some(entry) => Some(Requeue::Missed(match entry.seen_modified.or(entry.source_modified) {
             Some(seen) => format!("modified at {} after the state the worker last read ({seen})", change.date_modified),
             None => format!("modified at {} and never read by the worker", change.date_modified),
-        }),
+        })),
     }
 }
 
@@ -275,9 +325,16 @@ impl Sweep {
                 return false;
             }
         };
-        let Some(reason) = reason_to_queue(change, entry.as_ref(), profile, now) else { return true };
+        let last_queued = match self.ports.queue_marks.last_queued(&order, now).await {
+            Ok(last_queued) => last_queued,
+            Err(error) => {
+                report.problems.push(format!("reading when {order} was last queued: {error}"));
+                return false;
+            }
+        };
+        let Some(requeue) = reason_to_queue(change, entry.as_ref(), last_queued, profile, now) else { return true };
         if let Finder::Backfill { dry_run: true } = finder {
-            report.recovered.push(change.id);
+            queued_list(report, &requeue, finder).push(change.id);
             return true;
         }
         let (message_id, delivery) = match self.enqueue(&order, now).await {
@@ -288,17 +345,27 @@ impl Sweep {
             }
         };
         let event = AuditEvent::new(order.record_key(), now, Stage::Received, Outcome::Ok, &self.settings.actor)
-            .with_message(format!("{} and queued as message {message_id}: {reason}", finder.found_by()))
+            .with_message(format!("{} and queued as message {message_id}: {}", finder.found_by(), requeue.reason()))
             .with_detail(json!({
                 "message_id": message_id,
                 "delivery": delivery,
                 "date_modified": change.date_modified,
                 "status_id": change.status_id,
+                "missed_webhook": matches!(requeue, Requeue::Missed(_)),
             }));
         if let Err(error) = self.ports.audit.append(&event).await {
             tracing::warn!(error.message = %error, order = %order, "the sweep's Received event was not stored");
         }
-        report.recovered.push(change.id);
+        queued_list(report, &requeue, finder).push(change.id);
         true
+    }
+}
+
+/// Where a queued order is reported. The alert names only the orders that truly came without a
+/// webhook (`recovered`); a backfill lists everything it queues for the operator who asked.
+fn queued_list<'r>(report: &'r mut ConnectionSweep, requeue: &Requeue, finder: Finder) -> &'r mut Vec<u64> {
+    match (requeue, finder) {
+        (Requeue::SameSecond(_), Finder::Sweep) => &mut report.requeued,
+        _ => &mut report.recovered,
     }
 }

@@ -15,9 +15,9 @@ use domain::order::{Address, MappingGap, WebOrder, WebOrderLine};
 use domain::ports::fakes::{self, FakeConnectionApis, FakePlexSales, FakeWebOrders, PlexCall};
 use domain::ports::memory::{
     InMemoryAuditLog, InMemoryCheckpointStore, InMemoryConnectionStore, InMemoryHoldStore, InMemoryIdMap,
-    InMemoryOrderLedger, RecordingAlerter, RecordingQueue,
+    InMemoryOrderLedger, InMemoryQueueMarks, RecordingAlerter, RecordingQueue,
 };
-use domain::ports::{ApiError, AuditLog, CheckpointStore, ConnectionStore, HoldStore, OrderLedger};
+use domain::ports::{ApiError, AuditLog, CheckpointStore, ConnectionStore, HoldStore, OrderLedger, QueueMarks};
 use domain::{ConnectionId, ErrorClass, LedgerStatus, OrderRef, RecordKey, RecordKind};
 use order_worker::{Disposition, Worker};
 
@@ -43,6 +43,8 @@ struct World {
     holds: Arc<InMemoryHoldStore>,
     audit: Arc<InMemoryAuditLog>,
     queue: Arc<RecordingQueue>,
+    /// Written by the receiver (here, by the tests) and the sweep.
+    marks: Arc<InMemoryQueueMarks>,
     checkpoints: Arc<InMemoryCheckpointStore>,
     /// The sweep's alerts (the worker's go elsewhere).
     alerts: Arc<RecordingAlerter>,
@@ -65,6 +67,7 @@ impl World {
         let holds = Arc::new(InMemoryHoldStore::default());
         let audit = Arc::new(InMemoryAuditLog::default());
         let queue = Arc::new(RecordingQueue::default());
+        let marks = Arc::new(InMemoryQueueMarks::default());
         let id_map = Arc::new(InMemoryIdMap::default());
         let checkpoints = Arc::new(InMemoryCheckpointStore::default());
         let alerts = Arc::new(RecordingAlerter::new(Duration::hours(1)));
@@ -88,6 +91,7 @@ impl World {
                 ledger: ledger.clone(),
                 id_map,
                 queue: queue.clone(),
+                queue_marks: marks.clone(),
                 audit: audit.clone(),
                 apis,
                 checkpoints: checkpoints.clone(),
@@ -95,7 +99,7 @@ impl World {
             },
             settings,
         );
-        World { connections, ledger, holds, audit, queue, checkpoints, alerts, web, plex, worker, sweep }
+        World { connections, ledger, holds, audit, queue, marks, checkpoints, alerts, web, plex, worker, sweep }
     }
 
     /// Places order `id` with one line per SKU and lets the worker process its webhook at `at`.
@@ -563,9 +567,10 @@ async fn a_new_connections_first_run_does_not_import_orders_from_before_it_was_s
 
 #[tokio::test]
 async fn a_backfill_queues_the_unseen_orders_of_its_window_without_touching_the_checkpoint_or_alerting() {
-    // GIVEN orders from before the connection was swept: one the worker wrote, two it never saw
+    // GIVEN orders from before the connection was swept: one the worker wrote (read a minute after
+    // its modification), two it never saw
     let world = World::new(Settings::default()).await;
-    world.place(61, &[BOLT], t0()).await;
+    world.place(61, &[BOLT], t0() + Duration::minutes(1)).await;
     world.web.put(listed(62, 11, t0() + Duration::hours(1)));
     world.web.put(listed(63, 11, t0() + Duration::hours(2)));
     world.web.put(listed(64, 11, t0() + Duration::hours(5)));
@@ -589,4 +594,94 @@ async fn a_backfill_queues_the_unseen_orders_of_its_window_without_touching_the_
     let run = world.audit.history(&RecordKey::new(acme(), RecordKind::Run, "backfill")).await.unwrap();
     assert_eq!(run.len(), 1, "the dry run records nothing");
     assert!(run[0].message.as_deref().unwrap().ends_with("3 listed, 2 queued"), "{run:?}");
+}
+
+/// The receiver's queued mark for order `id`, as it writes it after its enqueue.
+async fn mark_queued(world: &World, id: u64, at: DateTime<Utc>) {
+    world.marks.mark_queued(&OrderRef::new(acme(), id), at).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_order_whose_webhook_was_queued_but_not_yet_read_is_not_queued_by_two_runs() {
+    // GIVEN a backlog: order 71's webhook was queued a second after its change, and the worker has
+    // not read it yet (no ledger entry)
+    let world = World::new(with_lookback(Duration::hours(24))).await;
+    world.web.put(listed(71, 11, t0()));
+    mark_queued(&world, 71, t0() + Duration::seconds(1)).await;
+
+    // WHEN the sweep runs twice with the order inside both windows (the overlap)
+    let first = world.sweep_at(t0() + Duration::minutes(3)).await;
+    let second = world.sweep_at(t0() + Duration::minutes(6)).await;
+
+    // THEN neither queues it nor alerts: the waiting message reads it after both runs
+    assert!(world.queue.messages().is_empty(), "{:?}", queued_ids(&world));
+    assert_eq!((first.recovered, second.recovered), (vec![], vec![]));
+    assert!(world.alerts.sent().is_empty());
+
+    // AND once the worker has read it a minute later, a later change without a webhook is queued
+    let read = t0() + Duration::minutes(7);
+    world.place(71, &[BOLT], read).await;
+    world.web.put(listed(71, 11, read + Duration::seconds(30)));
+    let third = world.sweep_at(read + Duration::minutes(3)).await;
+    assert_eq!(third.recovered, vec![71]);
+}
+
+#[tokio::test]
+async fn the_missed_webhooks_alert_names_only_orders_no_message_was_queued_for() {
+    // GIVEN three orders changed at t0: 81 with no webhook at all; 82 whose webhook is queued but
+    // unread; 83 whose webhook was read within the same second of its change
+    let world = World::new(with_lookback(Duration::hours(24))).await;
+    world.web.put(listed(81, 11, t0()));
+    world.web.put(listed(82, 11, t0()));
+    mark_queued(&world, 82, t0() + Duration::milliseconds(100)).await;
+    mark_queued(&world, 83, t0() + Duration::milliseconds(100)).await;
+    world.place(83, &[BOLT], t0() + Duration::milliseconds(200)).await;
+
+    // WHEN the sweep runs
+    let swept = world.sweep_at(t0() + Duration::minutes(3)).await;
+
+    // THEN 81 is recovered and alerted; 83 is queued once more to read it again, without an
+    // alert; 82 is left to its message
+    assert_eq!(swept.recovered, vec![81]);
+    assert_eq!(swept.requeued, vec![83]);
+    assert_eq!(queued_ids(&world), vec![81, 83]);
+    let alerts = world.alerts.sent();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].subject.ends_with("1 order(s) arrived without a webhook"), "{}", alerts[0].subject);
+    assert!(alerts[0].body.contains("queued them: 81."), "{}", alerts[0].body);
+}
+
+#[tokio::test]
+async fn a_second_change_in_the_second_the_worker_read_is_queued_once_and_written() {
+    // GIVEN order 91 changed at t0.0, its webhook queued at t0.2 and read by the worker at t0.3;
+    // then changed again at t0.8 (the same `date_modified`, whole seconds) and that webhook lost
+    let world = World::new(with_lookback(Duration::hours(24))).await;
+    mark_queued(&world, 91, t0() + Duration::milliseconds(200)).await;
+    assert_eq!(world.place(91, &[BOLT], t0() + Duration::milliseconds(300)).await, Disposition::Done(Outcome::Ok));
+    let mut changed = web_order(91, &[BOLT]);
+    changed.lines[0].quantity = 5.into();
+    world.web.put(changed);
+
+    // WHEN the sweep runs twice before the worker gets to its message
+    let first = world.sweep_at(t0() + Duration::minutes(3)).await;
+    let second = world.sweep_at(t0() + Duration::minutes(6)).await;
+
+    // THEN it is queued once, not alerted
+    assert_eq!((first.requeued, first.recovered), (vec![91], vec![]));
+    assert_eq!((second.requeued, second.recovered), (vec![], vec![]));
+    assert_eq!(queued_ids(&world), vec![91]);
+    assert!(world.alerts.sent().is_empty());
+    let trail = world.audit.history(&OrderRef::new(acme(), 91).record_key()).await.unwrap();
+    let found = trail.iter().rfind(|event| event.actor == "order-sweep").unwrap();
+    assert!(found.message.as_deref().unwrap().contains("within that second"), "{found:?}");
+
+    // AND the worker writes the second change; a later run leaves the order alone
+    let worked = world.work_queue(t0() + Duration::minutes(7)).await;
+    assert_eq!(worked, vec![(91, Disposition::Done(Outcome::Ok))]);
+    let orders = world.plex.orders();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].lines[0].line.quantity, 5.into());
+    let third = world.sweep_at(t0() + Duration::minutes(9)).await;
+    assert_eq!((third.requeued, third.recovered), (vec![], vec![]));
+    assert_eq!(queued_ids(&world), vec![91]);
 }

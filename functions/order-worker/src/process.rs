@@ -4,10 +4,14 @@
 //! 1. Load the connection's profile.
 //! 2. Take the order's ledger lease (a conditional write): one worker per order at a time.
 //! 3. Re-read the order from BigCommerce. The message is only a pointer; its scope is never trusted.
+//!    A webhook or sweep message that arrived more than [`REPEAT_MARGIN`] before the last concluded
+//!    read (ledger `read_at`) is a repeat of what that read saw: it is acknowledged as a duplicate
+//!    without reading again (never a replay, which asks for a fresh read).
 //! 4. Skip statuses the connection does not sync (never downgrading a committed order: a cancellation
 //!    after the commit needs a person).
-//! 5. Ack duplicates (content hash equals the committed one) and stale reads (older than the
-//!    committed version) without touching Plex.
+//! 5. Ack duplicates (content hash equals the committed one) and stale reads (stamped before the
+//!    committed version) without touching Plex. Content changed within the committed version's
+//!    second has the same `date_modified` but another hash, so it is written.
 //! 6. Resolve the customer and the parts (id map first) and plan the sales order; report every
 //!    mapping gap at once.
 //! 7. Write: update an existing order (releases, added lines) or create one. Before a create the
@@ -15,6 +19,9 @@
 //!    reached Plex (a timeout, a crash, a failure half-way through the REST chain), so the order is
 //!    first looked up by its reference and completed instead of created when found.
 //! 8. Commit the Plex id, the draft and the version hash to the ledger under the lease.
+//!
+//! The read (its time and the `date_modified` it saw) is saved in the ledger only by an attempt
+//! that concludes (commits or acknowledges); a retry reads again, so its read counts for nothing.
 //!
 //! Every path ends by saving the ledger entry with the lease released, so the next message for the
 //! order never waits for a lease to expire. A transient failure releases the lease and retries; a
@@ -29,7 +36,7 @@ use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::connection::ConnectionProfile;
 use domain::hold::Hold;
 use domain::ledger::{LedgerEntry, LedgerStatus};
-use domain::message::OrderMessage;
+use domain::message::{MessageSource, OrderMessage};
 use domain::order::{CommittedOrder, DraftChanges, MappingGap, PlexOrderRef, SalesOrderDraft, WebOrder};
 use domain::ports::{ApiError, SalesOrderSink};
 use domain::{ErrorClass, PortError, RecordKey, System};
@@ -37,6 +44,11 @@ use serde_json::json;
 
 use crate::error::StepError;
 use crate::{Disposition, Worker, causes, resolve};
+
+/// How much earlier than the last concluded BigCommerce read a message must have arrived to be
+/// taken for a repeat of what that read saw: `received_at` (the receiver's or sweep's clock) and
+/// `read_at` (the worker's) are compared across machines.
+pub const REPEAT_MARGIN: chrono::Duration = chrono::Duration::seconds(1);
 
 impl Worker {
     /// Processes one delivery of `message`; `attempt` is SQS's receive count (1 the first time).
@@ -132,6 +144,8 @@ struct Run<'a> {
     /// The connection's Plex client, once the run has it: the credentials canary after a Plex 401
     /// asks it.
     sink: Option<Arc<dyn SalesOrderSink>>,
+    /// This attempt's BigCommerce read, saved with the entry only when the attempt concludes.
+    read: Option<Read>,
 }
 
 impl<'a> Run<'a> {
@@ -148,8 +162,18 @@ impl<'a> Run<'a> {
             started: Instant::now(),
             last_at: None,
             sink: None,
+            read: None,
         }
     }
+}
+
+/// A BigCommerce read of the order.
+#[derive(Debug, Clone, Copy)]
+struct Read {
+    /// Our clock when the request was sent.
+    at: DateTime<Utc>,
+    /// The order's `date_modified`; `None` when the store has no such order.
+    modified: Option<DateTime<Utc>>,
 }
 
 impl Run<'_> {
@@ -167,14 +191,21 @@ impl Run<'_> {
             Err(disposition) => return disposition,
         };
 
+        if let Some(read_at) = self.read_since_arrival(&entry) {
+            return self.repeat(entry, read_at).await;
+        }
+        let read_at = self.now + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default();
         let order = match self.fetch(&profile).await {
             Ok(Some(order)) => order,
-            Ok(None) => return self.not_in_store(entry).await,
+            Ok(None) => {
+                self.read = Some(Read { at: read_at, modified: None });
+                return self.not_in_store(entry).await;
+            }
             Err(error) => return self.api_failed(entry, Stage::Fetched, System::Bigcommerce, error).await,
         };
-        // Whatever follows, this state has been read: the reconciliation sweep queues the order again
-        // only if the store shows a newer one.
-        entry.seen_modified = entry.seen_modified.max(Some(order.date_modified));
+        // Whatever follows, this state has been read; it is saved with the entry if the attempt
+        // concludes (`Run::conclude`, `Run::commit`), for the reconciliation sweep and for repeats.
+        self.read = Some(Read { at: read_at, modified: Some(order.date_modified) });
         self.record(self.event(Stage::Fetched, Outcome::Ok).with_detail(json!({
             "status": order.status,
             "status_id": order.status_id,
@@ -418,6 +449,7 @@ impl Run<'_> {
         entry.source_modified = Some(order.date_modified);
         entry.committed = Some(CommittedOrder { draft, plex: plex.clone() });
         entry.updated_at = self.now;
+        self.note_read(&mut entry);
         let plex_name = plex.number.clone().unwrap_or_else(|| plex.id.clone());
         if let Err(error) = self.worker.ports.ledger.save(&entry, &self.worker.holder, true).await {
             let message = format!(
@@ -446,7 +478,38 @@ impl Run<'_> {
         Disposition::Done(Outcome::Ok)
     }
 
+    /// The last concluded read, when this message arrived more than [`REPEAT_MARGIN`] before it:
+    /// that read was sent after whatever change the message announces, so it saw that state. A
+    /// replay is always read again (an operator asked for it).
+    fn read_since_arrival(&self, entry: &LedgerEntry) -> Option<DateTime<Utc>> {
+        if self.message.source == MessageSource::Replay {
+            return None;
+        }
+        entry.read_at.filter(|read_at| self.message.received_at + REPEAT_MARGIN < *read_at)
+    }
+
     // --- Endings that write nothing to Plex ---
+
+    /// A repeat of what the last concluded read saw: acknowledged with the entry as it is.
+    async fn repeat(&mut self, entry: LedgerEntry, read_at: DateTime<Utc>) -> Disposition {
+        self.record(
+            self.event(Stage::Fetched, Outcome::Duplicate)
+                .with_message(format!(
+                    "not read again: the message arrived at {}, before the read of {read_at}, which saw its state",
+                    self.message.received_at
+                ))
+                .with_detail(json!({
+                    "received_at": self.message.received_at,
+                    "read_at": read_at,
+                    "scope": self.message.scope,
+                    "delivery": self.message.delivery,
+                    "source": self.message.source,
+                })),
+        )
+        .await;
+        let status = entry.status;
+        self.conclude(entry, status, Outcome::Duplicate).await
+    }
 
     async fn connection_not_configured(&mut self) -> Disposition {
         let connection = &self.message.order.connection;
@@ -752,6 +815,7 @@ impl Run<'_> {
     async fn conclude(&mut self, mut entry: LedgerEntry, status: LedgerStatus, outcome: Outcome) -> Disposition {
         entry.status = status;
         entry.updated_at = self.now;
+        self.note_read(&mut entry);
         match self.worker.ports.ledger.save(&entry, &self.worker.holder, true).await {
             Ok(()) => Disposition::Done(outcome),
             Err(error) => {
@@ -759,6 +823,15 @@ impl Run<'_> {
                 tracing::error!(error.message = %error, error.cause_chain = ?error, "ledger save failed");
                 Disposition::Retry { class: error.class(), reason: message, retry_after: None }
             }
+        }
+    }
+
+    /// Puts this attempt's read into an entry about to be saved as its conclusion (never called
+    /// on a retry: the read that retries is repeated, so it must not count).
+    fn note_read(&self, entry: &mut LedgerEntry) {
+        if let Some(read) = self.read {
+            entry.read_at = entry.read_at.max(Some(read.at));
+            entry.seen_modified = entry.seen_modified.max(read.modified);
         }
     }
 

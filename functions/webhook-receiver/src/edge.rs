@@ -69,7 +69,8 @@ pub fn to_response(reply: Reply) -> Response<Body> {
 mod tests {
     use domain::ports::ConnectionStore;
     use domain::ports::memory::{
-        InMemoryAuditLog, InMemoryConnectionStore, InMemoryDedupeStore, RecordingQueue, StaticSecrets,
+        InMemoryAuditLog, InMemoryConnectionStore, InMemoryDedupeStore, InMemoryQueueMarks, RecordingQueue,
+        StaticSecrets,
     };
     use domain::{ConnectionId, ConnectionProfile, OrderRef, SecretName, System};
     use sandbox::demo;
@@ -85,6 +86,7 @@ mod tests {
         connections: InMemoryConnectionStore,
         secrets: StaticSecrets,
         dedupe: InMemoryDedupeStore,
+        marks: InMemoryQueueMarks,
         queue: RecordingQueue,
         audit: InMemoryAuditLog,
     }
@@ -109,6 +111,7 @@ mod tests {
                 secrets: &self.secrets,
                 dedupe: &self.dedupe,
                 queue: &self.queue,
+                queue_marks: &self.marks,
                 audit: &self.audit,
                 secret_prefix: "millwright",
             }

@@ -11,18 +11,26 @@
 //! | any enabled auth mode fails | 401 | `Rejected`, the reason only (`bc-webhook#…`) |
 //! | body not a valid stub, `producer` of another store | 400 | `Rejected`, the field named (`bc-webhook#…`) |
 //! | scope other than order created/updated | 200 | `Skipped`, naming the scope |
-//! | delivery already queued within 24 h | 200 | `Duplicate` (`bc-order#…`) |
+//! | delivery already queued within 24 h (same `webhook-id`) | 200 | `Duplicate` (`bc-order#…`) |
 //! | queued | 200, empty body, only after SQS accepted it | `Ok` with the message id (`bc-order#…`) |
 //! | DynamoDB, Secrets Manager or SQS unavailable | 503 | `Retried`, best effort |
 //!
 //! `bc-webhook#…` records are named by the `webhook-id` header when it is a plain token, else by
 //! the SHA-256 of the body, so a rejected delivery is findable without keeping any of it.
 //!
-//! **De-duplication without losing a message.** The claim of a delivery
-//! (`webhook#{connection}#{order}#{delivery}`, 24 h, where the delivery id is
-//! [`WebhookStub::delivery_id`]: scope, event time and payload hash) is committed only *after* the queue accepted the
-//! message; before enqueueing, the handler asks whether a live claim exists by claiming the key for
-//! zero seconds (a claim that expires at once blocks nobody, see [`DedupeStore::claim`]). So:
+//! **Which deliveries are the same.** Only the Standard Webhooks `webhook-id` tells a retry from a
+//! new event: it is the same on every copy and retry of one message and different for two events.
+//! Without it nothing can: BigCommerce's `hash` covers only `data` (`{"type":"order","id":N}`) and
+//! `created_at` has whole seconds, so a retry and a second update of the order in the same second
+//! are byte-identical bodies. Such deliveries are therefore all queued (delivery id
+//! `webhook-{uuid}`, so SQS de-duplication cannot drop one either), and the worker makes a repeat
+//! cheap: it skips the BigCommerce read of a message that arrived before its last concluded read.
+//!
+//! **De-duplication without losing a message** (deliveries with a `webhook-id`). The claim of a
+//! delivery (`webhook#{connection}#{order}#{webhook-id}`, 24 h) is committed only *after* the queue
+//! accepted the message; before enqueueing, the handler asks whether a live claim exists by
+//! claiming the key for zero seconds (a claim that expires at once blocks nobody, see
+//! [`DedupeStore::claim`]). So:
 //! - an enqueue that fails leaves no claim behind, and BigCommerce's retry queues the message;
 //! - a delivery repeated after its first copy was queued is answered 200 `Duplicate` and not queued;
 //! - two copies racing past the check are both sent, and SQS FIFO drops the second by its
@@ -31,11 +39,16 @@
 //! - a commit that fails after the enqueue still answers 200: the message is durably queued,
 //!   which is all guarantee 1 asks, and a later copy is again caught by SQS or, past 5 minutes,
 //!   by the order worker's ledger.
+//!
+//! **Queued marks.** After every enqueue the order is marked queued at the delivery's time
+//! ([`QueueMarks`]), so the order sweep does not queue it again while this message waits; a mark
+//! that cannot be saved is only logged (the sweep then queues the order once more, which the
+//! worker makes cheap).
 
 use chrono::{DateTime, Duration, Utc};
 use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::message::MessageSource;
-use domain::ports::{AuditLog, ConnectionStore, DedupeStore, Queue, SecretStore};
+use domain::ports::{AuditLog, ConnectionStore, DedupeStore, Queue, QueueMarks, SecretStore};
 use domain::{ConnectionId, ErrorClass, OrderMessage, OrderRef, PortError, RecordKey, RecordKind};
 use domain::{SecretName, System};
 use http::{HeaderMap, StatusCode, header};
@@ -66,6 +79,8 @@ pub struct Ports<'a> {
     pub secrets: &'a dyn SecretStore,
     pub dedupe: &'a dyn DedupeStore,
     pub queue: &'a dyn Queue,
+    /// When each order was last queued, for the order sweep.
+    pub queue_marks: &'a dyn QueueMarks,
     pub audit: &'a dyn AuditLog,
     /// Secrets are `{secret_prefix}/{connection}/bigcommerce`.
     pub secret_prefix: &'a str,
@@ -78,6 +93,7 @@ impl<'a> Ports<'a> {
             secrets: deps.secrets.as_ref(),
             dedupe: deps.dedupe.as_ref(),
             queue: deps.queue.as_ref(),
+            queue_marks: deps.queue_marks.as_ref(),
             audit: deps.audit.as_ref(),
             secret_prefix: &deps.config.secret_prefix,
         }
@@ -294,10 +310,16 @@ impl Receipt<'_, '_> {
         Reply::port_failure(error)
     }
 
+    /// Queues the order, once per `webhook-id` when the delivery has one (see the module
+    /// documentation), and marks it queued.
     async fn enqueue_once(&self, order: OrderRef, stub: &WebhookStub) -> Reply {
         let now = self.delivery.now;
-        let delivery = stub.delivery_id();
-        let claim = format!("webhook#{}#{}#{}", order.connection, order.order_id, delivery);
+        let webhook_id = webhook_id(self.delivery.headers);
+        let delivery = match webhook_id {
+            Some(id) => id.to_owned(),
+            None => format!("webhook-{}", uuid::Uuid::new_v4().simple()),
+        };
+        let claim = webhook_id.map(|id| format!("webhook#{}#{}#{}", order.connection, order.order_id, id));
         let record = order.record_key();
         let duplicate = |reason: &str| {
             self.event(record.clone(), Outcome::Duplicate)
@@ -305,14 +327,16 @@ impl Receipt<'_, '_> {
                 .with_detail(json!({"scope": stub.scope, "delivery": delivery}))
         };
 
-        // Zero seconds: "is there a live claim?" without leaving one behind (module docs).
-        match self.ports.dedupe.claim(&claim, now, Duration::zero()).await {
-            Ok(true) => {}
-            Ok(false) => {
-                self.audit(duplicate("this delivery was already queued")).await;
-                return Reply::ok();
+        if let Some(claim) = &claim {
+            // Zero seconds: "is there a live claim?" without leaving one behind (module docs).
+            match self.ports.dedupe.claim(claim, now, Duration::zero()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.audit(duplicate("this delivery (webhook-id) was already queued")).await;
+                    return Reply::ok();
+                }
+                Err(error) => return self.port_failed_for(record, "checking the delivery claim", &error).await,
             }
-            Err(error) => return self.port_failed_for(record, "checking the delivery claim", &error).await,
         }
 
         let message = OrderMessage {
@@ -327,47 +351,61 @@ impl Receipt<'_, '_> {
             Err(error) => return self.port_failed_for(record, "queueing the order", &error).await,
         };
 
+        let mut notes = Vec::new();
+        if let Err(error) = self.ports.queue_marks.mark_queued(&order, now).await {
+            tracing::warn!(error.message = %error, "order queued but not marked queued; the sweep may queue it again");
+            notes.push(format!("not marked queued, so the order sweep may queue it again: {error}"));
+        }
         let queued = json!({
             "message_id": message_id,
             "scope": stub.scope,
             "delivery": delivery,
+            "webhook_id": webhook_id.is_some(),
             "group": message.group_id(),
             "stub": stub.to_detail(),
         });
-        match self.ports.dedupe.claim(&claim, now, Duration::hours(DELIVERY_TTL_HOURS)).await {
-            Ok(true) => {
-                self.audit(self.event(record, Outcome::Ok).with_detail(queued)).await;
-            }
+        let committed = match &claim {
+            Some(claim) => self.ports.dedupe.claim(claim, now, Duration::hours(DELIVERY_TTL_HOURS)).await,
+            None => Ok(true),
+        };
+        match committed {
+            Ok(true) => {}
             Ok(false) => {
                 // A copy racing this one committed first; SQS dropped this copy by its
                 // de-duplication id.
                 self.audit(duplicate("a concurrent copy of this delivery was queued first")).await;
+                return Reply::ok();
             }
             Err(error) => {
                 tracing::warn!(error.message = %error, "order queued but the delivery claim was not saved");
-                let event = self
-                    .event(record, Outcome::Ok)
-                    .with_message(format!("queued; the delivery claim was not saved: {error}"))
-                    .with_detail(queued);
-                self.audit(event).await;
+                notes.push(format!("the delivery claim was not saved: {error}"));
             }
         }
+        let mut event = self.event(record, Outcome::Ok).with_detail(queued);
+        if !notes.is_empty() {
+            event = event.with_message(format!("queued; {}", notes.join("; ")));
+        }
+        self.audit(event).await;
         tracing::info!(%message_id, scope = %stub.scope, "order queued");
         Reply::ok()
     }
 }
 
-/// Names a delivery without keeping it: the `webhook-id` header when it is a plain token (it is
-/// attacker-controlled before authentication, so anything else is not used), else the body's hash.
-fn delivery_ref(delivery: &Delivery<'_>) -> String {
-    let webhook_id = delivery
-        .headers
+/// The Standard Webhooks `webhook-id` when it is a plain token (at most 64 letters, digits and
+/// `_-.`); anything else is treated as absent, since it names records and keys.
+fn webhook_id<'h>(headers: &'h HeaderMap) -> Option<&'h str> {
+    headers
         .get(auth::WEBHOOK_ID)
         .and_then(|value| value.to_str().ok())
         .map(str::trim)
         .filter(|id| (1..=64).contains(&id.len()))
-        .filter(|id| id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'));
-    match webhook_id {
+        .filter(|id| id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'))
+}
+
+/// Names a delivery without keeping it: the `webhook-id` header when it is a plain token (it is
+/// attacker-controlled before authentication, so anything else is not used), else the body's hash.
+fn delivery_ref(delivery: &Delivery<'_>) -> String {
+    match webhook_id(delivery.headers) {
         Some(id) => id.to_owned(),
         None => format!("sha256-{}", hex::encode(Sha256::digest(delivery.body))),
     }

@@ -14,13 +14,12 @@
 //! numeric strings.
 
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 /// The scopes that queue an order; every other scope is acknowledged and skipped.
 pub const ORDER_SCOPES: [&str; 2] = ["store/order/created", "store/order/updated"];
 
-/// `hash` is a SHA-1 in hex in practice; it becomes part of DynamoDB and SQS de-duplication keys,
-/// so only a bounded alphanumeric value is accepted.
+/// `hash` is a SHA-1 in hex in practice; it is kept in audit details, so only a bounded
+/// alphanumeric value is accepted.
 const MAX_HASH_LEN: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +29,9 @@ pub struct WebhookStub {
     pub data_type: String,
     /// Absent for scopes whose `data` carries no id; numeric for order scopes (see [`Self::order_id`]).
     pub data_id: Option<DataId>,
-    /// BigCommerce's SHA-1 of the payload: identifies the delivery (it is not keyed, so it
-    /// authenticates nothing).
+    /// BigCommerce's SHA-1 of `data` (`{"type":"order","id":N}`): the same for every event of one
+    /// order, so it identifies no delivery (and, not keyed, authenticates nothing). Only the
+    /// `webhook-id` header tells deliveries apart (see the handler).
     pub hash: String,
     /// Unix seconds.
     pub created_at: i64,
@@ -105,22 +105,6 @@ impl WebhookStub {
         }
     }
 
-    /// What identifies this delivery across BigCommerce's retries: the scope, the event time and
-    /// the payload hash. The `hash` alone is not enough: BigCommerce computes it over `data` only
-    /// (`{"type":"order","id":N}`), so an order's `created` and every later `updated` share it.
-    /// A retry resends the same payload, so it keeps the same id and is de-duplicated; a new event
-    /// has a new scope or time. (Two updates of one order inside the same second share an id; the
-    /// worker re-reads the order, so the state it writes is still the latest.)
-    pub fn delivery_id(&self) -> String {
-        let mut digest = Sha256::new();
-        digest.update(self.scope.as_bytes());
-        digest.update(b"\n");
-        digest.update(self.created_at.to_string().as_bytes());
-        digest.update(b"\n");
-        digest.update(self.hash.as_bytes());
-        hex::encode(&digest.finalize()[..20])
-    }
-
     /// The stub as audit detail: every field is a pointer or a timestamp, none is a secret.
     pub fn to_detail(&self) -> Value {
         let id = match &self.data_id {
@@ -190,18 +174,6 @@ fn data_id(data: &Map<String, Value>) -> Result<Option<DataId>, StubError> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_delivery_id_is_stable_across_retries_and_differs_between_events_of_one_order() {
-        let parse = |scope: &str, created_at: i64| {
-            let body = json!({"scope": scope, "store_id": "1", "data": {"type": "order", "id": 7},
-                "hash": "dd70c0976e06b67aaf671e73f49dcb79230ebf9d", "created_at": created_at, "producer": "stores/x"});
-            WebhookStub::parse(&serde_json::to_vec(&body).unwrap()).unwrap().delivery_id()
-        };
-        assert_eq!(parse("store/order/created", 100), parse("store/order/created", 100));
-        assert_ne!(parse("store/order/created", 100), parse("store/order/updated", 100));
-        assert_ne!(parse("store/order/updated", 100), parse("store/order/updated", 160));
-    }
-
     use super::*;
 
     fn body(value: Value) -> Vec<u8> {

@@ -36,4 +36,5 @@ pub use queue::{SqsEventSource, SqsQueue};
 pub use secrets::SecretsManagerStore;
 pub use state::{
     DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoHoldStore, DynamoIdMap, DynamoOrderLedger,
+    DynamoQueueMarks,
 };

@@ -9,14 +9,21 @@
 //! | dedupe claim | `dedupe#{key}` | `-` | `claimed_until` (epoch ns), `expires_at` (epoch s, TTL) |
 //! | connection profile | `connection` | connection id | `profile` (JSON [`domain::ConnectionProfile`]) |
 //! | held order | `hold#{connection}` | order id | `hold` (JSON [`domain::hold::Hold`]), `held_at` (epoch ns) |
+//! | queued mark | `queued#{connection}#{order_id}` | `-` | `queued_at` (epoch ns, the newest time a message for the order was queued), `expires_at` (epoch s, TTL) |
 //!
 //! Every write that must not be lost to a race is one conditional request, so DynamoDB, not Rust,
 //! decides who wins: taking a ledger lease, saving under a lease, saving a checkpoint, claiming a
-//! dedupe key, releasing a hold. Nothing here reads and then writes.
+//! dedupe key, releasing a hold, moving a queued mark forward. Nothing here reads and then writes.
 //!
 //! Times that conditions compare are epoch nanoseconds (exact, numeric); see the private `item` module.
-//! DynamoDB TTL deletes expired claims eventually, not at once (and the AWS emulator never does),
-//! so the claim condition checks `claimed_until` itself rather than relying on the item being gone.
+//! DynamoDB TTL deletes expired claims and marks eventually, not at once (and the AWS emulator never
+//! does), so the claim condition checks `claimed_until` itself, and reading a mark checks its age,
+//! rather than relying on the item being gone.
+//!
+//! A queued mark is written by the webhook receiver and the order sweep after the queue accepted a
+//! message for the order; the sweep does not queue an order whose mark is newer than the worker's
+//! last concluded read (`LedgerEntry::read_at`): that message is still waiting and will read the
+//! order after the sweep looked.
 //!
 //! Connection ids cannot contain `#` ([`domain::ConnectionId`]), so no two kinds or connections can
 //! produce the same `pk`.
@@ -27,6 +34,7 @@ mod dedupe;
 mod holds;
 mod id_map;
 mod ledger;
+mod queued;
 
 pub use checkpoint::DynamoCheckpointStore;
 pub use connections::DynamoConnectionStore;
@@ -34,6 +42,7 @@ pub use dedupe::DynamoDedupeStore;
 pub use holds::DynamoHoldStore;
 pub use id_map::DynamoIdMap;
 pub use ledger::DynamoOrderLedger;
+pub use queued::DynamoQueueMarks;
 
 use domain::{ConnectionId, OrderRef, SyncStream};
 
@@ -61,6 +70,10 @@ pub(crate) fn hold_pk(connection: &ConnectionId) -> String {
     format!("hold#{connection}")
 }
 
+pub(crate) fn queued_pk(order: &OrderRef) -> String {
+    format!("queued#{}#{}", order.connection, order.order_id)
+}
+
 pub(crate) fn dedupe_pk(key: &str) -> String {
     format!("dedupe#{key}")
 }
@@ -81,6 +94,7 @@ mod tests {
         assert_eq!(checkpoint_pk(&SyncStream::new(acme.clone(), "monday:parts")), "checkpoint#acme#monday:parts");
         assert_eq!(id_map_pk(&acme, "sku"), "idmap#acme#sku");
         assert_eq!(hold_pk(&acme), "hold#acme");
+        assert_eq!(queued_pk(&OrderRef::new(acme.clone(), 1042)), "queued#acme#1042");
         assert_eq!(dedupe_pk("alert#acme#plex-auth"), "dedupe#alert#acme#plex-auth");
     }
 }

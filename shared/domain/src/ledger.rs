@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ConnectionId, RecordKey, RecordKind};
@@ -95,12 +95,23 @@ pub struct LedgerEntry {
     /// holds whose entry no longer says so (left behind by a crash between the two writes).
     #[serde(default)]
     pub held: bool,
-    /// BigCommerce `date_modified` of the newest state the worker has read, whatever it decided;
-    /// the reconciliation sweep queues an order whose list entry is newer (a missed webhook).
+    /// BigCommerce `date_modified` of the newest state the worker has read in an attempt that
+    /// concluded, whatever it decided; the reconciliation sweep queues an order whose list entry
+    /// is newer (a missed webhook).
     #[serde(default)]
     pub seen_modified: Option<DateTime<Utc>>,
+    /// When (our clock) the worker sent its latest BigCommerce read of the order, saved only when
+    /// that attempt concluded (never by a retry, which reads again). `date_modified` has whole
+    /// seconds, so a read in the same second as it may predate a second change of that second:
+    /// [`LedgerEntry::has_seen`] and the worker's cheap skip of repeats compare against this.
+    #[serde(default)]
+    pub read_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// BigCommerce's `date_modified` has whole seconds: a change stamped `D` happened before `D` plus
+/// this, and a read sent at or after that moment has seen every change stamped `D`.
+pub const MODIFIED_RESOLUTION: Duration = Duration::seconds(1);
 
 impl LedgerEntry {
     pub fn new(order: OrderRef, now: DateTime<Utc>) -> Self {
@@ -114,6 +125,7 @@ impl LedgerEntry {
             committed: None,
             held: false,
             seen_modified: None,
+            read_at: None,
             updated_at: now,
         }
     }
@@ -123,10 +135,15 @@ impl LedgerEntry {
         self.lease.as_ref().is_some_and(|lease| lease.holder != holder && lease.until > now)
     }
 
-    /// Whether the worker has read the order as it was at `modified` or later (entries written
-    /// before `seen_modified` existed count their committed version).
+    /// Whether the worker has read the order with every change stamped `modified` (a BigCommerce
+    /// `date_modified`): it read a state stamped later (entries written before `seen_modified`
+    /// existed count their committed version), or its read was sent a whole second after
+    /// `modified`. A read within that second and a state stamped the same second do not count:
+    /// a second change in the same second has the same stamp.
     pub fn has_seen(&self, modified: DateTime<Utc>) -> bool {
-        self.seen_modified.or(self.source_modified).is_some_and(|seen| seen >= modified)
+        let read_a_later_state = self.seen_modified.or(self.source_modified).is_some_and(|seen| seen > modified);
+        let read_after_the_second = self.read_at.is_some_and(|at| at >= modified + MODIFIED_RESOLUTION);
+        read_a_later_state || read_after_the_second
     }
 
     /// An earlier create may or may not have reached Plex: look it up before creating again.
@@ -162,14 +179,21 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_has_seen_what_the_worker_last_read_or_else_its_committed_version() {
+    fn an_entry_has_seen_a_modification_only_through_a_later_state_or_a_read_a_second_later() {
         let mut e = entry();
         let t = e.updated_at;
+        let s = chrono::Duration::seconds;
         assert!(!e.has_seen(t), "a new entry has seen nothing");
+        // A state stamped the same second may be the first of two changes in that second.
         e.source_modified = Some(t);
-        assert!(e.has_seen(t) && !e.has_seen(t + chrono::Duration::seconds(1)));
-        e.seen_modified = Some(t + chrono::Duration::seconds(5));
-        assert!(e.has_seen(t + chrono::Duration::seconds(5)) && !e.has_seen(t + chrono::Duration::seconds(6)));
+        assert!(!e.has_seen(t) && e.has_seen(t - s(1)));
+        e.seen_modified = Some(t + s(5));
+        assert!(e.has_seen(t + s(4)) && !e.has_seen(t + s(5)));
+        // A read sent within the second of the stamp may predate a second change of that second.
+        e.read_at = Some(t + s(5) + chrono::Duration::milliseconds(999));
+        assert!(!e.has_seen(t + s(5)));
+        e.read_at = Some(t + s(6));
+        assert!(e.has_seen(t + s(5)) && !e.has_seen(t + s(6)));
     }
 
     #[test]

@@ -22,11 +22,17 @@ pub struct OrderMessage {
     pub order: OrderRef,
     /// The webhook scope, e.g. `store/order/created`.
     pub scope: String,
-    /// Identifies the delivery: BigCommerce's payload `hash` for webhooks, a run id for sweeps and replays.
+    /// Identifies the delivery: the `webhook-id` of a webhook that carries one (the same on every
+    /// retry), else `webhook-{uuid}` (unique per copy); a run id for sweeps and replays.
     pub delivery: String,
     pub source: MessageSource,
     pub received_at: DateTime<Utc>,
 }
+
+/// How long a "queued" mark ([`crate::ports::QueueMarks`]) lasts: the order queue's message
+/// retention (four days, `infra/template.yaml`), after which no message queued at that time can
+/// still be waiting.
+pub const QUEUED_MARK_TTL: chrono::Duration = chrono::Duration::days(4);
 
 /// The scope of an order queued again (a replay, a sweep): the worker re-reads the order and never
 /// trusts a message's scope, and "updated" says what a second look is.

@@ -112,6 +112,19 @@ pub trait DedupeStore: Send + Sync {
     async fn claim(&self, key: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool, PortError>;
 }
 
+/// When a message for each order was last queued, so that the order sweep does not queue an order
+/// that is already waiting in the queue (the receiver and the sweep mark what they queue, after the
+/// queue accepted it). A mark lasts [`crate::message::QUEUED_MARK_TTL`] from its time.
+#[async_trait]
+pub trait QueueMarks: Send + Sync {
+    /// Records that a message for `order` was queued at `at`, unless a later time is recorded
+    /// already: one conditional write, so a mark only moves forward whatever the order of racing
+    /// writers.
+    async fn mark_queued(&self, order: &OrderRef, at: DateTime<Utc>) -> Result<(), PortError>;
+    /// The newest time a message for `order` was queued, unless its mark expired by `now`.
+    async fn last_queued(&self, order: &OrderRef, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, PortError>;
+}
+
 /// The order queue (FIFO: one message group per order).
 #[async_trait]
 pub trait Queue: Send + Sync {

@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use domain::connection::{PlexAuthMode, WebhookAuth};
 use domain::ports::{
-    Alerter, AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, OrderLedger, Queue, SecretStore,
+    Alerter, AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, OrderLedger, Queue, QueueMarks,
+    SecretStore,
 };
 use domain::{ConnectionId, ConnectionProfile, ErrorClass, PortError, SecretName, System};
 use millwright_aws::{
     DynamoAuditLog, DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoHoldStore, DynamoIdMap,
-    DynamoOrderLedger, SecretsManagerStore, SnsAlerter, SqsQueue,
+    DynamoOrderLedger, DynamoQueueMarks, SecretsManagerStore, SnsAlerter, SqsQueue,
 };
 use millwright_http::{HttpSettings, RetryPolicy};
 
@@ -65,6 +66,8 @@ pub struct Deps {
     pub holds: Arc<dyn HoldStore>,
     pub dedupe: Arc<dyn DedupeStore>,
     pub queue: Arc<dyn Queue>,
+    /// When each order was last queued (receiver and sweep write it, the sweep reads it).
+    pub queue_marks: Arc<dyn QueueMarks>,
     pub secrets: Arc<dyn SecretStore>,
     pub alerter: Arc<dyn Alerter>,
     pub connections: Arc<dyn ConnectionStore>,
@@ -94,6 +97,7 @@ impl Deps {
             id_map: Arc::new(DynamoIdMap::new(sdk, &config.state_table)),
             holds: Arc::new(DynamoHoldStore::new(sdk, &config.state_table)),
             queue: Arc::new(SqsQueue::new(sdk, &config.order_queue_url)),
+            queue_marks: Arc::new(DynamoQueueMarks::new(sdk, &config.state_table)),
             secrets: secrets_manager.clone(),
             alerter: Arc::new(SnsAlerter::new(sdk, &config.alert_topic_arn, dedupe.clone(), alert_window)),
             connections: Arc::new(DynamoConnectionStore::new(sdk, &config.state_table)),

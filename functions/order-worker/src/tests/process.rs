@@ -687,3 +687,80 @@ async fn an_unknown_shopper_needs_mapping_when_the_connection_does_not_create_cu
     assert_eq!(world.process(&created(1042)).await, Disposition::Done(Outcome::NeedsMapping));
     assert_eq!(world.plex.calls(PlexCall::CreateCustomer), 0);
 }
+
+/// `message` as it arrived at `received_at` from `source`.
+fn arrived(order_id: u64, source: MessageSource, received_at: DateTime<Utc>) -> OrderMessage {
+    OrderMessage { source, received_at, ..updated(order_id, &format!("arrived-{received_at}")) }
+}
+
+#[tokio::test]
+async fn a_change_in_the_same_second_as_the_committed_version_is_written() {
+    // GIVEN an order committed with quantity 10, then changed to 12 within the same second: the
+    // same `date_modified` (whole seconds), another content
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    world.process(&created(1042)).await;
+    world.web.put(web_order(1042, &[(BOLT, 12, "0.45")]));
+
+    // WHEN the second change's webhook is processed
+    let disposition = world.process(&updated(1042, "update-same-second")).await;
+
+    // THEN it is neither a duplicate nor stale: Plex gets 12 and the ledger its hash
+    assert_eq!(disposition, Disposition::Done(Outcome::Ok));
+    assert_eq!(world.plex.orders()[0].lines[0].line.quantity, Decimal::from(12));
+    assert_eq!(world.entry(1042).await.version_hash, Some(web_order(1042, &[(BOLT, 12, "0.45")]).content_hash()));
+}
+
+#[tokio::test]
+async fn a_message_that_arrived_before_the_last_concluded_read_is_a_duplicate_without_reading_again() {
+    // GIVEN an order committed by a read at t0 + 1 min (recorded in the ledger)
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    let read = t0() + Duration::minutes(1);
+    world.process_as("req-1", &created(1042), read).await;
+    assert_eq!(world.entry(1042).await.read_at.map(|at| at >= read), Some(true));
+    let reads = world.web.calls();
+
+    // WHEN a copy that arrived at t0 (say, a webhook retried without a webhook-id) is processed
+    let repeat =
+        world.process_as("req-2", &arrived(1042, MessageSource::Webhook, t0()), read + Duration::minutes(1)).await;
+
+    // THEN it is acknowledged as a duplicate, saying why, without a BigCommerce call
+    assert_eq!(repeat, Disposition::Done(Outcome::Duplicate));
+    assert_eq!(world.web.calls(), reads);
+    let duplicate = world.events_with(1042, Outcome::Duplicate).await.pop().unwrap();
+    assert!(
+        duplicate.message.as_deref().unwrap().starts_with("not read again: the message arrived at"),
+        "{duplicate:?}"
+    );
+    assert_eq!(world.entry(1042).await.status, LedgerStatus::Committed);
+
+    // AND a message that arrived within the margin of the read, or a replay, is read again
+    let within =
+        world.process_as("req-3", &arrived(1042, MessageSource::Webhook, read), read + Duration::minutes(2)).await;
+    let replay =
+        world.process_as("req-4", &arrived(1042, MessageSource::Replay, t0()), read + Duration::minutes(3)).await;
+    assert_eq!((within, replay), (Disposition::Done(Outcome::Duplicate), Disposition::Done(Outcome::Duplicate)));
+    assert_eq!(world.web.calls(), reads + 2);
+}
+
+#[tokio::test]
+async fn a_read_whose_attempt_retried_does_not_make_an_earlier_message_a_repeat() {
+    // GIVEN an attempt at t0 + 1 min that read the order and then failed at Plex transiently
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    let outage = api_error(ErrorClass::Transient, "Plex 503 on POST /sales/v1/orders");
+    world.plex.fail_next(PlexCall::Create, 1, outage);
+    let read = t0() + Duration::minutes(1);
+    let failed = world.process_as("req-1", &created(1042), read).await;
+    assert!(failed.is_retry(), "{failed:?}");
+    assert_eq!(world.entry(1042).await.read_at, None, "a retry's read is not recorded");
+
+    // WHEN a message that arrived before that read is processed
+    let later =
+        world.process_as("req-2", &arrived(1042, MessageSource::Webhook, t0()), read + Duration::minutes(1)).await;
+
+    // THEN it reads the order and writes it
+    assert_eq!(later, Disposition::Done(Outcome::Ok));
+    assert_eq!(world.plex.orders().len(), 1);
+}

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use domain::ConnectionProfile;
 use domain::ports::memory::{
-    InMemoryAuditLog, InMemoryConnectionStore, InMemoryDedupeStore, RecordingQueue, StaticSecrets,
+    InMemoryAuditLog, InMemoryConnectionStore, InMemoryDedupeStore, InMemoryQueueMarks, RecordingQueue, StaticSecrets,
 };
 use hmac::{Hmac, Mac};
 use http::{HeaderName, HeaderValue};
@@ -61,6 +61,11 @@ fn order_created() -> Vec<u8> {
 
 fn custom_header() -> HeaderMap {
     headers(&[("X-Millwright-Auth", WEBHOOK_SECRET)])
+}
+
+/// The custom header with a Standard Webhooks message id, as the store sends both.
+fn custom_header_with_id(webhook_id: &str) -> HeaderMap {
+    headers(&[("X-Millwright-Auth", WEBHOOK_SECRET), ("webhook-id", webhook_id)])
 }
 
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
@@ -123,6 +128,16 @@ impl DedupeStore for Down {
 }
 
 #[async_trait]
+impl QueueMarks for Down {
+    async fn mark_queued(&self, _: &OrderRef, _: DateTime<Utc>) -> Result<(), PortError> {
+        Err(down())
+    }
+    async fn last_queued(&self, _: &OrderRef, _: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, PortError> {
+        Err(down())
+    }
+}
+
+#[async_trait]
 impl AuditLog for Down {
     async fn append(&self, _: &AuditEvent) -> Result<(), PortError> {
         Err(down())
@@ -146,6 +161,7 @@ struct World {
     secrets: StaticSecrets,
     dedupe: InMemoryDedupeStore,
     queue: FlakyQueue,
+    marks: InMemoryQueueMarks,
     audit: InMemoryAuditLog,
 }
 
@@ -172,6 +188,7 @@ impl World {
             secrets,
             dedupe: InMemoryDedupeStore::default(),
             queue: FlakyQueue::default(),
+            marks: InMemoryQueueMarks::default(),
             audit: InMemoryAuditLog::default(),
         }
     }
@@ -182,6 +199,7 @@ impl World {
             secrets: &self.secrets,
             dedupe: &self.dedupe,
             queue: &self.queue,
+            queue_marks: &self.marks,
             audit: &self.audit,
             secret_prefix: "millwright",
         }
@@ -197,6 +215,10 @@ impl World {
 
     fn messages(&self) -> Vec<OrderMessage> {
         self.queue.inner.messages()
+    }
+
+    async fn marked_at(&self, order_id: u64) -> Option<DateTime<Utc>> {
+        self.marks.last_queued(&OrderRef::new(acme(), order_id), now()).await.unwrap()
     }
 
     fn outcomes(&self) -> Vec<(Stage, Outcome)> {
@@ -227,9 +249,8 @@ async fn an_authenticated_order_created_callback_is_queued_and_answered_200_with
     let message = &messages[0];
     assert_eq!(message.order, OrderRef::new(acme(), 250));
     assert_eq!(message.scope, "store/order/created");
-    // The delivery id names the event (scope, time, payload hash), not just the order's data hash.
-    assert_eq!(message.delivery.len(), 40);
-    assert!(message.delivery.bytes().all(|b| b.is_ascii_hexdigit()) && message.delivery != HASH);
+    // Without a webhook-id the delivery id is unique to this copy, never the order's data hash.
+    assert!(message.delivery.starts_with("webhook-") && message.delivery.len() == 8 + 32, "{}", message.delivery);
     assert_eq!(message.source, MessageSource::Webhook);
     assert_eq!(message.received_at, now());
     assert_eq!(message.group_id(), "acme#250");
@@ -241,6 +262,8 @@ async fn an_authenticated_order_created_callback_is_queued_and_answered_200_with
     assert_eq!(detail["message_id"], "message-1");
     assert_eq!(detail["scope"], "store/order/created");
     assert_eq!(detail["stub"]["data"]["id"], 250);
+    // AND the order is marked queued at the delivery's time, for the order sweep
+    assert_eq!(world.marked_at(250).await, Some(now()));
 }
 
 #[tokio::test]
@@ -248,7 +271,7 @@ async fn the_same_delivery_three_times_queues_one_message_and_audits_two_duplica
     let world = World::custom_header().await;
 
     for _ in 0..3 {
-        let reply = world.deliver("acme", &custom_header(), &order_created()).await;
+        let reply = world.deliver("acme", &custom_header_with_id("msg_1"), &order_created()).await;
         assert_eq!(reply.status, StatusCode::OK);
     }
 
@@ -266,31 +289,91 @@ async fn the_same_delivery_three_times_queues_one_message_and_audits_two_duplica
 #[tokio::test]
 async fn an_update_of_the_same_order_is_a_new_delivery_and_is_queued_too() {
     let world = World::custom_header().await;
-    world.deliver("acme", &custom_header(), &order_created()).await;
+    world.deliver("acme", &custom_header_with_id("msg_1"), &order_created()).await;
 
     // BigCommerce's `hash` covers only `data` ({type, id}): every event of one order shares it.
     let updated = callback_at("store/order/updated", json!("250"), HASH, 1_764_000_060);
-    let reply = world.deliver("acme", &custom_header(), &updated).await;
+    let reply = world.deliver("acme", &custom_header_with_id("msg_2"), &updated).await;
     let updated_again = callback_at("store/order/updated", json!(250), HASH, 1_764_000_120);
-    world.deliver("acme", &custom_header(), &updated_again).await;
+    world.deliver("acme", &custom_header_with_id("msg_3"), &updated_again).await;
 
     assert_eq!(reply.status, StatusCode::OK);
     let scopes: Vec<String> = world.messages().into_iter().map(|m| m.scope).collect();
     assert_eq!(scopes, vec!["store/order/created", "store/order/updated", "store/order/updated"]);
-    // AND a retry of the first update (the same payload) is still a duplicate
-    world.deliver("acme", &custom_header(), &updated).await;
+    // AND a retry of the first update (its webhook-id) is still a duplicate
+    world.deliver("acme", &custom_header_with_id("msg_2"), &updated).await;
     assert_eq!(world.messages().len(), 3);
+}
+
+#[tokio::test]
+async fn two_updates_of_one_order_in_the_same_second_with_different_webhook_ids_are_both_queued() {
+    // GIVEN two updates of order 250 within one second: byte-identical bodies, two messages
+    let world = World::custom_header().await;
+    let updated = callback("store/order/updated", json!(250), HASH);
+
+    // WHEN both are delivered, and then the second is retried
+    let first = world.deliver("acme", &custom_header_with_id("msg_first"), &updated).await;
+    let second = world.deliver("acme", &custom_header_with_id("msg_second"), &updated).await;
+    let retry = world.deliver("acme", &custom_header_with_id("msg_second"), &updated).await;
+
+    // THEN both updates are queued under their webhook-ids, and only the retry is a duplicate
+    assert_eq!((first.status, second.status, retry.status), (StatusCode::OK, StatusCode::OK, StatusCode::OK));
+    let deliveries: Vec<String> = world.messages().into_iter().map(|m| m.delivery).collect();
+    assert_eq!(deliveries, vec!["msg_first", "msg_second"]);
+    let messages = world.messages();
+    assert_ne!(messages[0].dedupe_id(), messages[1].dedupe_id(), "SQS must not drop the second either");
+    assert_eq!(
+        world.outcomes(),
+        vec![(Stage::Received, Outcome::Ok), (Stage::Received, Outcome::Ok), (Stage::Received, Outcome::Duplicate)]
+    );
+    let duplicate = world.audit.events().pop().unwrap();
+    assert_eq!(duplicate.message.as_deref(), Some("this delivery (webhook-id) was already queued"));
+}
+
+#[tokio::test]
+async fn deliveries_without_a_webhook_id_are_all_queued_since_a_retry_cannot_be_told_from_a_new_event() {
+    // GIVEN a store sending only its custom header: a retry and a second same-second update of
+    // the order are the same bytes
+    let world = World::custom_header().await;
+    let updated = callback("store/order/updated", json!(250), HASH);
+
+    // WHEN the body arrives twice
+    world.deliver("acme", &custom_header(), &updated).await;
+    world.deliver("acme", &custom_header(), &updated).await;
+
+    // THEN both are queued, with de-duplication ids that cannot collide (the worker makes a
+    // repeat cheap instead), and nothing is claimed
+    let messages = world.messages();
+    assert_eq!(messages.len(), 2);
+    assert_ne!(messages[0].delivery, messages[1].delivery);
+    assert_ne!(messages[0].dedupe_id(), messages[1].dedupe_id());
+    assert_eq!(world.outcomes(), vec![(Stage::Received, Outcome::Ok), (Stage::Received, Outcome::Ok)]);
 }
 
 #[tokio::test]
 async fn a_duplicate_after_the_claim_expired_is_queued_again() {
     let world = World::custom_header().await;
-    world.deliver("acme", &custom_header(), &order_created()).await;
+    world.deliver("acme", &custom_header_with_id("msg_1"), &order_created()).await;
 
     let a_day_later = now() + Duration::hours(DELIVERY_TTL_HOURS) + Duration::seconds(1);
-    world.deliver_at("acme", &custom_header(), &order_created(), a_day_later).await;
+    world.deliver_at("acme", &custom_header_with_id("msg_1"), &order_created(), a_day_later).await;
 
     assert_eq!(world.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn a_mark_that_cannot_be_saved_still_answers_200_with_the_message_queued() {
+    let world = World::custom_header().await;
+    let ports = Ports { queue_marks: &Down, ..world.ports() };
+
+    let delivery = Delivery { connection_id: "acme", headers: &custom_header(), body: &order_created(), now: now() };
+    let reply = handle(&ports, &delivery).await;
+
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(world.messages().len(), 1);
+    let (event, _) = world.only_event();
+    assert_eq!(event.outcome, Outcome::Ok);
+    assert!(event.message.unwrap().starts_with("queued; not marked queued"));
 }
 
 #[tokio::test]
@@ -447,12 +530,15 @@ async fn a_failing_queue_answers_503_and_a_later_retry_of_the_same_delivery_is_q
     world.queue.failures.store(1, Ordering::SeqCst);
 
     // WHEN the delivery arrives, THEN BigCommerce is told to retry and nothing is claimed
-    let first = world.deliver("acme", &custom_header(), &order_created()).await;
+    let first = world.deliver("acme", &custom_header_with_id("msg_1"), &order_created()).await;
     assert_eq!(first.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(world.messages().is_empty());
+    assert_eq!(world.marked_at(250).await, None, "nothing queued, nothing marked");
 
     // WHEN BigCommerce retries a minute later, THEN the message is queued once
-    let retry = world.deliver_at("acme", &custom_header(), &order_created(), now() + Duration::seconds(60)).await;
+    let retry = world
+        .deliver_at("acme", &custom_header_with_id("msg_1"), &order_created(), now() + Duration::seconds(60))
+        .await;
     assert_eq!(retry.status, StatusCode::OK);
     assert_eq!(world.messages().len(), 1);
     assert_eq!(world.outcomes(), vec![(Stage::Received, Outcome::Retried), (Stage::Received, Outcome::Ok)]);
@@ -466,8 +552,8 @@ async fn an_immediate_retry_after_a_queue_failure_is_queued_too() {
     let world = World::custom_header().await;
     world.queue.failures.store(1, Ordering::SeqCst);
 
-    world.deliver("acme", &custom_header(), &order_created()).await;
-    let retry = world.deliver("acme", &custom_header(), &order_created()).await;
+    world.deliver("acme", &custom_header_with_id("msg_1"), &order_created()).await;
+    let retry = world.deliver("acme", &custom_header_with_id("msg_1"), &order_created()).await;
 
     assert_eq!(retry.status, StatusCode::OK);
     assert_eq!(world.messages().len(), 1);
@@ -478,7 +564,12 @@ async fn an_unavailable_dedupe_store_answers_503_and_queues_nothing() {
     let world = World::custom_header().await;
     let ports = Ports { dedupe: &Down, ..world.ports() };
 
-    let delivery = Delivery { connection_id: "acme", headers: &custom_header(), body: &order_created(), now: now() };
+    let delivery = Delivery {
+        connection_id: "acme",
+        headers: &custom_header_with_id("msg_1"),
+        body: &order_created(),
+        now: now(),
+    };
     let reply = handle(&ports, &delivery).await;
 
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);

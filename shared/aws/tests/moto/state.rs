@@ -1,14 +1,16 @@
-//! The state-table adapters against moto: leases, checkpoints, id maps, dedupe claims, held orders
-//! and connection profiles, with races settled by DynamoDB conditions.
+//! The state-table adapters against moto: leases, checkpoints, id maps, dedupe claims, held orders,
+//! queued marks and connection profiles, with races settled by DynamoDB conditions.
 
 use chrono::Duration;
 use domain::connection::{BigCommerceProfile, PlexProfile};
 use domain::hold::Hold;
+use domain::message::QUEUED_MARK_TTL;
 use domain::order::MappingGap;
-use domain::ports::{CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, OrderLedger};
+use domain::ports::{CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, OrderLedger, QueueMarks};
 use domain::{Checkpoint, ConnectionId, ConnectionProfile, LedgerStatus, OrderRef, PortError, SyncStream};
 use millwright_aws::{
     DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoHoldStore, DynamoIdMap, DynamoOrderLedger,
+    DynamoQueueMarks,
 };
 
 use crate::support::{RaceGate, Stack, acme, at};
@@ -251,6 +253,66 @@ async fn of_two_racing_dedupe_claims_exactly_one_is_granted() {
         let granted = [a.unwrap(), b.unwrap()];
         assert_eq!(granted.iter().filter(|g| **g).count(), 1, "round {round}: {granted:?}");
     }
+}
+
+#[tokio::test]
+async fn a_queued_mark_only_moves_forward_per_order_and_reads_as_absent_once_expired() {
+    // GIVEN an order marked queued, then marked by a writer that queued earlier but wrote later
+    let stack = Stack::new().await;
+    let marks = DynamoQueueMarks::new(&stack.sdk, &stack.provisioned.state_table);
+    let order = OrderRef::new(acme(), 1042);
+    let later = now() + Duration::seconds(2);
+    marks.mark_queued(&order, later).await.unwrap();
+    marks.mark_queued(&order, now()).await.unwrap();
+
+    // THEN the newer time stays, to the nanosecond, for that order only
+    assert_eq!(marks.last_queued(&order, now()).await.unwrap(), Some(later));
+    assert_eq!(marks.last_queued(&OrderRef::new(acme(), 1043), now()).await.unwrap(), None);
+    // AND a newer mark moves it forward again
+    let newest = later + Duration::nanoseconds(1);
+    marks.mark_queued(&order, newest).await.unwrap();
+    assert_eq!(marks.last_queued(&order, now()).await.unwrap(), Some(newest));
+
+    // AND the item carries its TTL; moto never deletes it, so the read's own expiry check shows
+    let item = stack
+        .dynamodb()
+        .get_item()
+        .table_name(&stack.provisioned.state_table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("queued#acme#1042".into()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("-".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the mark item");
+    let expires = (newest + QUEUED_MARK_TTL).timestamp() + 1;
+    assert_eq!(item["expires_at"].as_n().unwrap(), &expires.to_string());
+    assert_eq!(marks.last_queued(&order, newest + QUEUED_MARK_TTL).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn of_two_racing_queued_marks_the_later_time_stays_whichever_writes_last() {
+    let stack = Stack::new().await;
+    for round in 0..5 {
+        let gate = RaceGate::new(2);
+        let first = DynamoQueueMarks::new(&gate.sdk(&stack.sdk), &stack.provisioned.state_table);
+        let second = DynamoQueueMarks::new(&gate.sdk(&stack.sdk), &stack.provisioned.state_table);
+        let order = OrderRef::new(acme(), 2000 + round);
+
+        let (a, b) = tokio::join!(
+            first.mark_queued(&order, now()),
+            second.mark_queued(&order, now() + Duration::milliseconds(1)),
+        );
+
+        a.unwrap();
+        b.unwrap();
+        let stored = marks_of(&stack).last_queued(&order, now()).await.unwrap();
+        assert_eq!(stored, Some(now() + Duration::milliseconds(1)), "round {round}");
+    }
+}
+
+fn marks_of(stack: &Stack) -> DynamoQueueMarks {
+    DynamoQueueMarks::new(&stack.sdk, &stack.provisioned.state_table)
 }
 
 fn hold(connection: &ConnectionId, order_id: u64, held_at: chrono::DateTime<chrono::Utc>, skus: &[&str]) -> Hold {

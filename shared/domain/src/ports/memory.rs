@@ -13,7 +13,8 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, OrderLedger, Queue, SecretStore,
+    AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, OrderLedger, Queue, QueueMarks,
+    SecretStore,
 };
 use crate::alert::{Alert, AlertOutcome, AlertWindow};
 use crate::audit::{AuditEvent, Outcome};
@@ -23,7 +24,7 @@ use crate::error::PortError;
 use crate::hold::Hold;
 use crate::ids::{ConnectionId, RecordKey, SecretName};
 use crate::ledger::{Lease, LedgerEntry, OrderRef};
-use crate::message::OrderMessage;
+use crate::message::{OrderMessage, QUEUED_MARK_TTL};
 use crate::ports::Alerter;
 
 #[derive(Default)]
@@ -217,6 +218,27 @@ impl DedupeStore for InMemoryDedupeStore {
     }
 }
 
+/// Queued marks in memory, with the adapter's rules: a mark only moves forward, and an expired
+/// one reads as absent.
+#[derive(Default)]
+pub struct InMemoryQueueMarks {
+    marks: Mutex<HashMap<OrderRef, DateTime<Utc>>>,
+}
+
+#[async_trait]
+impl QueueMarks for InMemoryQueueMarks {
+    async fn mark_queued(&self, order: &OrderRef, at: DateTime<Utc>) -> Result<(), PortError> {
+        let mut marks = self.marks.lock().unwrap();
+        let mark = marks.entry(order.clone()).or_insert(at);
+        *mark = (*mark).max(at);
+        Ok(())
+    }
+
+    async fn last_queued(&self, order: &OrderRef, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, PortError> {
+        Ok(self.marks.lock().unwrap().get(order).copied().filter(|at| *at + QUEUED_MARK_TTL > now))
+    }
+}
+
 /// Records what was queued and every [`Queue::redeliver_after`] call, as asked (the SQS adapter's
 /// rounding to whole seconds is the adapter's; tests see the wait the caller gave).
 #[derive(Default)]
@@ -393,6 +415,18 @@ mod tests {
         assert!(dedupe.claim("k", now(), Duration::minutes(5)).await.unwrap());
         assert!(!dedupe.claim("k", now() + Duration::minutes(4), Duration::minutes(5)).await.unwrap());
         assert!(dedupe.claim("k", now() + Duration::minutes(6), Duration::minutes(5)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_queued_mark_only_moves_forward_and_expires_with_its_ttl() {
+        let marks = InMemoryQueueMarks::default();
+        let order = OrderRef::new(acme(), 7);
+        assert_eq!(marks.last_queued(&order, now()).await.unwrap(), None);
+        marks.mark_queued(&order, now() + Duration::seconds(5)).await.unwrap();
+        marks.mark_queued(&order, now()).await.unwrap();
+        assert_eq!(marks.last_queued(&order, now()).await.unwrap(), Some(now() + Duration::seconds(5)));
+        let expiry = now() + Duration::seconds(5) + QUEUED_MARK_TTL;
+        assert_eq!(marks.last_queued(&order, expiry).await.unwrap(), None);
     }
 
     #[tokio::test]
