@@ -175,9 +175,7 @@ async fn two_updates_within_one_second_leave_plex_with_the_second_content() {
     flow.world.control_json("bigcommerce", Method::PUT, "/clock", Some(json!({"freeze": true}))).await;
     let order_id = flow.place_order(registered_order(&[("MW-NUT-M8", 10)])).await;
     flow.wait_for_commit(order_id, WAIT).await;
-    let nuts = |quantity: u64| {
-        json!({"products": [{"sku": "MW-NUT-M8", "name": "Hex Nut M8", "quantity": quantity, "price_ex_tax": "1.2500"}]})
-    };
+    let nuts = |quantity: u64| json!({"products": [{"sku": "MW-NUT-M8", "name": "Hex Nut M8", "quantity": quantity, "price_ex_tax": "1.2500"}]});
     let plex_has = |quantity: u64| {
         let flow = &flow;
         async move {

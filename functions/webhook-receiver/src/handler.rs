@@ -393,7 +393,7 @@ impl Receipt<'_, '_> {
 
 /// The Standard Webhooks `webhook-id` when it is a plain token (at most 64 letters, digits and
 /// `_-.`); anything else is treated as absent, since it names records and keys.
-fn webhook_id<'h>(headers: &'h HeaderMap) -> Option<&'h str> {
+fn webhook_id(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(auth::WEBHOOK_ID)
         .and_then(|value| value.to_str().ok())
