@@ -438,12 +438,7 @@ mod tests {
     use super::*;
 
     fn plan(orders: usize, lines: usize) -> DrainPlan {
-        DrainPlan {
-            orders,
-            lines,
-            target: Duration::from_secs(60),
-            cap: Duration::from_secs(180),
-        }
+        DrainPlan { orders, lines, target: Duration::from_secs(60), cap: Duration::from_secs(180) }
     }
 
     #[test]

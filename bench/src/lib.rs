@@ -252,7 +252,8 @@ fn push_drain_rows(table: &mut Table, mut runs: Vec<drain::DrainFigures>) -> dra
             .ratio(Some(drain_ratio(&figures))),
     );
     table.push(
-        Row::new(format!("drain: bound / elapsed of each of the {count} runs"), ratios.join(" "), "ratio").goal("≥ 0.90"),
+        Row::new(format!("drain: bound / elapsed of each of the {count} runs"), ratios.join(" "), "ratio")
+            .goal("≥ 0.90"),
     );
     table.push(
         Row::new(

@@ -380,11 +380,20 @@ pub async fn webhook_health(env: &Env) -> anyhow::Result<HealthFigures> {
         for profile in [&healthy, &broken, &broken] {
             doubles.clear_request_logs().await?;
             let report = check.check(profile, true, Utc::now()).await;
-            ensure!(report.problems.is_empty(), "the check of {} met problems: {}", profile.id, report.problems.join("; "));
+            ensure!(
+                report.problems.is_empty(),
+                "the check of {} met problems: {}",
+                profile.id,
+                report.problems.join("; ")
+            );
             calls.push(doubles.requests(Api::BigCommerce).await?.len());
             reports.push(report);
         }
-        ensure!(reports[0].repaired.is_empty(), "the healthy connection's hooks were repaired: {:?}", reports[0].repaired);
+        ensure!(
+            reports[0].repaired.is_empty(),
+            "the healthy connection's hooks were repaired: {:?}",
+            reports[0].repaired
+        );
         Ok(HealthFigures {
             healthy: calls[0],
             repairing: calls[1],

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::audit::{Outcome, Stage};
-use domain::ports::QueueMarks;
 use domain::{OrderMessage, OrderRef};
 use http::StatusCode;
 use millwright_aws::SqsQueue;
