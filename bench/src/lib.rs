@@ -107,6 +107,24 @@ impl Options {
     }
 }
 
+/// The binaries' log set-up: errors to stderr by default (the drain and the soak meet 429s on
+/// purpose, and each would log a warning), and every line at the deployed level through the soak's
+/// layer, which looks for secrets.
+pub fn init_logging() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+            ),
+        )
+        .with(millwright_e2e::soak::log_layer())
+        .init();
+}
+
 /// Runs every scenario and fills the table. Scenarios that need the local world fail the run with
 /// the reason; the in-process one runs first so a broken environment costs seconds.
 pub async fn run(options: &Options) -> anyhow::Result<Table> {

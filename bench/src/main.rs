@@ -2,9 +2,6 @@
 //! stdout, progress to stderr.
 
 use clap::Parser;
-use tracing_subscriber::Layer;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 /// Measures the orders flow and the scheduled functions' API calls against the local world and
 /// prints one table.
@@ -19,17 +16,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    // Only errors by default: the drain meets 429s on purpose, and each would log a warning. The
-    // soak's layer scans every line at the deployed level for secrets.
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-            ),
-        )
-        .with(millwright_e2e::soak::log_layer())
-        .init();
+    millwright_bench::init_logging();
     let receiver_url = std::env::var("WEBHOOK_RECEIVER_URL").ok().filter(|url| !url.is_empty());
     let options = if args.quick {
         millwright_bench::Options::quick(receiver_url)

@@ -6,9 +6,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use millwright_e2e::soak::{self, SoakPlan};
-use tracing_subscriber::Layer;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 /// Runs the fault soak and prints its table.
 #[derive(Debug, Parser)]
@@ -28,16 +25,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    // Errors to stderr as the bench shows them; every log line at the deployed level watched for secrets.
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-            ),
-        )
-        .with(soak::log_layer())
-        .init();
+    millwright_bench::init_logging();
     let seed = args.seed.unwrap_or_else(|| chrono::Utc::now().timestamp_micros().unsigned_abs());
     let preset = if args.small { SoakPlan::small(seed) } else { SoakPlan::long(seed) };
     let plan = match args.orders {

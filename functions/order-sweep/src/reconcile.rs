@@ -325,6 +325,11 @@ impl Sweep {
                 return false;
             }
         };
+        // The queued mark only ever spares an order or renames why it is queued, so it is read only
+        // for an order the ledger alone would queue: a listed order the worker has read costs no read.
+        if reason_to_queue(change, entry.as_ref(), None, profile, now).is_none() {
+            return true;
+        }
         let last_queued = match self.ports.queue_marks.last_queued(&order, now).await {
             Ok(last_queued) => last_queued,
             Err(error) => {
