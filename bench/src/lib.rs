@@ -391,7 +391,7 @@ fn push_soak_rows(table: &mut Table, report: &millwright_e2e::soak::SoakReport) 
     );
     table.push(
         Row::new(
-            "fault soak: BigCommerce order reads per order change",
+            "fault soak: BigCommerce order reads per order change or replay (beyond refused ones)",
             format!("{:.2}", report.bigcommerce_reads_per_change()),
             "reads",
         )

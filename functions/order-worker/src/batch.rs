@@ -21,7 +21,7 @@
 //! `millwright failures` lists it and the operator knows to replay it.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
@@ -29,6 +29,7 @@ use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::message::OrderMessage;
 use domain::{ConnectionId, ErrorClass, RecordKey, RecordKind};
 use serde_json::json;
+use tokio::time::Instant;
 use tokio::task::{Id, JoinError, JoinSet};
 use tracing::Instrument;
 

@@ -28,14 +28,14 @@
 //! permanent one is audited, alerted once per cause and acknowledged.
 
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use chrono::{DateTime, Utc};
 use domain::alert::{Alert, AlertOutcome};
 use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::connection::ConnectionProfile;
 use domain::hold::Hold;
-use domain::ledger::{LedgerEntry, LedgerStatus};
+use domain::ledger::{LedgerEntry, LedgerStatus, MODIFIED_RESOLUTION};
 use domain::message::{MessageSource, OrderMessage};
 use domain::order::{CommittedOrder, DraftChanges, MappingGap, PlexOrderRef, SalesOrderDraft, WebOrder};
 use domain::ports::{ApiError, SalesOrderSink};
@@ -47,8 +47,10 @@ use crate::{Disposition, Worker, causes, resolve};
 
 /// How much earlier than the last concluded BigCommerce read a message must have arrived to be
 /// taken for a repeat of what that read saw: `received_at` (the receiver's or sweep's clock) and
-/// `read_at` (the worker's) are compared across machines.
-pub const REPEAT_MARGIN: chrono::Duration = chrono::Duration::seconds(1);
+/// `read_at` (the worker's) are compared across machines, whose clocks Lambda keeps within
+/// milliseconds of each other; a quarter of a second leaves room for far worse. (The change a
+/// message announces happened before it arrived, so a read sent after the arrival saw it.)
+pub const REPEAT_MARGIN: chrono::Duration = chrono::Duration::milliseconds(250);
 
 impl Worker {
     /// Processes one delivery of `message`; `attempt` is SQS's receive count (1 the first time).
@@ -194,7 +196,8 @@ impl Run<'_> {
         if let Some(read_at) = self.read_since_arrival(&entry) {
             return self.repeat(entry, read_at).await;
         }
-        let read_at = self.now + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default();
+        self.wait_out_the_change_second().await;
+        let read_at = self.clock();
         let order = match self.fetch(&profile).await {
             Ok(Some(order)) => order,
             Ok(None) => {
@@ -298,6 +301,24 @@ impl Run<'_> {
             Err(source) => Err(self
                 .port_failed(None, Stage::Received, StepError::Port { context: "taking the ledger lease", source })
                 .await),
+        }
+    }
+
+    /// A webhook announces a change stamped with the whole second it happened in, at or before the
+    /// message arrived. A read sent within that second may predate a second change stamped the same
+    /// second, which only a read sent after the second can rule out: the reconciliation would queue
+    /// one ([`LedgerEntry::has_seen`]), a second BigCommerce read of the order. Waiting out the rest
+    /// of the second (less than one; nothing when the message waited in the queue that long) makes
+    /// this one read enough. Sweeps queue orders whose change has settled, and a replay is an
+    /// operator's read, so neither waits.
+    async fn wait_out_the_change_second(&self) {
+        if self.message.source != MessageSource::Webhook {
+            return;
+        }
+        let arrived = self.message.received_at;
+        let arrival_second = DateTime::from_timestamp(arrived.timestamp(), 0).unwrap_or(arrived);
+        if let Ok(wait) = (arrival_second + MODIFIED_RESOLUTION - self.clock()).to_std() {
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -862,8 +883,13 @@ impl Run<'_> {
             .with_attempt(self.attempt)
     }
 
+    /// `now` plus the time elapsed in this attempt.
+    fn clock(&self) -> DateTime<Utc> {
+        self.now + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
+    }
+
     fn tick(&mut self) -> DateTime<Utc> {
-        let mut at = self.now + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default();
+        let mut at = self.clock();
         if let Some(last) = self.last_at
             && at <= last
         {

@@ -183,6 +183,9 @@ pub struct ApiCalls {
     pub faulted: BTreeMap<String, u64>,
     /// BigCommerce: `GET /v2/orders/{id}` per order id.
     pub order_reads: BTreeMap<u64, u64>,
+    /// Those of them a fault rule or the rate limit answered (a 429, a 5xx, a cut-off body, an
+    /// answer later than the client waits): each is read again, by the fault and not by the flow.
+    pub refused_order_reads: u64,
 }
 
 impl ApiCalls {
@@ -204,6 +207,9 @@ impl ApiCalls {
                 && let Some(order_id) = entry["path"].as_str().and_then(order_read)
             {
                 *self.order_reads.entry(order_id).or_default() += 1;
+                if entry["fault"].is_string() || entry["status"].as_u64() == Some(429) {
+                    self.refused_order_reads += 1;
+                }
             }
             self.after = entry["seq"].as_u64().unwrap_or(self.after);
         }

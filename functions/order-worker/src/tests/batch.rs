@@ -59,10 +59,14 @@ async fn records_of_one_order_run_in_delivery_order_and_a_retried_one_holds_back
     world.web.put(web_order(1, &[(BOLT, 1, "0.45")]));
     world.web.put(web_order(2, &[(BOLT, 1, "0.45")]));
     world.ledger.acquire(&OrderRef::new(acme(), 1), "req-crashed", t0(), Duration::minutes(2)).await.unwrap();
-    // Every record arrived just before the batch (an earlier arrival than a concluded read would
-    // make a later record of the order a repeat that is not read again).
+    // Every record is an operator's replay, which is read whenever it arrived (a webhook that
+    // arrived before an earlier record's read would be a repeat, not read again).
     let now = t0() + Duration::seconds(5);
-    let message = |order_id, scope, delivery| OrderMessage { received_at: now, ..message(order_id, scope, delivery) };
+    let message = |order_id, scope, delivery| OrderMessage {
+        received_at: now,
+        source: MessageSource::Replay,
+        ..message(order_id, scope, delivery)
+    };
     let batch = event(vec![
         order_record("a1", &message(1, "created", "a1"), 1),
         order_record("b1", &message(2, "created", "b1"), 3),

@@ -33,7 +33,7 @@ fn the_sample_batch_is_an_sqs_event_of_order_messages_for_the_demo_connection() 
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_sample_batch_makes_one_plex_order_per_record_and_reports_no_failures() {
     // GIVEN the demo connection with both sample orders in the store and their customer and parts in Plex
     let web = Arc::new(FakeWebOrders::default());

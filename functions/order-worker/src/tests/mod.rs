@@ -104,10 +104,10 @@ impl World {
         self.worker.for_invocation(holder).process(message, 1, now).await
     }
 
-    /// Processes `message` as invocation `req-1`, a minute after the previous call.
+    /// Processes `message` as invocation `req-1` as it arrives, a minute after the previous call.
     async fn process(&self, message: &OrderMessage) -> Disposition {
         let now = t0() + Duration::minutes(self.clock.fetch_add(1, Ordering::SeqCst));
-        self.process_as("req-1", message, now).await
+        self.process_as("req-1", &OrderMessage { received_at: now, ..message.clone() }, now).await
     }
 
     async fn entry(&self, order_id: u64) -> LedgerEntry {
@@ -189,6 +189,11 @@ fn created(order_id: u64) -> OrderMessage {
 
 fn updated(order_id: u64, delivery: &str) -> OrderMessage {
     message(order_id, "updated", delivery)
+}
+
+/// `millwright replay` of the order: always read again, whenever it was queued.
+fn replay(order_id: u64) -> OrderMessage {
+    OrderMessage { source: MessageSource::Replay, ..message(order_id, "updated", &format!("replay-{order_id}")) }
 }
 
 fn record_key(order_id: u64) -> RecordKey {

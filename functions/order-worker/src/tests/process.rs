@@ -13,7 +13,7 @@ fn api_error(class: ErrorClass, message: &str) -> ApiError {
     ApiError { class, message: message.into(), retry_after: None }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_created_order_becomes_one_plex_order_with_its_lines_prices_and_due_dates_and_the_ledger_commits_it() {
     // GIVEN a two-line order in the store
     let world = World::new().await;
@@ -66,7 +66,7 @@ async fn a_created_order_becomes_one_plex_order_with_its_lines_prices_and_due_da
     assert!(world.alerter.sent().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_same_message_three_times_makes_one_plex_order_and_two_duplicates() {
     let world = World::new().await;
     world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
@@ -92,7 +92,7 @@ async fn the_same_message_three_times_makes_one_plex_order_and_two_duplicates() 
     assert_eq!(world.entry(1042).await.status, LedgerStatus::Committed);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_update_processed_before_the_create_writes_the_latest_content_and_the_late_create_is_a_duplicate() {
     // GIVEN an order changed (quantity 10 → 12) before either of its events is processed
     let world = World::new().await;
@@ -112,7 +112,7 @@ async fn an_update_processed_before_the_create_writes_the_latest_content_and_the
     assert_eq!(world.plex.calls(PlexCall::UpdateReleases), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_quantity_change_updates_the_release_of_the_committed_order() {
     let world = World::new().await;
     world.web.put(web_order(1042, &[(BOLT, 10, "0.45"), (NUT, 4, "0.125")]));
@@ -137,7 +137,7 @@ async fn a_quantity_change_updates_the_release_of_the_committed_order() {
     assert_eq!(written["plex_calls"], 1, "warm caches, one release update");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_price_change_needs_attention_with_the_diff_and_leaves_plex_unchanged() {
     let world = World::new().await;
     let order = web_order(1042, &[(BOLT, 10, "0.45")]);
@@ -172,7 +172,7 @@ async fn a_price_change_needs_attention_with_the_diff_and_leaves_plex_unchanged(
     assert!(alerts[0].body.starts_with("Order 1042 was changed"), "{}", alerts[0].body);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_incomplete_order_is_skipped_without_touching_plex() {
     let world = World::new().await;
     let mut order = web_order(1042, &[(BOLT, 10, "0.45")]);
@@ -189,7 +189,7 @@ async fn an_incomplete_order_is_skipped_without_touching_plex() {
     assert_eq!(skipped.message.as_deref(), Some("status \"Incomplete\" (0) is not synced"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_committed_order_cancelled_later_needs_attention_and_plex_is_unchanged() {
     // GIVEN a connection that syncs Awaiting Fulfillment and Awaiting Shipment only
     let world = World::with_settings(|orders| orders.synced_statuses = vec![11, 9]).await;
@@ -217,7 +217,7 @@ async fn a_committed_order_cancelled_later_needs_attention_and_plex_is_unchanged
     assert_eq!(world.alerter.sent().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_crash_after_the_header_is_completed_by_the_retry_into_one_order_with_every_line() {
     // GIVEN Plex drops the connection after creating the header of the first create
     let world = World::new().await;
@@ -251,7 +251,7 @@ async fn a_crash_after_the_header_is_completed_by_the_retry_into_one_order_with_
     assert_eq!(world.events_with(1042, Outcome::Retried).await.len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_timeout_after_a_full_create_is_adopted_by_the_retry_without_a_second_order() {
     let world = World::new().await;
     world.web.put(web_order(1042, &[(BOLT, 10, "0.45"), (NUT, 4, "0.125")]));
@@ -269,7 +269,7 @@ async fn a_timeout_after_a_full_create_is_adopted_by_the_retry_without_a_second_
     assert_eq!(written.message.as_deref(), Some("adopted Plex sales order SO-100001"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unmapped_sku_needs_mapping_alerts_once_per_sku_and_a_replay_commits_once_the_part_exists() {
     // GIVEN two orders that share the unmapped SKU W-9, the second also lacking W-10
     let world = World::new().await;
@@ -311,7 +311,7 @@ async fn an_unmapped_sku_needs_mapping_alerts_once_per_sku_and_a_replay_commits_
 
     // WHEN the part is created in Plex and the order replayed
     world.plex.add_part("p-9", "W-9");
-    let replayed = world.process_as("req-2", &message(1042, "created", "replay-1"), t0() + Duration::hours(2)).await;
+    let replayed = world.process_as("req-2", &replay(1042), t0() + Duration::hours(2)).await;
 
     // THEN it commits, as exactly one order
     assert_eq!(replayed, Disposition::Done(Outcome::Ok));
@@ -325,7 +325,7 @@ async fn an_unmapped_sku_needs_mapping_alerts_once_per_sku_and_a_replay_commits_
     assert_eq!(world.held().await, vec![(1043, vec!["unmapped-sku:W-9".to_owned(), "unmapped-sku:W-10".to_owned()])]);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_held_order_that_is_cancelled_is_no_longer_held() {
     // GIVEN an order held for an unmapped SKU
     let world = World::new().await;
@@ -346,7 +346,7 @@ async fn a_held_order_that_is_cancelled_is_no_longer_held() {
     assert_eq!((entry.status, entry.held), (LedgerStatus::Skipped, false));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_guest_order_is_booked_to_the_configured_guest_customer() {
     let world = World::with_settings(|orders| orders.guest_customer_code = Some("WEB-STORE".into())).await;
     let mut order = web_order(1042, &[(BOLT, 1, "0.45")]);
@@ -357,7 +357,7 @@ async fn a_guest_order_is_booked_to_the_configured_guest_customer() {
     assert_eq!(world.plex.orders()[0].customer_id, "c-web");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_guest_order_needs_mapping_when_no_guest_customer_is_configured() {
     let world = World::new().await;
     let mut order = web_order(1042, &[(BOLT, 1, "0.45")]);
@@ -369,7 +369,7 @@ async fn a_guest_order_needs_mapping_when_no_guest_customer_is_configured() {
     assert_eq!(world.alerter.sent().iter().map(|a| a.cause.as_str()).collect::<Vec<_>>(), vec!["no-guest-customer"]);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_transient_bigcommerce_failure_retries_with_the_lease_released() {
     let world = World::new().await;
     world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
@@ -396,7 +396,7 @@ async fn a_transient_bigcommerce_failure_retries_with_the_lease_released() {
     assert!(other.is_ok(), "another holder takes the lease at once: {other:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_lease_held_by_another_worker_retries_without_calling_bigcommerce() {
     let world = World::new().await;
     world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
@@ -411,7 +411,7 @@ async fn a_lease_held_by_another_worker_retries_without_calling_bigcommerce() {
     assert_eq!(world.entry(1042).await.lease.unwrap().holder, "req-other");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_plex_403_parks_the_order_with_an_alert_and_a_replay_after_the_fix_writes_it_once() {
     let world = World::new().await;
     world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
@@ -430,14 +430,14 @@ async fn a_plex_403_parks_the_order_with_an_alert_and_a_replay_after_the_fix_wri
     assert_eq!(alerts[0].record, Some(record_key(1042)));
 
     // The role is granted; the operator replays the parked order.
-    let replayed = world.process_as("req-2", &message(1042, "created", "replay-1"), t0() + Duration::hours(1)).await;
+    let replayed = world.process_as("req-2", &replay(1042), t0() + Duration::hours(1)).await;
 
     assert_eq!(replayed, Disposition::Done(Outcome::Ok));
     assert_eq!(world.plex.orders().len(), 1);
     assert_eq!(world.plex.calls(PlexCall::FindByPo), 1, "a parked create is looked up before creating again");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_bigcommerce_401_parks_each_order_and_alerts_about_the_token_once() {
     let world = World::new().await;
     world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
@@ -452,7 +452,7 @@ async fn a_bigcommerce_401_parks_each_order_and_alerts_about_the_token_once() {
     assert_eq!(world.plex.total_calls(), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_plex_rejection_fails_the_order_naming_the_field_and_alerts() {
     // GIVEN shoppers are matched by id, and shopper 7 is mapped to a Plex customer that does not exist
     let world =
@@ -474,7 +474,7 @@ async fn a_plex_rejection_fails_the_order_naming_the_field_and_alerts() {
     assert!(alerts[0].body.contains("millwright replay --connection acme --outcome failed"), "{}", alerts[0].body);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn orders_refused_for_the_same_reason_send_one_alert_and_the_later_ones_are_audited_as_grouped() {
     // GIVEN two shoppers mapped to Plex customers that no longer exist, so Plex refuses both
     // orders for the same field with a different id in each message
@@ -515,7 +515,7 @@ fn unauthorized() -> ApiError {
     api_error(ErrorClass::Auth, "Plex POST /sales/v1/orders/so-1/lines: 401 Unauthorized (auth)")
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_plex_401_whose_key_still_works_is_retried_not_parked() {
     // GIVEN Plex answers one call of the chain with a 401, though the key is fine
     let world = World::new().await;
@@ -538,7 +538,7 @@ async fn a_plex_401_whose_key_still_works_is_retried_not_parked() {
     assert_eq!(world.plex.orders().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_plex_401_whose_key_is_refused_too_parks_the_order_and_alerts() {
     let world = World::new().await;
     world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
@@ -554,7 +554,7 @@ async fn a_plex_401_whose_key_is_refused_too_parks_the_order_and_alerts() {
     assert!(parked.message.unwrap().ends_with("(the credentials check was refused too)"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_plex_401_whose_key_check_fails_transiently_is_retried_with_the_checks_wait() {
     let world = World::new().await;
     world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
@@ -573,7 +573,7 @@ async fn a_plex_401_whose_key_check_fails_transiently_is_retried_with_the_checks
     assert!(world.alerter.sent().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn warm_caches_cost_one_bigcommerce_call_and_only_the_create_in_plex() {
     let world = World::new().await;
     world.web.put(web_order(1042, &[(BOLT, 10, "0.45"), (NUT, 4, "0.125")]));
@@ -590,7 +590,7 @@ async fn warm_caches_cost_one_bigcommerce_call_and_only_the_create_in_plex() {
     assert_eq!((written["plex_calls"].clone(), written["bigcommerce_calls"].clone()), (1.into(), 1.into()));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_order_missing_from_the_store_is_skipped() {
     let world = World::new().await;
 
@@ -601,7 +601,7 @@ async fn an_order_missing_from_the_store_is_skipped() {
     assert_eq!(world.entry(999).await.status, LedgerStatus::Skipped);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_read_older_than_the_committed_version_is_skipped_and_plex_is_unchanged() {
     let world = World::new().await;
     let mut order = web_order(1042, &[(BOLT, 10, "0.45")]);
@@ -624,7 +624,7 @@ async fn a_read_older_than_the_committed_version_is_skipped_and_plex_is_unchange
     assert!(skipped.message.unwrap().starts_with("older than the committed version"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_order_for_an_unconfigured_connection_fails_and_alerts() {
     let world = World::new().await;
     let ghost = ConnectionId::new("ghost").unwrap();
@@ -639,7 +639,7 @@ async fn an_order_for_an_unconfigured_connection_fails_and_alerts() {
     assert_eq!(world.web.calls(), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_attempt_number_is_on_every_audit_event() {
     let world = World::new().await;
     world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
@@ -651,7 +651,7 @@ async fn the_attempt_number_is_on_every_audit_event() {
     assert!(history.iter().all(|event| event.attempt == 3), "{history:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unknown_shopper_gets_a_plex_customer_when_the_connection_creates_customers() {
     // GIVEN a connection that creates customers, and two orders of a shopper Plex does not know
     let world = World::with_settings(|orders| orders.create_customers = true).await;
@@ -677,7 +677,7 @@ async fn an_unknown_shopper_gets_a_plex_customer_when_the_connection_creates_cus
     assert_eq!(world.plex.calls(PlexCall::FindCustomer), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unknown_shopper_needs_mapping_when_the_connection_does_not_create_customers() {
     let world = World::new().await;
     let mut order = web_order(1042, &[(BOLT, 1, "0.45")]);
@@ -693,7 +693,7 @@ fn arrived(order_id: u64, source: MessageSource, received_at: DateTime<Utc>) -> 
     OrderMessage { source, received_at, ..updated(order_id, &format!("arrived-{received_at}")) }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_change_in_the_same_second_as_the_committed_version_is_written() {
     // GIVEN an order committed with quantity 10, then changed to 12 within the same second: the
     // same `date_modified` (whole seconds), another content
@@ -711,7 +711,7 @@ async fn a_change_in_the_same_second_as_the_committed_version_is_written() {
     assert_eq!(world.entry(1042).await.version_hash, Some(web_order(1042, &[(BOLT, 12, "0.45")]).content_hash()));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_message_that_arrived_before_the_last_concluded_read_is_a_duplicate_without_reading_again() {
     // GIVEN an order committed by a read at t0 + 1 min (recorded in the ledger)
     let world = World::new().await;
@@ -744,7 +744,40 @@ async fn a_message_that_arrived_before_the_last_concluded_read_is_a_duplicate_wi
     assert_eq!(world.web.calls(), reads + 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
+async fn a_webhook_read_waits_out_the_second_it_arrived_in_so_that_one_read_has_seen_that_second() {
+    // GIVEN an order whose webhook arrived 300 ms into a second, processed at once
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    let arrived_at = t0() + Duration::milliseconds(300);
+
+    // WHEN it is processed
+    let disposition = world.process_as("req-1", &arrived(1042, MessageSource::Webhook, arrived_at), arrived_at).await;
+
+    // THEN its one read was sent once that second was over, so the reconciliation takes every
+    // change stamped with it for seen and does not queue the order for a second read
+    assert_eq!(disposition, Disposition::Done(Outcome::Ok));
+    assert_eq!(world.web.calls(), 1);
+    let entry = world.entry(1042).await;
+    assert!(entry.read_at >= Some(t0() + Duration::seconds(1)), "{:?}", entry.read_at);
+    assert!(entry.has_seen(t0()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_message_is_read_at_once() {
+    // GIVEN an order queued by the sweep (whose changes have settled) 300 ms into a second
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    let queued_at = t0() + Duration::milliseconds(300);
+
+    // WHEN it is processed at once
+    world.process_as("req-1", &arrived(1042, MessageSource::Sweep, queued_at), queued_at).await;
+
+    // THEN the read did not wait
+    assert!(world.entry(1042).await.read_at < Some(t0() + Duration::seconds(1)));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_read_whose_attempt_retried_does_not_make_an_earlier_message_a_repeat() {
     // GIVEN an attempt at t0 + 1 min that read the order and then failed at Plex transiently
     let world = World::new().await;
