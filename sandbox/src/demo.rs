@@ -75,8 +75,11 @@ pub const STORE_SKUS: &[&str] = &["MW-BOLT-M8", "MW-NUT-M8", "MW-BRKT-100-ZN", "
 
 /// The demo store's orders: a registered customer's (two lines, one shipping address) and a
 /// guest's (one line). Orders placed through `POST /__control/orders` get the ids after these.
+/// Both were placed (and last modified) at [`DEMO_ORDERS_PLACED`], long before any connection was
+/// installed, so no order sweep takes them for orders whose webhook was missed.
 pub const BIGCOMMERCE_DEMO_ORDER_ID: u64 = 100;
 pub const BIGCOMMERCE_DEMO_GUEST_ORDER_ID: u64 = 101;
+pub const DEMO_ORDERS_PLACED: &str = "2026-01-05T09:30:00Z";
 /// The registered customer of the first demo order.
 pub const BIGCOMMERCE_DEMO_CUSTOMER_ID: u64 = 7;
 
@@ -144,6 +147,7 @@ pub fn seed_bigcommerce() -> Value {
 fn demo_order() -> Value {
     json!({
         "id": BIGCOMMERCE_DEMO_ORDER_ID,
+        "date_created": DEMO_ORDERS_PLACED,
         "status_id": 11,
         "customer_id": BIGCOMMERCE_DEMO_CUSTOMER_ID,
         "currency_code": "USD",
@@ -168,6 +172,7 @@ fn demo_order() -> Value {
 fn demo_guest_order() -> Value {
     json!({
         "id": BIGCOMMERCE_DEMO_GUEST_ORDER_ID,
+        "date_created": DEMO_ORDERS_PLACED,
         "status_id": 11,
         "customer_id": 0,
         "currency_code": "USD",

@@ -149,6 +149,7 @@ pub async fn run(plan: &SoakPlan) -> SoakReport {
         wrong: findings.wrong,
         needed_operator: findings.needed_operator,
         ledger: findings.ledger,
+        taken_for_missed: findings.taken_for_missed,
         dead_lettered: dead_letters.orders,
         dlq_depth: dead_letters.depth,
         alerts: alerts
@@ -308,6 +309,8 @@ struct Findings {
     wrong: Vec<(u64, Vec<String>)>,
     needed_operator: Vec<(u64, String)>,
     ledger: BTreeMap<String, usize>,
+    /// Orders the sweep queued for a missed webhook, with why.
+    taken_for_missed: Vec<(u64, String)>,
     /// `(where, JSON)` of every stored record read, for the secret check.
     records: Vec<(String, String)>,
 }
@@ -339,6 +342,7 @@ async fn inspect(flow: &OrderFlow, ids: &[u64]) -> Findings {
     let mut records = Vec::new();
     let mut needed_operator = Vec::new();
     let mut ledger: BTreeMap<String, usize> = BTreeMap::new();
+    let mut taken_for_missed = Vec::new();
     for chunk in ids.chunks(8) {
         let mut reads = tokio::task::JoinSet::new();
         for &id in chunk {
@@ -363,6 +367,11 @@ async fn inspect(flow: &OrderFlow, ids: &[u64]) -> Findings {
             let operator_status = status.filter(|status| {
                 matches!(status, LedgerStatus::NeedsAttention | LedgerStatus::NeedsMapping | LedgerStatus::Parked)
             });
+            if let Some(event) = history.iter().find(|event| {
+                event.detail.as_ref().is_some_and(|detail| detail["missed_webhook"] == serde_json::Value::Bool(true))
+            }) {
+                taken_for_missed.push((id, event.message.clone().unwrap_or_default()));
+            }
             match (operator_event, operator_status) {
                 (Some(event), _) => needed_operator.push((id, event)),
                 (None, Some(status)) => needed_operator.push((id, format!("ledger {status:?}"))),
@@ -370,7 +379,7 @@ async fn inspect(flow: &OrderFlow, ids: &[u64]) -> Findings {
             }
         }
     }
-    Findings { wrong, needed_operator, ledger, records }
+    Findings { wrong, needed_operator, ledger, taken_for_missed, records }
 }
 
 struct DeadLetters {

@@ -203,3 +203,43 @@ async fn a_callback_posted_to_the_local_worlds_receiver_is_queued() {
     assert!(detail["message_id"].as_str().is_some_and(|id| !id.is_empty()), "{detail}");
     assert_eq!(detail["group"], format!("{}#4001", world.connection));
 }
+
+#[tokio::test]
+async fn a_callback_whose_sender_hangs_up_before_the_answer_is_still_queued_marked_and_audited() {
+    // GIVEN the local world's receiver, and a sender that stops waiting at once (as BigCommerce
+    // does after its timeout)
+    let world = World::start().await;
+    let base = std::env::var("WEBHOOK_RECEIVER_URL")
+        .expect("WEBHOOK_RECEIVER_URL is not set: run the end-to-end tests through `make test`");
+    let address = base.trim_start_matches("http://").to_owned();
+    let body = callback(4002);
+    let request = format!(
+        "POST /webhooks/bigcommerce/{} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         X-Millwright-Auth: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        world.connection,
+        demo::BIGCOMMERCE_WEBHOOK_SECRET,
+        body.len()
+    );
+
+    // WHEN the whole callback is sent and the connection closed without reading the answer
+    let mut stream = tokio::net::TcpStream::connect(&address).await.expect("the receiver listens");
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes()).await.expect("the request is sent");
+    tokio::io::AsyncWriteExt::write_all(&mut stream, &body).await.expect("the body is sent");
+    drop(stream);
+
+    // THEN the receiver still ran to its end, as a Lambda invocation does: the order is queued,
+    // marked queued (so the order sweep does not take it for a missed webhook) and audited
+    let order = OrderRef::new(world.connection.clone(), 4002);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let received = loop {
+        let history = world.deps.audit.history(&order.record_key()).await.expect("audit history");
+        if let Some(event) = history.into_iter().find(|event| event.stage == Stage::Received) {
+            break event;
+        }
+        assert!(Instant::now() < deadline, "the callback was never audited: the receiver was cut off");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(received.outcome, Outcome::Ok, "{received:?}");
+    let marked = world.deps.queue_marks.last_queued(&order, chrono::Utc::now()).await.expect("the queued mark");
+    assert!(marked.is_some(), "queued but not marked queued");
+}

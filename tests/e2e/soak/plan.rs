@@ -83,7 +83,7 @@ impl SoakPlan {
             repeated_updates: 4,
             same_second_pairs: 3,
             replays: 2,
-            fault_rate: 0.03,
+            fault_rate: 0.05,
             fault_period: (0.2, 0.8),
             storms: 1,
             http_timeout: Duration::from_secs(1),
