@@ -29,8 +29,8 @@ use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::message::OrderMessage;
 use domain::{ConnectionId, ErrorClass, RecordKey, RecordKind};
 use serde_json::json;
-use tokio::time::Instant;
 use tokio::task::{Id, JoinError, JoinSet};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::{Disposition, Worker};

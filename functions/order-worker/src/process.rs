@@ -6,7 +6,10 @@
 //! 3. Re-read the order from BigCommerce. The message is only a pointer; its scope is never trusted.
 //!    A webhook or sweep message that arrived more than [`REPEAT_MARGIN`] before the last concluded
 //!    read (ledger `read_at`) is a repeat of what that read saw: it is acknowledged as a duplicate
-//!    without reading again (never a replay, which asks for a fresh read).
+//!    without reading again (never a replay, which asks for a fresh read). A retry of a message
+//!    that arrived before a read an earlier attempt made and was retried after (a Plex fault, say)
+//!    writes what that read returned (ledger `retained_read`) instead of reading again. A
+//!    webhook's read first waits out the rest of the whole second its message arrived in.
 //! 4. Skip statuses the connection does not sync (never downgrading a committed order: a cancellation
 //!    after the commit needs a person).
 //! 5. Ack duplicates (content hash equals the committed one) and stale reads (stamped before the
@@ -35,7 +38,7 @@ use domain::alert::{Alert, AlertOutcome};
 use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::connection::ConnectionProfile;
 use domain::hold::Hold;
-use domain::ledger::{LedgerEntry, LedgerStatus, MODIFIED_RESOLUTION};
+use domain::ledger::{LedgerEntry, LedgerStatus, MODIFIED_RESOLUTION, RetainedRead};
 use domain::message::{MessageSource, OrderMessage};
 use domain::order::{CommittedOrder, DraftChanges, MappingGap, PlexOrderRef, SalesOrderDraft, WebOrder};
 use domain::ports::{ApiError, SalesOrderSink};
@@ -148,6 +151,8 @@ struct Run<'a> {
     sink: Option<Arc<dyn SalesOrderSink>>,
     /// This attempt's BigCommerce read, saved with the entry only when the attempt concludes.
     read: Option<Read>,
+    /// The order that read returned, kept in the entry if the attempt is retried.
+    fetched: Option<WebOrder>,
 }
 
 impl<'a> Run<'a> {
@@ -165,6 +170,7 @@ impl<'a> Run<'a> {
             last_at: None,
             sink: None,
             read: None,
+            fetched: None,
         }
     }
 }
@@ -196,19 +202,27 @@ impl Run<'_> {
         if let Some(read_at) = self.read_since_arrival(&entry) {
             return self.repeat(entry, read_at).await;
         }
-        self.wait_out_the_change_second().await;
-        let read_at = self.clock();
-        let order = match self.fetch(&profile).await {
-            Ok(Some(order)) => order,
-            Ok(None) => {
-                self.read = Some(Read { at: read_at, modified: None });
-                return self.not_in_store(entry).await;
+        let retained = self.retained_since_arrival(&entry);
+        let (order, read_at) = match &retained {
+            Some(retained) => (retained.order.clone(), retained.at),
+            None => {
+                self.wait_out_the_change_second().await;
+                let read_at = self.clock();
+                match self.fetch(&profile).await {
+                    Ok(Some(order)) => (order, read_at),
+                    Ok(None) => {
+                        self.read = Some(Read { at: read_at, modified: None });
+                        return self.not_in_store(entry).await;
+                    }
+                    Err(error) => return self.api_failed(entry, Stage::Fetched, System::Bigcommerce, error).await,
+                }
             }
-            Err(error) => return self.api_failed(entry, Stage::Fetched, System::Bigcommerce, error).await,
         };
         // Whatever follows, this state has been read; it is saved with the entry if the attempt
-        // concludes (`Run::conclude`, `Run::commit`), for the reconciliation sweep and for repeats.
+        // concludes (`Run::conclude`, `Run::commit`), for the reconciliation sweep and for repeats,
+        // and kept in it if the attempt is retried (`Run::retry`).
         self.read = Some(Read { at: read_at, modified: Some(order.date_modified) });
+        self.fetched = Some(order.clone());
         self.record(self.event(Stage::Fetched, Outcome::Ok).with_detail(json!({
             "status": order.status,
             "status_id": order.status_id,
@@ -217,6 +231,7 @@ impl Run<'_> {
             "scope": self.message.scope,
             "delivery": self.message.delivery,
             "source": self.message.source,
+            "retained_read_at": retained.as_ref().map(|retained| retained.at),
         })))
         .await;
 
@@ -509,6 +524,16 @@ impl Run<'_> {
         entry.read_at.filter(|read_at| self.message.received_at + REPEAT_MARGIN < *read_at)
     }
 
+    /// The read an earlier attempt made and was retried after, when this message arrived more
+    /// than [`REPEAT_MARGIN`] before it: that read saw the state the message announces, so the
+    /// retry writes it without reading again ([`RetainedRead`]). A replay always reads.
+    fn retained_since_arrival(&self, entry: &LedgerEntry) -> Option<RetainedRead> {
+        if self.message.source == MessageSource::Replay {
+            return None;
+        }
+        entry.retained_read.clone().filter(|retained| self.message.received_at + REPEAT_MARGIN < retained.at)
+    }
+
     // --- Endings that write nothing to Plex ---
 
     /// A repeat of what the last concluded read saw: acknowledged with the entry as it is.
@@ -750,12 +775,15 @@ impl Run<'_> {
     /// Audits a failure that may pass by itself, releases the lease and sends the message back.
     async fn retry(
         &mut self,
-        entry: LedgerEntry,
+        mut entry: LedgerEntry,
         stage: Stage,
         class: ErrorClass,
         reason: String,
         retry_after: Option<std::time::Duration>,
     ) -> Disposition {
+        if let (Some(read), Some(order)) = (self.read, self.fetched.take()) {
+            entry.retained_read = Some(RetainedRead { at: read.at, order });
+        }
         self.record(
             self.event(stage, Outcome::Retried)
                 .with_error(class, &reason)
@@ -850,6 +878,8 @@ impl Run<'_> {
     /// Puts this attempt's read into an entry about to be saved as its conclusion (never called
     /// on a retry: the read that retries is repeated, so it must not count).
     fn note_read(&self, entry: &mut LedgerEntry) {
+        // Concluded: a retained read has served its retry (or this attempt read afresh).
+        entry.retained_read = None;
         if let Some(read) = self.read {
             entry.read_at = entry.read_at.max(Some(read.at));
             entry.seen_modified = entry.seen_modified.max(read.modified);

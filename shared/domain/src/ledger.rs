@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ConnectionId, RecordKey, RecordKind};
+use crate::order::WebOrder;
 
 /// A BigCommerce order in a connection.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -106,7 +107,22 @@ pub struct LedgerEntry {
     /// [`LedgerEntry::has_seen`] and the worker's cheap skip of repeats compare against this.
     #[serde(default)]
     pub read_at: Option<DateTime<Utc>>,
+    /// The latest BigCommerce read of an attempt that went back to the queue after it (a Plex
+    /// fault, say), kept until an attempt concludes: see [`RetainedRead`].
+    #[serde(default)]
+    pub retained_read: Option<RetainedRead>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A BigCommerce read whose attempt was retried after it: when it was sent (our clock) and the
+/// order it returned. A retry of a message that arrived before it writes this state instead of
+/// reading the order again (the read was sent after the change the message announces); a later
+/// change has a message of its own, which arrives after the read, waits behind the retry in the
+/// order's message group, and is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetainedRead {
+    pub at: DateTime<Utc>,
+    pub order: WebOrder,
 }
 
 /// BigCommerce's `date_modified` has whole seconds: a change stamped `D` happened before `D` plus
@@ -126,6 +142,7 @@ impl LedgerEntry {
             held: false,
             seen_modified: None,
             read_at: None,
+            retained_read: None,
             updated_at: now,
         }
     }

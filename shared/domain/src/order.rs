@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 pub const NOT_AN_ORDER_STATUSES: &[u32] = &[0, 4, 5, 6];
 
 /// A BigCommerce order with everything the sales order needs, already fetched in full.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebOrder {
     pub id: u64,
     pub status_id: u32,
@@ -35,6 +35,10 @@ pub struct WebOrder {
     pub customer_message: Option<String>,
 }
 
+/// The version of [`WebOrder::content_hash`]'s input layout, hashed first: a new layout gets a new
+/// number, so no hash of one layout can equal a hash of another.
+const CONTENT_HASH_FORM: u32 = 2;
+
 impl WebOrder {
     /// Whether this is a real order (and not, say, an abandoned checkout).
     pub fn is_real_order(&self) -> bool {
@@ -48,21 +52,34 @@ impl WebOrder {
     /// A hash of what a Plex sales order is made from (lines, quantities, prices, ship-to,
     /// status), not of timestamps: two fetches of an unchanged order hash alike, so a replayed or
     /// duplicated event finds nothing to do.
+    ///
+    /// It is a stored form (the ledger's `version_hash`), pinned by a golden test. Every field is
+    /// framed: numbers at a fixed width, text and lists after their length, so two different
+    /// orders never feed the same bytes (a SKU `AB` of quantity 12 is not `AB1` of quantity 2).
+    /// Changing the form makes every committed order look changed once, on its next read: the
+    /// worker then finds no change to write to Plex and commits the new hash.
     pub fn content_hash(&self) -> String {
+        fn text(hasher: &mut Sha256, value: &[u8]) {
+            hasher.update((value.len() as u64).to_be_bytes());
+            hasher.update(value);
+        }
         let mut hasher = Sha256::new();
+        hasher.update(CONTENT_HASH_FORM.to_be_bytes());
         hasher.update(self.status_id.to_be_bytes());
         hasher.update(self.customer_id.to_be_bytes());
-        hasher.update(self.currency_code.as_bytes());
+        text(&mut hasher, self.currency_code.as_bytes());
+        hasher.update((self.lines.len() as u64).to_be_bytes());
         for line in &self.lines {
             hasher.update(line.line_id.to_be_bytes());
-            hasher.update(line.sku.as_bytes());
-            hasher.update(line.quantity.normalize().to_string().as_bytes());
-            hasher.update(line.unit_price.normalize().to_string().as_bytes());
+            text(&mut hasher, line.sku.as_bytes());
+            text(&mut hasher, line.quantity.normalize().to_string().as_bytes());
+            text(&mut hasher, line.unit_price.normalize().to_string().as_bytes());
             hasher.update(line.address_id.unwrap_or_default().to_be_bytes());
         }
+        hasher.update((self.shipping.len() as u64).to_be_bytes());
         for address in &self.shipping {
             hasher.update(address.id.to_be_bytes());
-            hasher.update(serde_json::to_vec(&address.address).unwrap_or_default());
+            text(&mut hasher, &serde_json::to_vec(&address.address).unwrap_or_default());
         }
         hex::encode(&hasher.finalize()[..16])
     }
@@ -93,7 +110,7 @@ pub struct ShippingAddress {
 }
 
 /// One order line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebOrderLine {
     /// BigCommerce's order product id (stable across updates of the same order).
     pub line_id: u64,
@@ -185,6 +202,33 @@ mod tests {
         assert_eq!(a.content_hash(), b.content_hash());
         b.lines[0].quantity = Decimal::from(11);
         assert_ne!(a.content_hash(), b.content_hash());
+    }
+
+    #[test]
+    fn the_content_hash_keeps_its_stored_form() {
+        // The ledger holds this value for every committed order: a change here makes each of them
+        // look changed once, so it must be deliberate (see `WebOrder::content_hash`).
+        assert_eq!(order().content_hash(), "0de2953aa621ec34e77e4903e45de45f");
+    }
+
+    #[test]
+    fn fields_that_run_into_each_other_do_not_hash_alike() {
+        // SKU "AB" of quantity 12 and SKU "AB1" of quantity 2 are the same bytes unframed
+        let mut a = order();
+        a.lines[0].sku = "AB".into();
+        a.lines[0].quantity = Decimal::from(12);
+        let mut b = order();
+        b.lines[0].sku = "AB1".into();
+        b.lines[0].quantity = Decimal::from(2);
+        assert_ne!(a.content_hash(), b.content_hash());
+        // and a line's price running into the next line's SKU
+        let mut c = order();
+        c.lines[0].unit_price = Decimal::from(45);
+        c.lines.push(WebOrderLine { sku: "7X".into(), ..c.lines[0].clone() });
+        let mut d = order();
+        d.lines[0].unit_price = Decimal::from(457);
+        d.lines.push(WebOrderLine { sku: "X".into(), ..d.lines[0].clone() });
+        assert_ne!(c.content_hash(), d.content_hash());
     }
 }
 

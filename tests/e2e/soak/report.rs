@@ -68,13 +68,7 @@ pub struct SoakRow {
 }
 
 fn row(figure: impl Into<String>, value: impl Into<String>, unit: &str, goal: &str, met: Option<bool>) -> SoakRow {
-    SoakRow {
-        figure: figure.into(),
-        value: value.into(),
-        unit: unit.to_owned(),
-        goal: goal.to_owned(),
-        met,
-    }
+    SoakRow { figure: figure.into(), value: value.into(), unit: unit.to_owned(), goal: goal.to_owned(), met }
 }
 
 impl SoakReport {

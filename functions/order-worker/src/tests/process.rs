@@ -778,6 +778,51 @@ async fn a_sweep_message_is_read_at_once() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_retry_after_a_plex_fault_writes_what_its_first_attempt_read_without_reading_again() {
+    // GIVEN an attempt at t0 + 1 min that read the order and then failed at Plex transiently
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    world.plex.fail_next(PlexCall::Create, 1, api_error(ErrorClass::Transient, "Plex 503 on POST /sales/v1/orders"));
+    let message = created(1042);
+    let failed = world.process_as("req-1", &message, t0() + Duration::minutes(1)).await;
+    assert!(failed.is_retry(), "{failed:?}");
+    assert_eq!(world.web.calls(), 1);
+
+    // WHEN the queue delivers the message again
+    let retried = world.worker.for_invocation("req-2").process(&message, 2, t0() + Duration::minutes(2)).await;
+
+    // THEN it writes the state that read saw, without a second BigCommerce read, and the entry
+    // records that read as its last one
+    assert_eq!(retried, Disposition::Done(Outcome::Ok));
+    assert_eq!(world.web.calls(), 1);
+    assert_eq!(world.plex.orders()[0].lines[0].line.quantity, Decimal::from(10));
+    let entry = world.entry(1042).await;
+    assert_eq!(entry.retained_read, None);
+    assert!(entry.read_at.is_some_and(|at| at < t0() + Duration::minutes(2)), "{:?}", entry.read_at);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_that_arrived_after_a_retried_read_reads_the_order_again() {
+    // GIVEN an attempt at t0 + 1 min that read quantity 10 and then failed at Plex transiently,
+    // and a change to 12 whose message arrived after that read
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    world.plex.fail_next(PlexCall::Create, 1, api_error(ErrorClass::Transient, "Plex 503 on POST /sales/v1/orders"));
+    let failed = world.process_as("req-1", &created(1042), t0() + Duration::minutes(1)).await;
+    assert!(failed.is_retry(), "{failed:?}");
+    world.web.put(web_order(1042, &[(BOLT, 12, "0.45")]));
+    let later = arrived(1042, MessageSource::Webhook, t0() + Duration::minutes(1) + Duration::seconds(5));
+
+    // WHEN that message is processed
+    let disposition = world.process_as("req-2", &later, t0() + Duration::minutes(2)).await;
+
+    // THEN it reads the order again and Plex gets 12
+    assert_eq!(disposition, Disposition::Done(Outcome::Ok));
+    assert_eq!(world.web.calls(), 2);
+    assert_eq!(world.plex.orders()[0].lines[0].line.quantity, Decimal::from(12));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_read_whose_attempt_retried_does_not_make_an_earlier_message_a_repeat() {
     // GIVEN an attempt at t0 + 1 min that read the order and then failed at Plex transiently
     let world = World::new().await;
