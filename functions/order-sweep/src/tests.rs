@@ -104,12 +104,18 @@ impl World {
 
     /// Places order `id` with one line per SKU and lets the worker process its webhook at `at`.
     async fn place(&self, id: u64, skus: &[&str], at: DateTime<Utc>) -> Disposition {
+        self.place_from(MessageSource::Webhook, id, skus, at).await
+    }
+
+    /// [`World::place`], the message from `source`. A replay reads at once; a webhook's read
+    /// waits out the second its message arrived in.
+    async fn place_from(&self, source: MessageSource, id: u64, skus: &[&str], at: DateTime<Utc>) -> Disposition {
         self.web.put(web_order(id, skus));
         let message = OrderMessage {
             order: OrderRef::new(acme(), id),
             scope: "store/order/created".into(),
             delivery: format!("created-{id}"),
-            source: MessageSource::Webhook,
+            source,
             received_at: at,
         };
         self.worker.for_invocation("req-webhook").process(&message, 1, at).await
@@ -629,13 +635,14 @@ async fn an_order_whose_webhook_was_queued_but_not_yet_read_is_not_queued_by_two
 #[tokio::test]
 async fn the_missed_webhooks_alert_names_only_orders_no_message_was_queued_for() {
     // GIVEN three orders changed at t0: 81 with no webhook at all; 82 whose webhook is queued but
-    // unread; 83 whose webhook was read within the same second of its change
+    // unread; 83 whose webhook was queued and then read within the same second of its change (by
+    // a replay, which reads at once)
     let world = World::new(with_lookback(Duration::hours(24))).await;
     world.web.put(listed(81, 11, t0()));
     world.web.put(listed(82, 11, t0()));
     mark_queued(&world, 82, t0() + Duration::milliseconds(100)).await;
     mark_queued(&world, 83, t0() + Duration::milliseconds(100)).await;
-    world.place(83, &[BOLT], t0() + Duration::milliseconds(200)).await;
+    world.place_from(MessageSource::Replay, 83, &[BOLT], t0() + Duration::milliseconds(200)).await;
 
     // WHEN the sweep runs
     let swept = world.sweep_at(t0() + Duration::minutes(3)).await;
@@ -653,11 +660,13 @@ async fn the_missed_webhooks_alert_names_only_orders_no_message_was_queued_for()
 
 #[tokio::test]
 async fn a_second_change_in_the_second_the_worker_read_is_queued_once_and_written() {
-    // GIVEN order 91 changed at t0.0, its webhook queued at t0.2 and read by the worker at t0.3;
-    // then changed again at t0.8 (the same `date_modified`, whole seconds) and that webhook lost
+    // GIVEN order 91 changed at t0.0, queued at t0.2 and read by the worker at t0.3 (a replay,
+    // which reads at once); then changed again at t0.8 (the same `date_modified`, whole seconds)
+    // and that webhook lost
     let world = World::new(with_lookback(Duration::hours(24))).await;
     mark_queued(&world, 91, t0() + Duration::milliseconds(200)).await;
-    assert_eq!(world.place(91, &[BOLT], t0() + Duration::milliseconds(300)).await, Disposition::Done(Outcome::Ok));
+    let read = world.place_from(MessageSource::Replay, 91, &[BOLT], t0() + Duration::milliseconds(300)).await;
+    assert_eq!(read, Disposition::Done(Outcome::Ok));
     let mut changed = web_order(91, &[BOLT]);
     changed.lines[0].quantity = 5.into();
     world.web.put(changed);
@@ -684,4 +693,20 @@ async fn a_second_change_in_the_second_the_worker_read_is_queued_once_and_writte
     let third = world.sweep_at(t0() + Duration::minutes(9)).await;
     assert_eq!((third.requeued, third.recovered), (vec![], vec![]));
     assert_eq!(queued_ids(&world), vec![91]);
+}
+
+#[tokio::test]
+async fn an_order_its_webhook_brought_is_not_read_again_by_the_sweep() {
+    // GIVEN order 95 changed at t0.0, its webhook queued at t0.2 and processed at once: the
+    // worker's read waits out that second
+    let world = World::new(with_lookback(Duration::hours(24))).await;
+    mark_queued(&world, 95, t0() + Duration::milliseconds(200)).await;
+    assert_eq!(world.place(95, &[BOLT], t0() + Duration::milliseconds(200)).await, Disposition::Done(Outcome::Ok));
+
+    // WHEN the sweep runs
+    let swept = world.sweep_at(t0() + Duration::minutes(3)).await;
+
+    // THEN it leaves the order alone: that one read has seen every change stamped t0
+    assert_eq!((swept.requeued, swept.recovered), (vec![], vec![]));
+    assert!(world.queue.messages().is_empty(), "{:?}", queued_ids(&world));
 }
