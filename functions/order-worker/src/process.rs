@@ -31,7 +31,6 @@
 //! permanent one is audited, alerted once per cause and acknowledged.
 
 use std::sync::Arc;
-use tokio::time::Instant;
 
 use chrono::{DateTime, Utc};
 use domain::alert::{Alert, AlertOutcome};
@@ -44,6 +43,7 @@ use domain::order::{CommittedOrder, DraftChanges, MappingGap, PlexOrderRef, Sale
 use domain::ports::{ApiError, SalesOrderSink};
 use domain::{ErrorClass, PortError, RecordKey, System};
 use serde_json::json;
+use tokio::time::Instant;
 
 use crate::error::StepError;
 use crate::{Disposition, Worker, causes, resolve};
