@@ -15,6 +15,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 FN    ?=
 EVENT ?=
+# The Lambda functions (`infra/template.yaml`), built by `make build`.
+FUNCTION_PACKAGES := webhook-receiver order-worker order-sweep webhook-health
 # `make bench BENCH_ARGS=--quick`: every scenario with small numbers, in seconds.
 BENCH_ARGS ?=
 # `make soak SOAK_SEED=N` reruns a seed; `SOAK_ARGS='--small'` is the run of `make test`,
@@ -70,7 +72,9 @@ fmt: ## Format the code.
 	$(CARGO) fmt --all
 
 build: setup ## Release build of every function for Lambda (arm64).
-	$(VENV)/bin/cargo-lambda lambda build --release --arm64
+	# Only the function packages: building the bench or the e2e library beside them would unify
+	# features and compile the ports' test fakes into the Lambda binaries.
+	$(VENV)/bin/cargo-lambda lambda build --release --arm64 $(FUNCTION_PACKAGES:%=-p %)
 
 deploy: build $(VENV)/.sam-installed ## Deploy with SAM (guided the first time, which writes infra/samconfig.toml).
 	cd infra && if [ -f samconfig.toml ]; then sam deploy; else sam deploy --guided; fi

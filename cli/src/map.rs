@@ -110,9 +110,7 @@ pub async fn map(deps: &Deps, connection: &ConnectionId, mapping: &Mapping, acto
                 .await
                 .context("looking the part up in Plex")?
                 .with_context(|| format!("Plex has no part numbered {part_number:?}"))?;
-            order_worker::remember_part(deps.id_map.as_ref(), connection, sku, &part)
-                .await
-                .context("storing the mapping")?;
+            orders::remember_part(deps.id_map.as_ref(), connection, sku, &part).await.context("storing the mapping")?;
             let what = format!("SKU {sku:?} is Plex part {} (id {})", part.number, part.id);
             (what, MappingGap::UnknownSku { sku: sku.clone() })
         }
@@ -123,7 +121,7 @@ pub async fn map(deps: &Deps, connection: &ConnectionId, mapping: &Mapping, acto
                 .await
                 .context("looking the customer up in Plex")?
                 .with_context(|| format!("Plex has no customer with code {plex_customer_code:?}"))?;
-            let (namespace, source_id) = order_worker::customer_map_key(key);
+            let (namespace, source_id) = domain::id_map::customer_map_key(key);
             deps.id_map.put(connection, namespace, &source_id, &customer_id).await.context("storing the mapping")?;
             let what =
                 format!("{} {:?} is Plex customer {plex_customer_code} (id {customer_id})", key.field(), key.value());

@@ -128,7 +128,7 @@ async fn millwright_map_maps_an_unknown_shoppers_email_to_a_plex_customer() {
         .world
         .deps
         .id_map
-        .get(&flow.world.connection, order_worker::namespaces::CUSTOMER_EMAIL, "robin.buyer@fitter-works.example")
+        .get(&flow.world.connection, domain::id_map::namespaces::CUSTOMER_EMAIL, "robin.buyer@fitter-works.example")
         .await
         .unwrap()
         .expect("the mapping, under the e-mail as the worker looks it up");

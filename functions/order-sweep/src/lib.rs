@@ -6,7 +6,7 @@
 //! runtime), and right after an operator maps a value (`millwright map`), the sweep:
 //! 1. lists each connection's holds;
 //! 2. checks each *distinct* gap once, longest-waiting first, with the worker's own look-ups
-//!    ([`order_worker::recheck_gap`]: id map first, then Plex; what Plex has is cached, so the
+//!    ([`orders::recheck_gap`]: id map first, then Plex; what Plex has is cached, so the
 //!    released order maps without a call), at most [`Settings::max_lookups`] Plex calls per
 //!    connection and run, because the sweep spends the same Plex budget as the workers;
 //! 3. queues again (`MessageSource::Sweep`) every order whose gaps are all filled, audits it as

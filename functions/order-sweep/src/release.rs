@@ -82,7 +82,7 @@ impl Sweep {
                 },
             };
             report.gaps_checked += 1;
-            let checked = order_worker::recheck_gap(
+            let checked = orders::recheck_gap(
                 self.ports.id_map.as_ref(),
                 sink.as_ref(),
                 &profile.id,

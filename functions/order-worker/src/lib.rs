@@ -6,10 +6,9 @@
 //!   retry), and [`run_lambda`], the Lambda wiring `main.rs` calls.
 //! - `process`: one message, start to finish: profile, ledger lease, fetch, status filter, duplicate
 //!   and stale checks, mapping, the Plex write, the commit. Every step is an audit event.
-//! - `resolve`: customer and part look-ups through the id map, so a warm cache costs no API call;
-//!   [`recheck_gap`] runs the same look-ups for the order sweep, which releases held orders.
+//! - the look-ups (customer and parts through the id map, so a warm cache costs no API call) are
+//!   the `orders` crate's, shared with the order sweep and the CLI.
 //! - `batch`: an SQS batch: FIFO order inside a message group, partial batch failures.
-//! - `error`: the failures of a look-up step ([`StepError`]).
 //! - `causes`: alert causes that name why orders failed, not which order, so one e-mail covers
 //!   every order that failed the same way inside the alert window.
 //!
@@ -27,15 +26,10 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 mod batch;
 mod causes;
-mod error;
 mod process;
-mod resolve;
 
 #[cfg(test)]
 mod tests;
-
-pub use error::StepError;
-pub use resolve::{customer_map_key, namespaces, recheck_gap, remember_part};
 
 /// The ports the worker uses; production builds them once per container (`runtime::Deps`).
 #[derive(Clone)]

@@ -45,8 +45,9 @@ use domain::{ErrorClass, PortError, RecordKey, System};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::error::StepError;
-use crate::{Disposition, Worker, causes, resolve};
+use orders::StepError;
+
+use crate::{Disposition, Worker, causes};
 
 /// How much earlier than the last concluded BigCommerce read a message must have arrived to be
 /// taken for a repeat of what that read saw: `received_at` (the receiver's or sweep's clock) and
@@ -350,7 +351,7 @@ impl Run<'_> {
         order: &WebOrder,
         sink: &dyn SalesOrderSink,
     ) -> Result<Result<SalesOrderDraft, Vec<MappingGap>>, StepError> {
-        let resolved = resolve::resolve(
+        let resolved = orders::resolve(
             self.worker.ports.id_map.as_ref(),
             sink,
             &profile.id,

@@ -26,6 +26,7 @@ pub mod connection;
 pub mod error;
 pub mod hold;
 pub mod hooks;
+pub mod id_map;
 pub mod ids;
 pub mod ledger;
 pub mod message;

@@ -1,8 +1,9 @@
 //! Ports: the capabilities the functions need from the outside world, as small traits.
 //!
 //! Production adapters live in `shared/aws` (DynamoDB, SQS, Secrets Manager, SNS) and the client
-//! crates; the in-memory fakes in [`crate::ports::memory`] (storage, queue, alerts) and
-//! [`crate::ports::fakes`] (the BigCommerce and Plex order APIs) back handler tests. Every trait takes and
+//! crates; the in-memory fakes in `ports::memory` (storage, queue, alerts) and `ports::fakes` (the
+//! BigCommerce and Plex order APIs) back handler tests, compiled only for tests and with the
+//! `fakes` feature, which only tests and the bench enable. Every trait takes and
 //! returns domain types, never SDK outputs, and every method documents what its errors mean.
 
 use std::sync::Arc;
@@ -25,7 +26,9 @@ use crate::order::{
     CustomerKey, NewCustomer, OrderChange, PartRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder,
 };
 
+#[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
+#[cfg(any(test, feature = "fakes"))]
 pub mod memory;
 
 /// The audit trail. Appends never overwrite: two events at the same instant are both kept.

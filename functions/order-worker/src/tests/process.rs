@@ -457,7 +457,7 @@ async fn a_plex_rejection_fails_the_order_naming_the_field_and_alerts() {
     // GIVEN shoppers are matched by id, and shopper 7 is mapped to a Plex customer that does not exist
     let world =
         World::with_settings(|orders| orders.customer_match = domain::connection::CustomerMatch::CustomerId).await;
-    world.id_map.put(&acme(), crate::namespaces::CUSTOMER, "7", "c-gone").await.unwrap();
+    world.id_map.put(&acme(), domain::id_map::namespaces::CUSTOMER, "7", "c-gone").await.unwrap();
     world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
 
     let disposition = world.process(&created(1042)).await;
@@ -480,8 +480,8 @@ async fn orders_refused_for_the_same_reason_send_one_alert_and_the_later_ones_ar
     // orders for the same field with a different id in each message
     let world =
         World::with_settings(|orders| orders.customer_match = domain::connection::CustomerMatch::CustomerId).await;
-    world.id_map.put(&acme(), crate::namespaces::CUSTOMER, "7", "c-gone").await.unwrap();
-    world.id_map.put(&acme(), crate::namespaces::CUSTOMER, "8", "c-lost").await.unwrap();
+    world.id_map.put(&acme(), domain::id_map::namespaces::CUSTOMER, "7", "c-gone").await.unwrap();
+    world.id_map.put(&acme(), domain::id_map::namespaces::CUSTOMER, "8", "c-lost").await.unwrap();
     world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
     let mut second = web_order(1043, &[(BOLT, 10, "0.45")]);
     second.customer_id = 8;

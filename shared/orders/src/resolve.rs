@@ -10,37 +10,20 @@ use std::collections::{BTreeSet, HashMap};
 
 use domain::ConnectionId;
 use domain::connection::OrderSettings;
+use domain::id_map::{customer_map_key, namespaces};
 use domain::order::{CustomerKey, GapRecheck, MappingGap, NewCustomer, PartRef, WebOrder};
 use domain::ports::{IdMap, SalesOrderSink};
 
 use crate::error::StepError;
 
-/// The id-map namespaces the worker reads and fills.
-pub mod namespaces {
-    /// BigCommerce customer id → Plex customer id. Filled by an operator (`customer_match =
-    /// customer_id`); the worker only reads it.
-    pub const CUSTOMER: &str = "customer";
-    /// Guest customer code → Plex customer id.
-    pub const CUSTOMER_GUEST: &str = "customer:guest";
-    /// Billing e-mail, lower-cased → Plex customer id.
-    pub const CUSTOMER_EMAIL: &str = "customer:email";
-    /// Billing company name → Plex customer id.
-    pub const CUSTOMER_COMPANY: &str = "customer:company";
-    /// SKU → Plex part id. The stock flow reads the same namespace, so the value stays a bare id.
-    pub const SKU: &str = "sku";
-    /// SKU → Plex part number, the second half of a [`domain::order::PartRef`]; an entry in `sku`
-    /// without one here counts as a miss.
-    pub const SKU_PART_NUMBER: &str = "sku:part-number";
-}
-
 /// What the look-ups found: the customer (or the gap that prevents one) and every SKU that has a part.
-pub(crate) struct Resolved {
+pub struct Resolved {
     pub customer: Result<String, MappingGap>,
     pub parts: HashMap<String, PartRef>,
 }
 
 /// Resolves the order's customer and distinct SKUs; `plex_calls` counts the API calls made.
-pub(crate) async fn resolve(
+pub async fn resolve(
     id_map: &dyn IdMap,
     sink: &dyn SalesOrderSink,
     connection: &ConnectionId,
@@ -173,17 +156,6 @@ async fn part(
         remember_part(id_map, connection, sku, part).await.map_err(StepError::port("caching the Plex part"))?;
     }
     Ok(found)
-}
-
-/// Where the id map keeps the Plex customer a key finds: its namespace and source id (e-mails
-/// lower-cased, as Plex compares them).
-pub fn customer_map_key(key: &CustomerKey) -> (&'static str, String) {
-    match key {
-        CustomerKey::BigCommerceId(id) => (namespaces::CUSTOMER, id.to_string()),
-        CustomerKey::GuestCode(code) => (namespaces::CUSTOMER_GUEST, code.clone()),
-        CustomerKey::Email(email) => (namespaces::CUSTOMER_EMAIL, email.to_lowercase()),
-        CustomerKey::Company(name) => (namespaces::CUSTOMER_COMPANY, name.clone()),
-    }
 }
 
 /// Maps `sku` to the Plex part in the id map, as a look-up that found it does (an operator's
