@@ -139,7 +139,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Table> {
     eprintln!("webhook verify+enqueue through moto ({} deliveries) ...", options.through_moto);
     let connection = format!("bench-rx-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     env.install_connection(&connection, None).await?;
-    let queue_url = env.create_queue(&format!("{connection}-orders.fifo")).await?;
+    let queue_url = env.create_queue(&connection).await?;
     let moto = receiver::through_moto(&env, &connection, &queue_url, options.through_moto).await;
     env.delete_queue(&queue_url).await;
     table.push(latency_row("webhook verify+enqueue, through moto (DynamoDB + SQS), p50 / p99", &moto?, 99.0));

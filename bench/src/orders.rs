@@ -67,7 +67,7 @@ pub async fn webhook_to_plex(
     let doubles = Doubles::start(1.0).await?;
     let connection_id = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let profile = env.install_connection(&connection_id, Some(&doubles)).await?;
-    let queue_url = env.create_queue(&format!("{connection_id}-orders.fifo")).await?;
+    let queue_url = env.create_queue(&connection_id).await?;
     let result = run(env, &doubles, &profile.id, &queue_url, orders, lines, deadline).await;
     env.delete_queue(&queue_url).await;
     doubles.shutdown().await;

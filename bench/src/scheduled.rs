@@ -115,7 +115,7 @@ pub async fn held_order_release(
     let setup = async {
         doubles.set_rate_limits(Limit::BIGCOMMERCE, RELEASE_PLEX_LIMIT).await?;
         let profile = env.install_connection(&connection_id, Some(&doubles)).await?;
-        let queue_url = env.create_queue(&format!("{connection_id}-orders.fifo")).await?;
+        let queue_url = env.create_queue(&connection_id).await?;
         Ok::<_, anyhow::Error>((profile, queue_url))
     }
     .await;

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use aws_sdk_sqs::types::QueueAttributeName;
-use domain::{ConnectionProfile, System};
+use domain::ConnectionProfile;
+use millwright_aws::provision::{ProvisionOptions, provision_order_queues};
 use runtime::{Config, Deps};
 use sandbox::{Sandbox, SandboxConfig, demo};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 /// The Plex customer the bench's guest orders are booked to (a `guest_customer_code`).
@@ -50,38 +50,37 @@ impl Env {
     /// deployment's defaults without) and books guest orders to [`GUEST_CUSTOMER_CODE`]; its
     /// secrets are the demo's.
     pub async fn install_connection(&self, id: &str, doubles: Option<&Doubles>) -> anyhow::Result<ConnectionProfile> {
-        let mut profile = demo::connection_profile(id, doubles.map(|doubles| &doubles.sandbox));
-        profile["orders"] = json!({ "guest_customer_code": GUEST_CUSTOMER_CODE });
-        let profile: ConnectionProfile = serde_json::from_value(profile).context("the bench's connection profile")?;
-        let mut secrets = Vec::new();
-        for (system, document) in demo::connection_secrets() {
-            let system: System = serde_json::from_value(json!(system)).context("a system name")?;
-            secrets.push((system, SecretString::from(document.to_string())));
-        }
-        self.deps.install_connection(&profile, &secrets).await.context("storing the bench's connection in moto")?;
-        Ok(profile)
+        let sandbox = doubles.map(|doubles| &doubles.sandbox);
+        local_runtime::install_demo_connection(&self.deps, id, sandbox, |profile| {
+            profile["orders"] = json!({ "guest_customer_code": GUEST_CUSTOMER_CODE });
+        })
+        .await
+        .context("storing the bench's connection in moto")
     }
 
-    /// A FIFO queue of the bench's own, with the template's attributes, so neither the local
-    /// runtime's poller nor anything else takes the bench's messages. Returns its URL.
+    /// An order queue of the bench's own and its dead-letter queue, `{name}-orders.fifo` and
+    /// `{name}-orders-dlq.fifo`, as the template makes them, so neither the local runtime's poller
+    /// nor anything else takes the bench's messages. Returns the order queue's URL.
     pub async fn create_queue(&self, name: &str) -> anyhow::Result<String> {
-        let created = self
-            .sqs
-            .create_queue()
-            .queue_name(name)
-            .attributes(QueueAttributeName::FifoQueue, "true")
-            .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
-            .attributes(QueueAttributeName::VisibilityTimeout, "180")
-            .send()
-            .await
-            .with_context(|| format!("creating queue {name} in moto"))?;
-        created.queue_url().map(str::to_owned).context("moto returned no queue URL")
+        let queues = provision_order_queues(
+            &self.sdk,
+            &format!("{name}-orders.fifo"),
+            &format!("{name}-orders-dlq.fifo"),
+            &ProvisionOptions::default(),
+        )
+        .await
+        .with_context(|| format!("creating queues {name}-orders(-dlq).fifo in moto"))?;
+        Ok(queues.queue_url)
     }
 
-    /// Best effort: the queue is moto state that would otherwise outlive the run.
+    /// Deletes an order queue [`Env::create_queue`] made and its dead-letter queue. Best effort:
+    /// the queues are moto state that would otherwise outlive the run.
     pub async fn delete_queue(&self, url: &str) {
-        if let Err(error) = self.sqs.delete_queue().queue_url(url).send().await {
-            eprintln!("note: could not delete queue {url}: {error}");
+        let dlq = url.strip_suffix("-orders.fifo").map(|stem| format!("{stem}-orders-dlq.fifo"));
+        for url in std::iter::once(url.to_owned()).chain(dlq) {
+            if let Err(error) = self.sqs.delete_queue().queue_url(&url).send().await {
+                eprintln!("note: could not delete queue {url}: {error}");
+            }
         }
     }
 

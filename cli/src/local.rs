@@ -18,11 +18,10 @@ use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use domain::{ConnectionProfile, System};
+use domain::ConnectionProfile;
 use local_runtime::{LocalRuntime, RuntimeOptions};
 use millwright_aws::provision::{ProvisionOptions, ResourceNames};
 use runtime::config::{self, Config};
-use secrecy::SecretString;
 use tokio::process::{Child, Command};
 
 /// The region the local world pretends to be in; moto accepts any.
@@ -82,7 +81,10 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
     ];
     let config = Config::from_lookup(|name| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()))?;
     let deps = runtime::Deps::from_sdk_config(&config, &sdk);
-    let profile = seed_demo_connection(&deps).await.context("seeding the demo connection")?;
+    // Base URLs from the deployment defaults, which the local world points at the sandbox.
+    let profile = local_runtime::install_demo_connection(&deps, sandbox::demo::CONNECTION_ID, None, |_| {})
+        .await
+        .context("seeding the demo connection")?;
     let functions = LocalRuntime::start(
         deps.clone(),
         &sdk,
@@ -153,21 +155,6 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
     sandbox.shutdown().await;
     std::fs::remove_file(&options.env_file).ok();
     Ok(ExitCode::SUCCESS)
-}
-
-/// The demo connection: its profile in the state table and its secrets in Secrets Manager, with the
-/// credentials the sandbox's demo seed accepts. Base URLs come from the deployment defaults, which
-/// the local world points at the sandbox.
-async fn seed_demo_connection(deps: &runtime::Deps) -> anyhow::Result<ConnectionProfile> {
-    let profile: ConnectionProfile =
-        serde_json::from_value(sandbox::demo::connection_profile(sandbox::demo::CONNECTION_ID, None))?;
-    let mut secrets = Vec::new();
-    for (system, document) in sandbox::demo::connection_secrets() {
-        let system: System = serde_json::from_value(serde_json::json!(system))?;
-        secrets.push((system, SecretString::from(document.to_string())));
-    }
-    deps.install_connection(&profile, &secrets).await?;
-    Ok(profile)
 }
 
 /// Subscribes the demo store's order events to the local receiver through the production

@@ -8,7 +8,8 @@
 //!   partial batch failures, the function timeout; visibility timeout and redrive are the queue's);
 //! - [`Timer`]: the EventBridge schedules of the order sweep and the webhook health check (moto
 //!   never fires schedules);
-//! - [`LocalRuntime`]: all of them, started from one `runtime::Deps` and stopped together.
+//! - [`LocalRuntime`]: all of them, started from one `runtime::Deps` and stopped together;
+//! - [`install_demo_connection`]: the demo connection, as `local up`, the tests and the bench store it.
 //!
 //! The functions are built from `Deps` with the same calls their `main`s make
 //! (`webhook_receiver::handle_http`, `order_worker::Ports::from_deps` + `Worker::for_invocation` +
@@ -17,6 +18,7 @@
 //! runs in Lambda. Further scheduled functions join as timers like [`SweepTimer`]: a task with a
 //! clone of the runtime's [`Shutdown`] that reports its counts from [`LocalRuntime::shutdown`].
 
+mod demo;
 mod poller;
 mod receiver;
 mod schedule;
@@ -28,6 +30,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::task::JoinHandle;
 
+pub use demo::install_demo_connection;
 pub use poller::{BatchOutcome, OrderPoller, PollerOptions, PollerStats};
 pub use receiver::serve_webhook_receiver;
 pub use schedule::{Schedule, ScheduledHandler, Timer, TimerStats};

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::QueueAttributeName;
 use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::ledger::{LedgerEntry, LedgerStatus};
-use domain::{ConnectionId, ConnectionProfile, OrderRef, System};
+use domain::{ConnectionId, ConnectionProfile, OrderRef};
 use local_runtime::{LocalRuntime, RuntimeOptions, RuntimeReport};
 use millwright_aws::SqsQueue;
+use millwright_aws::provision::{OrderQueues, ProvisionOptions, provision_order_queues};
 use millwright_http::{HttpSettings, RetryPolicy};
 use runtime::{Config, Deps};
 use sandbox::{Sandbox, SandboxConfig, demo};
@@ -54,17 +55,9 @@ impl World {
             .await
             .expect("the sandbox starts");
         let id = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-        let mut document = demo::connection_profile(&id, Some(&sandbox));
-        adjust_profile(&mut document);
-        let profile: ConnectionProfile = serde_json::from_value(document).expect("the demo profile parses");
-        let secrets: Vec<(System, SecretString)> = demo::connection_secrets()
-            .into_iter()
-            .map(|(system, document)| {
-                let system = serde_json::from_value(Value::from(system)).expect("a system name");
-                (system, SecretString::from(document.to_string()))
-            })
-            .collect();
-        deps.install_connection(&profile, &secrets).await.expect("the connection is stored in moto");
+        let profile = local_runtime::install_demo_connection(&deps, &id, Some(&sandbox), adjust_profile)
+            .await
+            .expect("the connection is stored in moto");
         World { deps, sandbox, connection: profile.id.clone(), profile, http: reqwest::Client::new() }
     }
 
@@ -185,8 +178,20 @@ impl OrderFlow {
     pub async fn start_with(mut world: World, options: FlowOptions) -> OrderFlow {
         let sdk = millwright_aws::config::sdk_config_from_env().await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let (queue_url, dlq_url) =
-            create_queues(&sqs, world.connection.as_str(), options.visibility_timeout, options.max_receive_count).await;
+        let queues = ProvisionOptions {
+            alert_email: None,
+            max_receive_count: options.max_receive_count,
+            visibility_timeout_seconds: i32::try_from(options.visibility_timeout.as_secs()).unwrap_or(i32::MAX),
+        };
+        let connection = world.connection.as_str();
+        let OrderQueues { queue_url, dlq_url } = provision_order_queues(
+            &sdk,
+            &format!("{connection}-orders.fifo"),
+            &format!("{connection}-orders-dlq.fifo"),
+            &queues,
+        )
+        .await
+        .expect("creating the test's order queues");
         // The whole deployment points at this test's queue: the receiver enqueues into it, the
         // poller reads it, replays go to it.
         world.deps.config.order_queue_url = queue_url.clone();
@@ -408,46 +413,6 @@ impl OrderFlow {
 /// `(stage, outcome)` of each event, for failure messages.
 pub fn summary(history: &[AuditEvent]) -> Vec<(Stage, Outcome, u32)> {
     history.iter().map(|event| (event.stage, event.outcome, event.attempt)).collect()
-}
-
-/// A FIFO order queue and its dead-letter queue with the template's attributes, except for the
-/// visibility timeout and receive count the test chooses.
-async fn create_queues(
-    sqs: &aws_sdk_sqs::Client,
-    name: &str,
-    visibility_timeout: Duration,
-    max_receive_count: i32,
-) -> (String, String) {
-    let dlq = sqs
-        .create_queue()
-        .queue_name(format!("{name}-orders-dlq.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .expect("creating the test's dead-letter queue");
-    let dlq_url = dlq.queue_url().expect("a queue URL").to_owned();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("the dead-letter queue's ARN")
-        .attributes
-        .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
-        .expect("a queue ARN");
-    let redrive = json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count });
-    let queue = sqs
-        .create_queue()
-        .queue_name(format!("{name}-orders.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
-        .attributes(QueueAttributeName::VisibilityTimeout, visibility_timeout.as_secs().to_string())
-        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-        .send()
-        .await
-        .expect("creating the test's order queue");
-    (queue.queue_url().expect("a queue URL").to_owned(), dlq_url)
 }
 
 /// An order in the BigCommerce double's seed format: the demo's registered customer (customer 7,

@@ -63,15 +63,16 @@ impl OwnQueue {
     async fn install(world: &mut World) -> OwnQueue {
         let sdk = millwright_aws::config::sdk_config_from_env().await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let created = sqs
-            .create_queue()
-            .queue_name(format!("{}-orders.fifo", world.connection))
-            .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
-            .attributes(aws_sdk_sqs::types::QueueAttributeName::ContentBasedDeduplication, "false")
-            .send()
-            .await
-            .expect("creating the test's FIFO queue in moto");
-        let url = created.queue_url().expect("a queue URL").to_owned();
+        let connection = &world.connection;
+        let url = millwright_aws::provision::provision_order_queues(
+            &sdk,
+            &format!("{connection}-orders.fifo"),
+            &format!("{connection}-orders-dlq.fifo"),
+            &millwright_aws::provision::ProvisionOptions::default(),
+        )
+        .await
+        .expect("creating the test's FIFO queue in moto")
+        .queue_url;
         world.deps.queue = Arc::new(SqsQueue::new(&sdk, &url));
         OwnQueue { sqs, url }
     }

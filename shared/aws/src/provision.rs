@@ -96,8 +96,8 @@ pub async fn provision(
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     create_table(&dynamodb, &names.audit_table, true).await?;
     create_table(&dynamodb, &names.state_table, false).await?;
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let (dlq_url, queue_url) = create_queues(&sqs, names, options).await?;
+    let OrderQueues { queue_url, dlq_url } =
+        provision_order_queues(sdk, &names.order_queue, &names.order_dlq, options).await?;
     let sns = aws_sdk_sns::Client::new(sdk);
     let topic_arn = create_topic(&sns, &names.alert_topic, options.alert_email.as_deref()).await?;
     Ok(Provisioned {
@@ -200,19 +200,31 @@ async fn enable_ttl(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<()
     Ok(())
 }
 
-/// The DLQ first (the order queue's redrive policy names its ARN), then the order queue.
-async fn create_queues(
-    client: &aws_sdk_sqs::Client,
-    names: &ResourceNames,
+/// The URLs of an order queue and its dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderQueues {
+    pub queue_url: String,
+    pub dlq_url: String,
+}
+
+/// An order queue named `queue` (a `.fifo` name) and its dead-letter queue `dlq` with the template's
+/// attributes and `options`' visibility timeout and receive count: what [`provision`] creates for a
+/// stack, for the tests and the bench that want queues of their own. The DLQ first (the order
+/// queue's redrive policy names its ARN), then the order queue. Idempotent, like [`provision`].
+pub async fn provision_order_queues(
+    sdk: &SdkConfig,
+    queue: &str,
+    dlq: &str,
     options: &ProvisionOptions,
-) -> Result<(String, String), PortError> {
+) -> Result<OrderQueues, PortError> {
+    let client = &aws_sdk_sqs::Client::new(sdk);
     let dlq_url = create_queue(
         client,
-        &names.order_dlq,
+        dlq,
         vec![(QueueAttributeName::MessageRetentionPeriod, DLQ_RETENTION_SECONDS.to_string())],
     )
     .await?;
-    let context = format!("reading the ARN of queue {}", names.order_dlq);
+    let context = format!("reading the ARN of queue {dlq}");
     let attributes = client
         .get_queue_attributes()
         .queue_url(&dlq_url)
@@ -230,7 +242,7 @@ async fn create_queues(
     });
     let queue_url = create_queue(
         client,
-        &names.order_queue,
+        queue,
         vec![
             (QueueAttributeName::ContentBasedDeduplication, "false".to_owned()),
             (QueueAttributeName::VisibilityTimeout, options.visibility_timeout_seconds.to_string()),
@@ -239,7 +251,7 @@ async fn create_queues(
         ],
     )
     .await?;
-    Ok((dlq_url, queue_url))
+    Ok(OrderQueues { queue_url, dlq_url })
 }
 
 /// A FIFO queue with `attributes`. When the queue exists with other attributes (an earlier run with
