@@ -1,6 +1,7 @@
 //! The operator commands of the `millwright` CLI that work on a deployment's records, as a library
 //! so the end-to-end tests run the code the binary runs:
 //!
+//! - [`connections`]: install, update, list and show connections (profile and credentials).
 //! - [`trace`]: one record's audit trail and, for an order, its ledger entry.
 //! - [`failures`]: what needs an operator, per connection, with the command that replays it.
 //! - [`replay`]: queue orders again (by id, by outcome, or from the dead-letter queue).
@@ -14,6 +15,7 @@
 //! they found or did (for tests), `lines` that format it, and `run` that does both and prints.
 
 pub mod backfill;
+pub mod connections;
 pub mod failures;
 pub mod map;
 pub mod replay;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use millwright_cli::{backfill, failures, map, replay, sweep, trace, webhooks};
+use millwright_cli::{backfill, connections, failures, map, replay, sweep, trace, webhooks};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Install and manage connections: add, update, list, show.
+    Connections(connections::ConnectionsArgs),
     /// Reach AWS, BigCommerce, Plex and monday for each connection and print pass or fail with the reason.
     Check {
         /// Only this connection (repeatable); all connections when omitted.
@@ -113,6 +115,7 @@ async fn main() -> ExitCode {
     runtime::telemetry::init_tracing("warn");
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Connections(args) => connections::run(args).await,
         Command::Check { connections } => check::run(&connections).await,
         Command::Trace(args) => trace::run(args).await,
         Command::Failures(args) => failures::run(args).await,

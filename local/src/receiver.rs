@@ -48,18 +48,21 @@ async fn receive_webhook(
     Path(connection_id): Path<String>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, LAMBDA_PAYLOAD_LIMIT).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request payload too large or unreadable").into_response();
-    };
-    let request = webhook_receiver::request_from_parts(parts, body.to_vec(), &connection_id);
     // A Lambda invocation runs to its end even when the caller hangs up (BigCommerce stops waiting
     // after its timeout), whereas axum drops a handler whose connection closed. Run it as a task of
-    // its own, so a sender that gives up cannot cut the receiver off between queueing the order
-    // and marking it queued.
-    let handling = tokio::spawn(async move { webhook_receiver::handle_http(&deps, request).await });
+    // its own, body read included, so a sender that gives up cannot cut the receiver off between
+    // queueing the order and marking it queued.
+    let handling = tokio::spawn(async move {
+        let (parts, body) = request.into_parts();
+        let Ok(body) = axum::body::to_bytes(body, LAMBDA_PAYLOAD_LIMIT).await else {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request payload too large or unreadable").into_response();
+        };
+        let request = webhook_receiver::request_from_parts(parts, body.to_vec(), &connection_id);
+        let response = webhook_receiver::handle_http(&deps, request).await;
+        response.map(|body| axum::body::Body::from(body.to_vec()))
+    });
     match handling.await {
-        Ok(response) => response.map(|body| axum::body::Body::from(body.to_vec())),
+        Ok(response) => response,
         Err(error) => {
             tracing::error!(error.message = %error, "the webhook receiver's invocation failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "the receiver failed").into_response()

@@ -10,6 +10,7 @@
 
 mod check;
 mod cli;
+mod connections;
 mod fault_soak;
 mod health;
 mod mapping;

@@ -222,10 +222,12 @@ async fn a_callback_whose_sender_hangs_up_before_the_answer_is_still_queued_mark
         body.len()
     );
 
-    // WHEN the whole callback is sent and the connection closed without reading the answer
+    // WHEN the whole callback is sent and, a moment later (the receiver is at work), the
+    // connection closed without reading the answer
     let mut stream = tokio::net::TcpStream::connect(&address).await.expect("the receiver listens");
     tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes()).await.expect("the request is sent");
     tokio::io::AsyncWriteExt::write_all(&mut stream, &body).await.expect("the body is sent");
+    tokio::time::sleep(Duration::from_millis(20)).await;
     drop(stream);
 
     // THEN the receiver still ran to its end, as a Lambda invocation does: the order is queued,
