@@ -1,5 +1,5 @@
-//! `millwright connections add|update|list|show`: a connection's profile in the state table and its
-//! credentials in Secrets Manager, without writing a DynamoDB item by hand.
+//! `millwright connections add|update|list|show|remove`: a connection's profile in the state table
+//! and its credentials in Secrets Manager, without writing a DynamoDB item by hand.
 //!
 //! `add` and `update` read the profile from a JSON file (the state table's own form, see
 //! `examples/connection.json`) and the credentials from another file or standard input, never from
@@ -12,17 +12,20 @@
 //! the state table, and unless `--no-check`, the connection is checked (`millwright check`) and its
 //! order hooks registered (`millwright webhooks --repair`), each result printed.
 //!
-//! `show` prints the profile and which credential fields are set, never a value.
+//! `show` prints the profile and which credential fields are set, never a value. `remove` deletes
+//! the connection's order hooks at BigCommerce and parks the connection (`parked_at`): nothing more
+//! is processed for it, its records and audit trail stay, and `add` installs it again.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::connection::{PlexAuthMode, WebhookAuth};
-use domain::{ConnectionId, ConnectionProfile, System};
+use domain::{ConnectionId, ConnectionProfile, ErrorClass, RecordKey, RecordKind, System};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[derive(Debug, Clone, clap::Parser)]
 pub struct ConnectionsArgs {
@@ -41,6 +44,12 @@ pub enum ConnectionsCommand {
     List,
     /// Print a connection's profile and which credential fields are set (never their values).
     Show {
+        /// The connection's id.
+        id: ConnectionId,
+    },
+    /// Delete the connection's order hooks at BigCommerce and park it: nothing more is processed
+    /// for it; its records and audit trail stay.
+    Remove {
         /// The connection's id.
         id: ConnectionId,
     },
@@ -287,6 +296,8 @@ pub async fn install(
         None => Vec::new(),
     };
     let existing = deps.connections.get(&profile.id).await.context("reading the state table")?;
+    // A removed (parked) connection is installed again by `add`.
+    let existing = existing.filter(|existing| !existing.is_parked());
     match (mode, existing) {
         (Install::Add, Some(_)) => {
             bail!("connection {} is already installed; `millwright connections update` replaces it", profile.id)
@@ -337,7 +348,8 @@ pub fn list_lines(profiles: &[ConnectionProfile]) -> Vec<String> {
         .map(|profile| {
             let name = profile.display_name.as_deref().unwrap_or("");
             let monday = if profile.monday.is_some() { ", monday" } else { "" };
-            format!("{:<24} {:<28} store {}{monday}", profile.id, name, profile.bigcommerce.store_hash)
+            let parked = profile.parked_at.map(|at| format!(" (removed {at})")).unwrap_or_default();
+            format!("{:<24} {:<28} store {}{monday}{parked}", profile.id, name, profile.bigcommerce.store_hash)
         })
         .collect()
 }
@@ -362,6 +374,74 @@ pub async fn show_lines(deps: &runtime::Deps, id: &ConnectionId) -> anyhow::Resu
     Ok(lines)
 }
 
+/// What `remove` did.
+#[derive(Debug)]
+pub struct Removed {
+    pub connection: ConnectionId,
+    /// The order hooks deleted at BigCommerce, by id.
+    pub hooks_deleted: Vec<u64>,
+    /// What could not be done (the connection is parked all the same; `remove` again retries).
+    pub problems: Vec<String>,
+}
+
+/// Deletes the connection's order hooks (those delivering to this connection's receiver route)
+/// and parks the connection, audited on `{connection}#run#connections`. Parked first, so that once
+/// it says so nothing more is processed, whatever the hooks' deletion finds.
+pub async fn remove(deps: &runtime::Deps, id: &ConnectionId, actor: &str) -> anyhow::Result<Removed> {
+    let mut profile = deps.connection(id).await?;
+    let now = chrono::Utc::now();
+    profile.parked_at = Some(profile.parked_at.unwrap_or(now));
+    deps.connections.put(&profile).await.context("parking the connection in the state table")?;
+    let mut removed = Removed { connection: id.clone(), hooks_deleted: Vec::new(), problems: Vec::new() };
+    let route = format!("{}{id}", domain::hooks::RECEIVER_ROUTE);
+    match deps.webhook_apis().webhooks(&profile).await {
+        Ok(registry) => match registry.hooks().await {
+            Ok(hooks) => {
+                let ours = hooks.into_iter().filter(|hook| {
+                    domain::hooks::ORDER_SCOPES.contains(&hook.scope.as_str()) && hook.destination.ends_with(&route)
+                });
+                for hook in ours {
+                    match registry.delete(hook.id).await {
+                        Ok(()) => removed.hooks_deleted.push(hook.id),
+                        Err(error) => {
+                            removed.problems.push(format!("deleting hook {} ({}): {error}", hook.id, hook.scope))
+                        }
+                    }
+                }
+            }
+            Err(error) => removed.problems.push(format!("listing the order hooks: {error}")),
+        },
+        Err(error) => removed.problems.push(format!("reaching BigCommerce: {error}")),
+    }
+    let outcome = if removed.problems.is_empty() { Outcome::Ok } else { Outcome::Retried };
+    let mut event = AuditEvent::new(
+        RecordKey::new(id.clone(), RecordKind::Run, "connections"),
+        now,
+        Stage::Checked,
+        outcome,
+        actor,
+    )
+    .with_message(format!("removed: parked, {} order hook(s) deleted", removed.hooks_deleted.len()))
+    .with_detail(json!({"hooks_deleted": removed.hooks_deleted, "problems": removed.problems}));
+    if !removed.problems.is_empty() {
+        event = event.with_error(ErrorClass::Transient, removed.problems.join("; "));
+    }
+    if let Err(error) = deps.audit.append(&event).await {
+        removed.problems.push(format!("the removal's audit event was not stored: {error}"));
+    }
+    Ok(removed)
+}
+
+pub fn remove_lines(removed: &Removed) -> Vec<String> {
+    let mut lines = vec![format!(
+        "connection {} parked: nothing more is processed for it; its records and audit trail stay",
+        removed.connection
+    )];
+    lines.extend(removed.hooks_deleted.iter().map(|id| format!("  deleted order hook {id}")));
+    lines.extend(removed.problems.iter().map(|problem| format!("  problem: {problem} (run remove again)")));
+    lines
+}
+
 pub async fn run(args: ConnectionsArgs) -> anyhow::Result<ExitCode> {
     let config = crate::config()?;
     let deps = runtime::Deps::build(&config).await;
@@ -376,6 +456,11 @@ pub async fn run(args: ConnectionsArgs) -> anyhow::Result<ExitCode> {
         ConnectionsCommand::Show { id } => {
             show_lines(&deps, &id).await?.iter().for_each(|line| println!("{line}"));
             Ok(ExitCode::SUCCESS)
+        }
+        ConnectionsCommand::Remove { id } => {
+            let removed = remove(&deps, &id, &crate::replay::actor()).await?;
+            remove_lines(&removed).iter().for_each(|line| println!("{line}"));
+            Ok(if removed.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
 }

@@ -77,6 +77,27 @@ async fn a_connection_added_to_an_empty_state_table_is_stored_checked_and_gets_i
     assert_eq!(stored.display_name.as_deref(), Some("Renamed Shop"));
     let secret = deps.secrets.get(&deps.secret_name(&stored.id, System::Plex)).await.expect("the Plex secret");
     assert!(!connections::secret_fields(&secret).is_empty(), "update without credentials keeps them");
+
+    // WHEN it is removed
+    let removed = connections::remove(&deps, &stored.id, "cli:test").await.expect("removed");
+
+    // THEN its two order hooks are deleted at BigCommerce and it is parked, its records kept
+    assert_eq!((removed.hooks_deleted.len(), removed.problems.clone()), (2, vec![]), "{removed:?}");
+    let registry = deps.webhook_apis().webhooks(&stored).await.expect("the hook registry");
+    let route = format!("/webhooks/bigcommerce/{}", stored.id);
+    let left: Vec<_> =
+        registry.hooks().await.expect("hooks").into_iter().filter(|hook| hook.destination.ends_with(&route)).collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(deps.connection(&stored.id).await.expect("kept").is_parked());
+    let listed = connections::list_lines(&deps.connections.list().await.expect("listing"));
+    assert!(listed[0].contains("(removed "), "{listed:?}");
+
+    // AND adding it again installs it again, hooks and all
+    let back = connections::install(&deps, Install::Add, &profile, Some(&credentials()), Some(&receiver), "cli:test")
+        .await
+        .expect("installed again");
+    assert!(back.passed() && !back.profile.is_parked(), "{:?}", connections::install_lines(&back, Install::Add));
+    assert_eq!(back.hooks.as_ref().expect("hooks")[0].repaired.len(), 2);
 }
 
 #[tokio::test]

@@ -158,7 +158,8 @@ impl Sweep {
     ) -> Result<Vec<ConnectionSweep>, domain::PortError> {
         let mut reports = Vec::new();
         for profile in self.ports.connections.list().await? {
-            if only.is_empty() || only.contains(&profile.id) {
+            // A removed connection's orders are not processed any more.
+            if !profile.is_parked() && (only.is_empty() || only.contains(&profile.id)) {
                 reports.push(self.sweep_connection(&profile, now).await);
             }
         }

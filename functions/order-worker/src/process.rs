@@ -194,6 +194,11 @@ impl Run<'_> {
             return self.connection_not_configured().await;
         };
         self.label = profile.display_name.clone().unwrap_or_else(|| profile.id.to_string());
+        if let Some(parked_at) = profile.parked_at {
+            let message = format!("connection removed at {parked_at}: the order is not processed");
+            self.record(self.event(Stage::Received, Outcome::Skipped).with_message(message)).await;
+            return Disposition::Done(Outcome::Skipped);
+        }
 
         let mut entry = match self.lease().await {
             Ok(entry) => entry,

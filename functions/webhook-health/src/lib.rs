@@ -121,7 +121,8 @@ impl HealthCheck {
     ) -> Result<Vec<ConnectionHooks>, PortError> {
         let mut reports = Vec::new();
         for profile in self.ports.connections.list().await? {
-            if only.is_empty() || only.contains(&profile.id) {
+            // A removed connection's hooks were deleted on purpose: never register them again.
+            if !profile.is_parked() && (only.is_empty() || only.contains(&profile.id)) {
                 reports.push(self.check(&profile, repair, now).await);
             }
         }

@@ -32,9 +32,13 @@ struct World {
 
 impl World {
     async fn new() -> World {
+        World::with(fakes::profile(acme(), OrderSettings::default())).await
+    }
+
+    async fn with(profile: domain::ConnectionProfile) -> World {
         let hooks = Arc::new(FakeHooks::default());
         let connections = Arc::new(InMemoryConnectionStore::default());
-        connections.put(&fakes::profile(acme(), OrderSettings::default())).await.unwrap();
+        connections.put(&profile).await.unwrap();
         let audit = Arc::new(InMemoryAuditLog::default());
         let alerts = Arc::new(RecordingAlerter::new(Duration::hours(1)));
         let ports = Ports {
@@ -237,4 +241,20 @@ async fn a_hook_sending_an_outdated_secret_is_refreshed_even_while_active() {
             .ends_with(&format!("sent an outdated authentication header; refreshed hook {created}"))
     );
     assert_eq!(world.alerts.sent()[0].cause, "hook-repaired:store/order/created");
+}
+
+#[tokio::test]
+async fn a_removed_connection_gets_no_hooks_again() {
+    // GIVEN a connection removed by an operator (parked), whose hooks were deleted
+    let mut parked = fakes::profile(acme(), OrderSettings::default());
+    parked.parked_at = Some(t0());
+    let world = World::with(parked).await;
+
+    // WHEN the health check runs
+    let reports = world.check.run_for(&[], t0()).await.unwrap();
+
+    // THEN it skips the connection: no call, nothing registered, nothing alerted
+    assert!(reports.is_empty(), "{reports:?}");
+    assert_eq!(world.hooks.calls(), 0);
+    assert!(world.alerts.sent().is_empty());
 }

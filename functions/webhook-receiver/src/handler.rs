@@ -191,6 +191,15 @@ pub async fn handle(ports: &Ports<'_>, delivery: &Delivery<'_>) -> Reply {
     if stub.producer != producer {
         return receipt.bad_request(format!("producer {} does not match this connection's store", stub.producer)).await;
     }
+    if let Some(parked_at) = profile.parked_at {
+        // Removed by an operator: acknowledged (so BigCommerce stops retrying) and dropped.
+        let event = receipt
+            .event(receipt.delivery_key(), Outcome::Skipped)
+            .with_message(format!("connection removed at {parked_at}: the webhook is not processed"))
+            .with_detail(json!({"stub": stub.to_detail()}));
+        receipt.audit(event).await;
+        return Reply::ok();
+    }
     if !stub.is_order_scope() {
         let key = match stub.order_id() {
             Ok(order_id) => OrderRef::new(receipt.connection.clone(), order_id).record_key(),

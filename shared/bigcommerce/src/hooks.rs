@@ -121,6 +121,11 @@ impl BigCommerceClient {
         one_hook(&reply, "updated hook")
     }
 
+    /// `DELETE /v3/hooks/{id}`: the hook stops delivering for good (a removed connection's).
+    pub async fn delete_hook(&self, id: u64) -> Result<(), Error> {
+        self.send_confidential(Method::DELETE, &format!("/v3/hooks/{id}"), Vec::new()).await.map(drop)
+    }
+
     /// `PUT /v3/hooks/{id}` with `{"is_active": active}`: how a deactivated hook is brought back.
     pub async fn set_hook_active(&self, id: u64, active: bool) -> Result<Hook, Error> {
         let body = json!({ "is_active": active }).to_string().into_bytes();

@@ -91,4 +91,8 @@ impl WebhookRegistry for OrderHooks {
         let hook = self.client.refresh_hook(id, &self.headers).await.map_err(api_error)?;
         Ok(self.state(hook))
     }
+
+    async fn delete(&self, id: u64) -> Result<(), ApiError> {
+        self.client.delete_hook(id).await.map_err(api_error)
+    }
 }

@@ -5,6 +5,7 @@
 //! falls back to the deployment's default (an environment variable read at start-up), so the real
 //! services, the sandbox or a spec-generated mock can stand behind any connection.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::ConnectionId;
@@ -22,6 +23,18 @@ pub struct ConnectionProfile {
     /// How web orders become Plex sales orders.
     #[serde(default)]
     pub orders: OrderSettings,
+    /// When the connection was removed (`millwright connections remove`): from then on nothing is
+    /// processed for it. The receiver acknowledges its webhooks and drops them, the order worker
+    /// acknowledges its messages without a call, and the scheduled functions skip it; its records
+    /// and audit trail stay, and `connections add` of the same id installs it again.
+    #[serde(default)]
+    pub parked_at: Option<DateTime<Utc>>,
+}
+
+impl ConnectionProfile {
+    pub fn is_parked(&self) -> bool {
+        self.parked_at.is_some()
+    }
 }
 
 /// How the order worker maps and writes a connection's web orders.

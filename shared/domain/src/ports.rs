@@ -188,6 +188,8 @@ pub trait WebhookRegistry: Send + Sync {
     async fn reactivate(&self, id: u64) -> Result<HookState, ApiError>;
     /// Gives hook `id` the connection's current authentication header and turns it on.
     async fn refresh(&self, id: u64) -> Result<HookState, ApiError>;
+    /// Deletes hook `id` (a removed connection's hooks).
+    async fn delete(&self, id: u64) -> Result<(), ApiError>;
 }
 
 /// Hands out each connection's [`WebhookRegistry`].

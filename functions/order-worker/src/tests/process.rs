@@ -842,3 +842,24 @@ async fn a_read_whose_attempt_retried_does_not_make_an_earlier_message_a_repeat(
     assert_eq!(later, Disposition::Done(Outcome::Ok));
     assert_eq!(world.plex.orders().len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_order_of_a_removed_connection_is_acknowledged_without_a_call() {
+    // GIVEN a connection removed by an operator (parked), and an order message still queued for it
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45")]));
+    let connections = world.worker.ports.connections.clone();
+    let mut parked = connections.get(&acme()).await.unwrap().unwrap();
+    parked.parked_at = Some(t0());
+    connections.put(&parked).await.unwrap();
+
+    // WHEN the message is processed
+    let disposition = world.process(&created(1042)).await;
+
+    // THEN it is acknowledged as skipped, saying why, with no BigCommerce or Plex call
+    assert_eq!(disposition, Disposition::Done(Outcome::Skipped));
+    assert_eq!(world.web.calls(), 0);
+    assert!(world.plex.orders().is_empty());
+    let skipped = world.events_with(1042, Outcome::Skipped).await.pop().unwrap();
+    assert!(skipped.message.as_deref().unwrap().starts_with("connection removed at"), "{skipped:?}");
+}

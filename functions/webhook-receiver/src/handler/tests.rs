@@ -671,3 +671,23 @@ fn a_webhook_id_names_the_record_only_when_it_is_a_plain_token() {
     assert!(record("msg#1").starts_with("sha256-"));
     assert!(record(&"a".repeat(65)).starts_with("sha256-"));
 }
+
+#[tokio::test]
+async fn a_removed_connections_callback_is_acknowledged_audited_and_not_queued() {
+    // GIVEN a connection removed by an operator (parked)
+    let mut parked = profile(json!([{"mode": "custom_header", "header": "X-Millwright-Auth"}]));
+    parked.parked_at = Some(now() - chrono::Duration::hours(1));
+    let secret = json!({"access_token": "t", "client_secret": CLIENT_SECRET, "webhook_secret": WEBHOOK_SECRET});
+    let world = World::with(parked, Some(secret)).await;
+
+    // WHEN BigCommerce delivers a callback it still had in flight
+    let reply = world.deliver("acme", &custom_header(), &order_created()).await;
+
+    // THEN it is answered 200 (so it is not retried), audited as skipped, and nothing is queued
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(world.messages().is_empty());
+    let (event, _) = world.only_event();
+    assert_eq!(event.outcome, Outcome::Skipped);
+    assert!(event.message.as_deref().unwrap().starts_with("connection removed at"), "{event:?}");
+    assert_eq!(world.marked_at(250).await, None);
+}

@@ -41,6 +41,7 @@ pub fn profile(id: ConnectionId, orders: OrderSettings) -> ConnectionProfile {
         },
         monday: None,
         orders,
+        parked_at: None,
     }
 }
 
@@ -752,6 +753,21 @@ impl WebhookRegistry for FakeHooks {
         hook.is_active = true;
         hook.auth_current = true;
         Ok(hook.clone())
+    }
+
+    async fn delete(&self, id: u64) -> Result<(), ApiError> {
+        self.change()?;
+        let mut state = lock(&self.state);
+        let before = state.hooks.len();
+        state.hooks.retain(|hook| hook.id != id);
+        if state.hooks.len() == before {
+            return Err(ApiError {
+                class: ErrorClass::Data,
+                message: format!("hook {id} does not exist"),
+                retry_after: None,
+            });
+        }
+        Ok(())
     }
 }
 
