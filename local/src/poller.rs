@@ -69,6 +69,8 @@ pub struct PollerStats {
     pub receive_errors: u64,
     /// Deletes that failed; their records come back and the worker finds them done.
     pub delete_errors: u64,
+    /// Invocations stopped at the function timeout (their whole batch went back).
+    pub timeouts: u64,
 }
 
 impl PollerStats {
@@ -77,6 +79,7 @@ impl PollerStats {
         self.handled += batch.handled;
         self.failed += batch.failed;
         self.delete_errors += u64::from(batch.delete_failed);
+        self.timeouts += u64::from(batch.timed_out);
     }
 }
 
@@ -87,6 +90,8 @@ pub struct BatchOutcome {
     pub failed: u64,
     /// Whether deleting the handled records failed (they come back after the visibility timeout).
     pub delete_failed: bool,
+    /// Whether the invocation was stopped at the function timeout.
+    pub timed_out: bool,
 }
 
 /// Polls the order queue and runs the order worker on each batch; see the module documentation.
@@ -142,7 +147,9 @@ impl OrderPoller {
     /// Runs the worker on one batch, as Lambda invokes the function, and deletes what it handled.
     async fn invoke(&self, records: Vec<SqsMessage>) -> BatchOutcome {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let worker = self.worker.for_invocation(&request_id);
+        // The invocation's deadline, as Lambda's context gives it to the function.
+        let deadline = tokio::time::Instant::now() + self.options.function_timeout;
+        let worker = self.worker.for_invocation(&request_id).until(deadline);
         let ids: Vec<(Option<String>, Option<String>)> =
             records.iter().map(|record| (record.message_id.clone(), record.receipt_handle.clone())).collect();
         let mut event = SqsEvent::default();
@@ -151,7 +158,8 @@ impl OrderPoller {
         // A task of its own, so that a panic is caught and a timeout can stop it, as Lambda does.
         let invocation = tokio::spawn(async move { worker.handle_batch(event, chrono::Utc::now()).await });
         let abort = invocation.abort_handle();
-        let response = match tokio::time::timeout(self.options.function_timeout, invocation).await {
+        let mut timed_out = false;
+        let response = match tokio::time::timeout_at(deadline, invocation).await {
             Ok(Ok(response)) => Some(response),
             Ok(Err(error)) => {
                 tracing::error!(error.message = %error, %request_id, "the order worker failed; the whole batch goes back");
@@ -159,6 +167,7 @@ impl OrderPoller {
             }
             Err(_) => {
                 abort.abort();
+                timed_out = true;
                 tracing::error!(
                     %request_id,
                     timeout_s = self.options.function_timeout.as_secs_f64(),
@@ -183,6 +192,7 @@ impl OrderPoller {
             handled: handled.len() as u64,
             failed: (ids.len() - handled.len()) as u64,
             delete_failed: false,
+            timed_out,
         };
         if let Err(error) = self.source.delete(&receipts).await {
             // At least once, as in production: the worker's ledger makes the redelivery a no-op.

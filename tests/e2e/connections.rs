@@ -54,7 +54,8 @@ async fn a_connection_added_to_an_empty_state_table_is_stored_checked_and_gets_i
     let hooks = installed.hooks.as_ref().expect("hooks registered");
     assert_eq!(hooks[0].repaired.len(), 2, "{lines:?}");
     let listed = deps.connections.list().await.expect("listing");
-    assert_eq!(listed.iter().map(|profile| profile.id.to_string()).collect::<Vec<_>>(), [id.clone()]);
+    let listed_ids: Vec<String> = listed.iter().map(|profile| profile.id.to_string()).collect();
+    assert_eq!(listed_ids, [id.as_str()]);
 
     // AND `show` names the credential fields that are set, never their values
     let shown = connections::show_lines(&deps, &listed[0].id).await.expect("shown").join("\n");

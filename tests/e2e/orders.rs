@@ -637,3 +637,36 @@ async fn a_tenants_own_plex_order_codes_from_the_profile_are_what_plex_receives(
     assert_eq!(plex[0]["lines"][0]["prices"][0]["unit"], "Ea");
     flow.stop().await;
 }
+
+#[tokio::test]
+async fn an_order_whose_plex_calls_are_slow_is_handed_back_before_the_deadline_and_written_once_on_redelivery() {
+    // GIVEN worker invocations of 5 s (a message is handed back 2 s before the deadline), and
+    // Plex taking 2 s, under the client's timeout, for each of the next two sales-order creates
+    let options = FlowOptions {
+        function_timeout: Duration::from_secs(5),
+        http_timeout: Duration::from_secs(4),
+        ..Default::default()
+    };
+    let flow = OrderFlow::start_with(World::start().await, options).await;
+    let slow = json!({"method": "POST", "path_prefix": "/sales/", "times": 2, "fault": {"kind": "delay", "ms": 2000}});
+    flow.world.inject_fault("plex", slow).await;
+
+    // WHEN an order of two lines is placed
+    let order_id = flow.place_order(registered_order(&[("MW-BOLT-M8", 3), ("MW-NUT-M8", 4)])).await;
+
+    // THEN it ends as exactly one Plex sales order with both lines
+    flow.wait_for_commit(order_id, WAIT).await;
+    let orders = flow.plex_orders(order_id).await;
+    assert_eq!(orders.len(), 1, "{orders:#?}");
+    assert_eq!(plex_lines(&orders[0]), lines(&[("MW-BOLT-M8", 3), ("MW-NUT-M8", 4)]));
+    // AND the attempt that could not finish in time was handed back before its deadline, audited,
+    // and no invocation outlived its timeout
+    let history = flow.history(order_id).await;
+    let handed_back = history.iter().find(|event| {
+        event.outcome == Outcome::Retried
+            && event.message.as_deref().is_some_and(|message| message.contains("before the invocation's deadline"))
+    });
+    assert!(handed_back.is_some(), "{:?}", summary(&history));
+    let report = flow.stop().await;
+    assert_eq!(report.orders.timeouts, 0, "{:?}", report.orders);
+}

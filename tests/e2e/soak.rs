@@ -195,6 +195,8 @@ async fn start_flow(plan: &SoakPlan) -> SoakFlow {
         sweep_every: Some(plan.scaled(plan::DEPLOYED_SWEEP_EVERY)),
         webhook_health_every: Some(plan.scaled(plan::DEPLOYED_HEALTH_EVERY)),
         sweep_settings,
+        // The API timeouts are not scaled, so neither is the invocation's.
+        ..FlowOptions::default()
     };
     SoakFlow { flow: OrderFlow::start_with(world, options).await, alerts }
 }

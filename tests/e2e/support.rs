@@ -133,6 +133,8 @@ pub struct FlowOptions {
     pub webhook_health_every: Option<Duration>,
     /// The order sweep's settings (the function's defaults unless a test scales its windows).
     pub sweep_settings: order_sweep::Settings,
+    /// The order worker's function timeout: each invocation's deadline is this after it starts.
+    pub function_timeout: Duration,
 }
 
 impl Default for FlowOptions {
@@ -146,6 +148,7 @@ impl Default for FlowOptions {
             sweep_every: None,
             webhook_health_every: None,
             sweep_settings: order_sweep::Settings::default(),
+            function_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -164,6 +167,7 @@ pub struct OrderFlow {
     sweep_every: Option<Duration>,
     webhook_health_every: Option<Duration>,
     sweep_settings: order_sweep::Settings,
+    function_timeout: Duration,
     runtime: Option<LocalRuntime>,
 }
 
@@ -216,6 +220,7 @@ impl OrderFlow {
             sweep_every: options.sweep_every,
             webhook_health_every: options.webhook_health_every,
             sweep_settings: options.sweep_settings,
+            function_timeout: options.function_timeout,
             runtime: None,
         };
         if options.start_runtime {
@@ -243,7 +248,7 @@ impl OrderFlow {
     pub async fn start_runtime(&mut self) {
         assert!(self.runtime.is_none(), "the runtime is already running");
         let mut options = self.runtime_options();
-        options.poller.function_timeout = Duration::from_secs(20);
+        options.poller.function_timeout = self.function_timeout;
         // Only this test's connection: other tests' held orders are theirs to release.
         let only_this = |every| local_runtime::Schedule { every, connections: vec![self.world.connection.clone()] };
         options.sweep = self.sweep_every.map(only_this);

@@ -119,18 +119,31 @@ pub struct Worker {
     settings: Settings,
     /// The ledger lease holder: the Lambda request id, so two invocations never share a lease.
     holder: String,
+    /// The invocation's deadline (Lambda's context): a message whose processing would outlive it is
+    /// handed back [`DEADLINE_RESERVE`] before it, so the function is never stopped mid-batch.
+    deadline: Option<tokio::time::Instant>,
 }
+
+/// How long before the invocation's deadline a message still being processed is handed back: time
+/// to audit the hand-back and answer the batch before Lambda stops the function.
+pub const DEADLINE_RESERVE: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Worker {
     /// A worker whose lease holder is the actor name; call [`Worker::for_invocation`] per invocation.
     pub fn new(ports: Ports, settings: Settings) -> Self {
         let holder = settings.actor.clone();
-        Worker { ports, settings, holder }
+        Worker { ports, settings, holder, deadline: None }
     }
 
     /// This worker for one invocation: leases are taken in the name of `request_id`.
     pub fn for_invocation(&self, request_id: &str) -> Worker {
         Worker { holder: request_id.to_owned(), ..self.clone() }
+    }
+
+    /// This worker with the invocation's deadline: every message is bounded by it, and one that
+    /// cannot finish in time is handed back to the queue and audited as such.
+    pub fn until(&self, deadline: tokio::time::Instant) -> Worker {
+        Worker { deadline: Some(deadline), ..self.clone() }
     }
 
     pub fn holder(&self) -> &str {
@@ -172,8 +185,13 @@ impl Disposition {
 pub async fn run_lambda(worker: Worker) -> Result<(), lambda_runtime::Error> {
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let invocation = worker.for_invocation(&event.context.request_id);
-        Ok::<_, lambda_runtime::Error>(invocation.handle_batch(event.payload, chrono::Utc::now()).await)
+        // Lambda's deadline is wall-clock milliseconds since the epoch; the worker counts on the
+        // monotonic clock from now.
+        let now = chrono::Utc::now();
+        let left = u64::try_from(event.context.deadline as i64 - now.timestamp_millis()).unwrap_or(0);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(left);
+        let invocation = worker.for_invocation(&event.context.request_id).until(deadline);
+        Ok::<_, lambda_runtime::Error>(invocation.handle_batch(event.payload, now).await)
     }))
     .await
 }

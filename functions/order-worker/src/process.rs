@@ -62,7 +62,16 @@ impl Worker {
     #[tracing::instrument(name = "process_order", skip_all, fields(order = %message.order, attempt))]
     pub async fn process(&self, message: &OrderMessage, attempt: u32, now: DateTime<Utc>) -> Disposition {
         let mut run = Run::new(self, message, attempt, now);
-        let mut disposition = run.run().await;
+        let mut disposition = match self.deadline {
+            Some(deadline) => {
+                let cutoff = deadline.checked_sub(crate::DEADLINE_RESERVE).unwrap_or(deadline);
+                match tokio::time::timeout_at(cutoff, run.run()).await {
+                    Ok(disposition) => disposition,
+                    Err(_) => run.out_of_time().await,
+                }
+            }
+            None => run.run().await,
+        };
         if run.audit_failed && !disposition.is_retry() {
             // Guarantee 4 (nothing dropped silently) needs the event stored; the ledger makes the
             // repeat cheap (a duplicate or the same parked outcome), so go round again.
@@ -538,6 +547,20 @@ impl Run<'_> {
             return None;
         }
         entry.retained_read.clone().filter(|retained| self.message.received_at + REPEAT_MARGIN < retained.at)
+    }
+
+    /// The invocation's deadline came before this message was done: whatever the attempt was
+    /// waiting for was dropped. Everything it wrote is safe to find again (the ledger says
+    /// `Writing` before any Plex create, so the next delivery looks the order up and completes it),
+    /// so the message goes back to the queue; the lease it may hold expires before the queue's
+    /// visibility timeout brings the message back.
+    async fn out_of_time(&mut self) -> Disposition {
+        let reason = format!(
+            "handed back {} s before the invocation's deadline, unfinished; the next delivery carries on from              what reached Plex",
+            crate::DEADLINE_RESERVE.as_secs()
+        );
+        self.record(self.event(Stage::Received, Outcome::Retried).with_error(ErrorClass::Transient, &reason)).await;
+        Disposition::Retry { class: ErrorClass::Transient, reason, retry_after: None }
     }
 
     // --- Endings that write nothing to Plex ---
