@@ -159,7 +159,16 @@ async fn an_update_after_the_commit_changes_the_release_quantity_of_the_existing
     })
     .await;
     assert_eq!(orders.len(), 1, "{orders:#?}");
-    let history = flow.history(order_id).await;
+    // (Plex is written before the ledger commits and the `written` event is stored.)
+    let history = eventually("the update's written event", WAIT, || async {
+        let history = flow.history(order_id).await;
+        if count(&history, Stage::Written, Outcome::Ok) >= 2 {
+            Ok(history)
+        } else {
+            Err(format!("{:?}", summary(&history)))
+        }
+    })
+    .await;
     assert_eq!(count(&history, Stage::Received, Outcome::Ok), 2, "{:?}", summary(&history));
     assert_eq!(count(&history, Stage::Written, Outcome::Ok), 2, "{:?}", summary(&history));
     wait_until_queues_are_empty(&flow).await;

@@ -122,13 +122,14 @@ impl Worker {
                     "an earlier message of this order goes back to the queue, so this one follows it"
                 );
                 if let Some(wait) = group_wait {
-                    self.redeliver_after(&item, wait).await;
+                    self.in_time("changing the visibility", self.redeliver_after(&item, wait)).await;
                 }
                 if let Ok(message) = &item.message
                     && self.settings.is_last_receive(item.attempt)
                 {
                     let reason = "an earlier message of this order went back to the queue, and this one follows it";
-                    self.dead_lettered_unprocessed(message, item.attempt, now, group_class, reason).await;
+                    let audit = self.dead_lettered_unprocessed(message, item.attempt, now, group_class, reason);
+                    self.in_time("auditing the dead letter", audit).await;
                 }
                 failed.push(item.message_id);
                 continue;
@@ -142,7 +143,7 @@ impl Worker {
                     }
                 },
                 Err(malformed) => {
-                    self.record_malformed(&item, malformed, now).await;
+                    self.in_time("auditing the malformed record", self.record_malformed(&item, malformed, now)).await;
                     Err((ErrorClass::Data, None))
                 }
             };
@@ -150,7 +151,7 @@ impl Worker {
                 group_class = class;
                 group_wait = wait;
                 if let Some(wait) = group_wait {
-                    self.redeliver_after(&item, wait).await;
+                    self.in_time("changing the visibility", self.redeliver_after(&item, wait)).await;
                 }
                 failed.push(item.message_id);
             }

@@ -128,6 +128,10 @@ pub struct Worker {
 /// to audit the hand-back and answer the batch before Lambda stops the function.
 pub const DEADLINE_RESERVE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// What the batch keeps to answer Lambda after the last bookkeeping call (an audit, a visibility
+/// change) it waits for: a call still running then is given up, never the answer.
+const ANSWER_RESERVE: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl Worker {
     /// A worker whose lease holder is the actor name; call [`Worker::for_invocation`] per invocation.
     pub fn new(ports: Ports, settings: Settings) -> Self {
@@ -144,6 +148,22 @@ impl Worker {
     /// cannot finish in time is handed back to the queue and audited as such.
     pub fn until(&self, deadline: tokio::time::Instant) -> Worker {
         Worker { deadline: Some(deadline), ..self.clone() }
+    }
+
+    /// The moment a message still being processed is handed back (`None`: no deadline).
+    fn cutoff(&self) -> Option<tokio::time::Instant> {
+        self.deadline.map(|deadline| deadline.checked_sub(DEADLINE_RESERVE).unwrap_or(deadline))
+    }
+
+    /// Runs bookkeeping `work` (an audit, an alert, a visibility change) within the invocation's
+    /// deadline; past it, the work is given up and logged, so the batch can still answer. What is
+    /// given up is only a record of what happened: the message goes back to the queue either way.
+    async fn in_time(&self, what: &str, work: impl std::future::Future<Output = ()>) {
+        let Some(deadline) = self.deadline else { return work.await };
+        let until = deadline.checked_sub(ANSWER_RESERVE).unwrap_or(deadline);
+        if tokio::time::timeout_at(until, work).await.is_err() {
+            tracing::warn!(what, "given up at the invocation's deadline");
+        }
     }
 
     pub fn holder(&self) -> &str {

@@ -56,20 +56,44 @@ use crate::{Disposition, Worker, causes};
 /// message announces happened before it arrived, so a read sent after the arrival saw it.)
 pub const REPEAT_MARGIN: chrono::Duration = chrono::Duration::milliseconds(250);
 
+/// The invocation's deadline came before the message was done: whatever the attempt was waiting
+/// for was dropped. Everything it wrote is safe to find again (the ledger says `Writing` before any
+/// Plex create, so the next delivery looks the order up and completes it), so the message goes back
+/// to the queue; the lease it may hold expires before the queue's visibility timeout brings the
+/// message back.
+fn out_of_time() -> Disposition {
+    let reason = format!(
+        "handed back {} s before the invocation's deadline, unfinished; the next delivery carries on from what \
+         reached Plex",
+        crate::DEADLINE_RESERVE.as_secs()
+    );
+    Disposition::Retry { class: ErrorClass::Transient, reason, retry_after: None }
+}
+
 impl Worker {
     /// Processes one delivery of `message`; `attempt` is SQS's receive count (1 the first time).
     /// Never panics and never returns an error: whatever happens is an audit event and a disposition.
     #[tracing::instrument(name = "process_order", skip_all, fields(order = %message.order, attempt))]
     pub async fn process(&self, message: &OrderMessage, attempt: u32, now: DateTime<Utc>) -> Disposition {
         let mut run = Run::new(self, message, attempt, now);
-        let mut disposition = match self.deadline {
-            Some(deadline) => {
-                let cutoff = deadline.checked_sub(crate::DEADLINE_RESERVE).unwrap_or(deadline);
-                match tokio::time::timeout_at(cutoff, run.run()).await {
-                    Ok(disposition) => disposition,
-                    Err(_) => run.out_of_time().await,
-                }
+        let mut disposition = match self.cutoff() {
+            // Not started before the cutoff: back to the queue untouched, as if never received.
+            Some(cutoff) if tokio::time::Instant::now() >= cutoff => {
+                tracing::info!("the invocation's deadline is near; the message goes back unprocessed");
+                return Disposition::Retry {
+                    class: ErrorClass::Transient,
+                    reason: "not started before the invocation's deadline".to_owned(),
+                    retry_after: None,
+                };
             }
+            Some(cutoff) => match tokio::time::timeout_at(cutoff, run.run()).await {
+                Ok(disposition) => disposition,
+                Err(_) => {
+                    let disposition = out_of_time();
+                    self.in_time("auditing the hand-back", run.record_hand_back(&disposition)).await;
+                    disposition
+                }
+            },
             None => run.run().await,
         };
         if run.audit_failed && !disposition.is_retry() {
@@ -84,7 +108,7 @@ impl Worker {
         if let Disposition::Retry { class, reason, .. } = &disposition
             && self.settings.is_last_receive(attempt)
         {
-            run.dead_lettered(*class, reason).await;
+            self.in_time("auditing the dead letter", run.dead_lettered(*class, reason)).await;
         }
         match &disposition {
             Disposition::Done(outcome) => tracing::info!(
@@ -549,18 +573,11 @@ impl Run<'_> {
         entry.retained_read.clone().filter(|retained| self.message.received_at + REPEAT_MARGIN < retained.at)
     }
 
-    /// The invocation's deadline came before this message was done: whatever the attempt was
-    /// waiting for was dropped. Everything it wrote is safe to find again (the ledger says
-    /// `Writing` before any Plex create, so the next delivery looks the order up and completes it),
-    /// so the message goes back to the queue; the lease it may hold expires before the queue's
-    /// visibility timeout brings the message back.
-    async fn out_of_time(&mut self) -> Disposition {
-        let reason = format!(
-            "handed back {} s before the invocation's deadline, unfinished; the next delivery carries on from              what reached Plex",
-            crate::DEADLINE_RESERVE.as_secs()
-        );
-        self.record(self.event(Stage::Received, Outcome::Retried).with_error(ErrorClass::Transient, &reason)).await;
-        Disposition::Retry { class: ErrorClass::Transient, reason, retry_after: None }
+    /// Audits the hand-back of a message the invocation's deadline cut off ([`out_of_time`]).
+    async fn record_hand_back(&mut self, disposition: &Disposition) {
+        if let Disposition::Retry { class, reason, .. } = disposition {
+            self.record(self.event(Stage::Received, Outcome::Retried).with_error(*class, reason)).await;
+        }
     }
 
     // --- Endings that write nothing to Plex ---

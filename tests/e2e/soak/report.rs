@@ -162,6 +162,13 @@ impl SoakReport {
                 None,
             ),
             row(
+                "order worker invocations stopped at their timeout (the whole batch back)",
+                self.runtime.orders.timeouts.to_string(),
+                "invocations",
+                "",
+                None,
+            ),
+            row(
                 "drain after the traffic and the faults ended",
                 if self.drained {
                     format!("{:.1}", self.drain.as_secs_f64())
