@@ -32,9 +32,9 @@ pub mod state;
 
 pub use alerts::SnsAlerter;
 pub use audit::DynamoAuditLog;
-pub use queue::{SqsEventSource, SqsQueue};
+pub use queue::{SqsEventSource, SqsJobQueue, SqsQueue};
 pub use secrets::SecretsManagerStore;
 pub use state::{
-    DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoHoldStore, DynamoIdMap, DynamoOrderLedger,
-    DynamoQueueMarks,
+    DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoHoldStore, DynamoIdMap, DynamoJobLeases,
+    DynamoOrderLedger, DynamoQueueMarks,
 };

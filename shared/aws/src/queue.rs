@@ -1,4 +1,5 @@
-//! [`SqsQueue`]: the order queue (SQS FIFO).
+//! [`SqsQueue`]: the order queue (SQS FIFO); [`SqsJobQueue`]: a scheduled function's job queue
+//! (SQS standard); [`SqsEventSource`]: either, read as Lambda's event source reads it.
 //!
 //! Each message's group is its order (`acme#1042`), so one order's messages are handled in order
 //! while different orders go in parallel, and its de-duplication id is the order plus the delivery,
@@ -9,7 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_sqs::Client;
-use domain::ports::Queue;
+use domain::job::JobMessage;
+use domain::ports::{JobQueue, Queue};
 use domain::{OrderMessage, PortError};
 
 use crate::error::from_sdk;
@@ -70,6 +72,62 @@ impl Queue for SqsQueue {
     }
 }
 
+/// [`JobQueue`] over a scheduled function's job queue (SQS standard: jobs need no order, and each
+/// job's lease, not the queue, keeps two runs of one connection's job apart).
+pub struct SqsJobQueue {
+    client: Client,
+    queue_url: String,
+}
+
+/// SQS's `SendMessageBatch` takes at most ten messages.
+const SEND_BATCH: usize = 10;
+
+impl SqsJobQueue {
+    pub fn new(sdk: &SdkConfig, queue_url: impl Into<String>) -> Self {
+        Self { client: Client::new(sdk), queue_url: queue_url.into() }
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqsJobQueue {
+    /// One `SendMessageBatch` per ten messages; an entry SQS refused fails the send, naming it.
+    async fn send(&self, messages: &[JobMessage]) -> Result<(), PortError> {
+        for chunk in messages.chunks(SEND_BATCH) {
+            let context = format!("queueing {} job(s) of {}", chunk.len(), chunk[0].job);
+            let mut request = self.client.send_message_batch().queue_url(&self.queue_url);
+            for (index, message) in chunk.iter().enumerate() {
+                let body = serde_json::to_string(message)
+                    .map_err(|err| PortError::invalid(context.clone(), format!("cannot serialise a job: {err}")))?;
+                let entry = aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(|err| crate::error::from_build(context.clone(), err))?;
+                request = request.entries(entry);
+            }
+            let output = request.send().await.map_err(|err| from_sdk(context.clone(), err))?;
+            if let Some(refused) = output.failed.first() {
+                let connection = refused.id.parse::<usize>().ok().and_then(|index| chunk.get(index));
+                let what =
+                    connection.map_or_else(|| "a job".to_owned(), |job| format!("the job of {}", job.connection));
+                let reason = format!(
+                    "SQS refused {what} ({} of {}): {} {}",
+                    output.failed.len(),
+                    chunk.len(),
+                    refused.code,
+                    refused.message.as_deref().unwrap_or("")
+                );
+                return Err(if refused.sender_fault {
+                    PortError::invalid(context, reason)
+                } else {
+                    PortError::unavailable(context, std::io::Error::other(reason))
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `wait` as an SQS visibility timeout: whole seconds, rounded up, between [`MIN_VISIBILITY`] and
 /// [`MAX_VISIBILITY`].
 fn visibility_seconds(wait: Duration) -> i32 {
@@ -79,7 +137,7 @@ fn visibility_seconds(wait: Duration) -> i32 {
     i32::try_from(seconds).unwrap_or(i32::MAX)
 }
 
-/// Reads the order queue the way the Lambda SQS event source does, for the local runtime (which
+/// Reads a queue (the order queue, a job queue) the way the Lambda SQS event source does, for the local runtime (which
 /// has no Lambda service to poll for it): receive a batch, hand it over as the records of an
 /// `SqsEvent`, then delete exactly the records the handler did not report as failed. Failed
 /// records stay in the queue and come back after the visibility timeout; SQS's redrive policy
@@ -101,7 +159,7 @@ impl SqsEventSource {
         max: i32,
         wait: std::time::Duration,
     ) -> Result<Vec<aws_lambda_events::sqs::SqsMessage>, PortError> {
-        let context = "receiving from the order queue";
+        let context = "receiving from the queue";
         let output = self
             .client
             .receive_message()

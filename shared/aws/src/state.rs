@@ -9,11 +9,12 @@
 //! | dedupe claim | `dedupe#{key}` | `-` | `claimed_until` (epoch ns), `expires_at` (epoch s, TTL) |
 //! | connection profile | `connection` | connection id | `profile` (JSON [`domain::ConnectionProfile`]) |
 //! | held order | `hold#{connection}` | order id | `hold` (JSON [`domain::hold::Hold`]), `held_at` (epoch ns) |
+//! | job lease | `lease#{connection}#{job}` | `-` | `holder`, `held_until` (epoch ns), `covered_through` (epoch ns, when the latest finished job started) |
 //! | queued mark | `queued#{connection}#{order_id}` | `-` | `queued_at` (epoch ns, the newest time a message for the order was queued), `expires_at` (epoch s, TTL) |
 //!
 //! Every write that must not be lost to a race is one conditional request, so DynamoDB, not Rust,
 //! decides who wins: taking a ledger lease, saving under a lease, saving a checkpoint, claiming a
-//! dedupe key, releasing a hold, moving a queued mark forward. Nothing here reads and then writes.
+//! dedupe key, releasing a hold, moving a queued mark forward, taking a job's lease. Nothing here reads and then writes.
 //!
 //! Times that conditions compare are epoch nanoseconds (exact, numeric); see the private `item` module.
 //! DynamoDB TTL deletes expired claims and marks eventually, not at once (and the AWS emulator never
@@ -33,6 +34,7 @@ mod connections;
 mod dedupe;
 mod holds;
 mod id_map;
+mod job_leases;
 mod ledger;
 mod queued;
 
@@ -41,6 +43,7 @@ pub use connections::DynamoConnectionStore;
 pub use dedupe::DynamoDedupeStore;
 pub use holds::DynamoHoldStore;
 pub use id_map::DynamoIdMap;
+pub use job_leases::DynamoJobLeases;
 pub use ledger::DynamoOrderLedger;
 pub use queued::DynamoQueueMarks;
 
@@ -74,6 +77,10 @@ pub(crate) fn queued_pk(order: &OrderRef) -> String {
     format!("queued#{}#{}", order.connection, order.order_id)
 }
 
+pub(crate) fn job_lease_pk(connection: &ConnectionId, job: &str) -> String {
+    format!("lease#{connection}#{job}")
+}
+
 pub(crate) fn dedupe_pk(key: &str) -> String {
     format!("dedupe#{key}")
 }
@@ -96,5 +103,6 @@ mod tests {
         assert_eq!(hold_pk(&acme), "hold#acme");
         assert_eq!(queued_pk(&OrderRef::new(acme.clone(), 1042)), "queued#acme#1042");
         assert_eq!(dedupe_pk("alert#acme#plex-auth"), "dedupe#alert#acme#plex-auth");
+        assert_eq!(job_lease_pk(&acme, "webhook-health"), "lease#acme#webhook-health");
     }
 }

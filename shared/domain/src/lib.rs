@@ -14,6 +14,7 @@
 //! - [`hooks`]: the order hooks a connection needs at BigCommerce and how to repair them.
 //! - [`connection`]: a connection's non-secret profile (store, tenant, board mappings, auth modes).
 //! - [`message`]: what travels on the order queue.
+//! - [`job`]: a scheduled function's per-connection jobs and their leases.
 //! - [`order`]: web orders and the Plex sales orders they become.
 //! - [`schedule`]: what a scheduled function's event may ask for.
 //! - [`alert`]: an operator alert and the cause that de-duplicates it.
@@ -28,6 +29,7 @@ pub mod hold;
 pub mod hooks;
 pub mod id_map;
 pub mod ids;
+pub mod job;
 pub mod ledger;
 pub mod message;
 pub mod order;

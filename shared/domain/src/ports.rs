@@ -20,6 +20,7 @@ use crate::error::PortError;
 use crate::hold::Hold;
 use crate::hooks::HookState;
 use crate::ids::{ConnectionId, RecordKey, SecretName};
+use crate::job::{JobMessage, LeaseRefusal};
 use crate::ledger::{LedgerEntry, OrderRef};
 use crate::message::OrderMessage;
 use crate::order::{
@@ -149,6 +150,45 @@ pub trait Queue: Send + Sync {
     /// (or no longer) valid, e.g. the message was deleted or is visible again; `Unavailable` when
     /// the queue could not be reached.
     async fn redeliver_after(&self, receipt_handle: &str, wait: std::time::Duration) -> Result<(), PortError>;
+}
+
+/// A scheduled function's job queue: one message per connection and run (`domain::job`).
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Returns once the queue has durably accepted every message (sent in as few requests as the
+    /// queue allows). On an error some may have been accepted: sending them all again is safe,
+    /// because a job's lease refuses a second run of work already done.
+    async fn send(&self, messages: &[JobMessage]) -> Result<(), PortError>;
+}
+
+/// Each connection's lease on each scheduled job (`domain::job`): one conditional write to take it,
+/// so two overlapping runs never do one connection's work twice.
+#[async_trait]
+pub trait JobLeases: Send + Sync {
+    /// Takes `connection`'s lease on `job` for `holder` until `until`, unless
+    /// [`JobLeaseState::refusal`](crate::job::JobLeaseState::refusal) refuses a job requested at
+    /// `requested_at` at `now`; then `Ok(Err(refusal))`. Exactly one of two racing takers wins.
+    async fn take(
+        &self,
+        connection: &ConnectionId,
+        job: &str,
+        holder: &str,
+        requested_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Result<(), LeaseRefusal>, PortError>;
+    /// `holder`'s job, which started at `started_at`, finished: every run requested up to then is
+    /// done, and the lease is free. Nothing changes when `holder` no longer holds it (it ran out and
+    /// another invocation took it).
+    async fn finish(
+        &self,
+        connection: &ConnectionId,
+        job: &str,
+        holder: &str,
+        started_at: DateTime<Utc>,
+    ) -> Result<(), PortError>;
+    /// Frees `holder`'s lease without marking anything done (the job failed or was handed back).
+    async fn release(&self, connection: &ConnectionId, job: &str, holder: &str) -> Result<(), PortError>;
 }
 
 /// Credentials per connection and system. Values are JSON documents the client crates parse.

@@ -30,6 +30,12 @@ pub const ORDER_DLQ_URL: &str = "ORDER_DLQ_URL";
 /// receive moves to the dead-letter queue, so the order worker audits and alerts it as
 /// dead-lettered. Only the order worker reads it; the template sets it from `OrderMaxReceiveCount`.
 pub const ORDER_MAX_RECEIVE_COUNT: &str = "ORDER_MAX_RECEIVE_COUNT";
+/// A scheduled function's own job queue: its scheduled invocation queues one job per connection
+/// there, and the function consumes the queue to run each job in an invocation of its own.
+pub const JOB_QUEUE_URL: &str = "JOB_QUEUE_URL";
+/// The job queue's `maxReceiveCount`: a job that fails on this receive is alerted once and
+/// acknowledged (the next scheduled run tries again) instead of going to the dead-letter queue.
+pub const JOB_MAX_RECEIVE_COUNT: &str = "JOB_MAX_RECEIVE_COUNT";
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
 pub const SECRET_PREFIX: &str = "SECRET_PREFIX";
 pub const AUDIT_RETENTION_DAYS: &str = "AUDIT_RETENTION_DAYS";
@@ -70,6 +76,10 @@ pub struct Config {
     /// The order queue's `maxReceiveCount`, where the function needs it (the order worker); unset,
     /// the worker cannot tell a record's last receive and audits no dead-lettering.
     pub order_max_receive_count: Option<u32>,
+    /// The scheduled function's job queue, where the function is a scheduled one.
+    pub job_queue_url: Option<String>,
+    /// The job queue's `maxReceiveCount`; unset, a failing job is never taken for its last try.
+    pub job_max_receive_count: Option<u32>,
     pub alert_topic_arn: String,
     /// Secret names are `{secret_prefix}/{connection}/{system}`.
     pub secret_prefix: String,
@@ -118,6 +128,18 @@ impl Config {
             })?;
             Ok(Duration::from_secs(value * unit))
         };
+        let receive_count = |name: &'static str| -> Result<Option<u32>, ConfigError> {
+            match lookup(name).filter(|v| !v.trim().is_empty()) {
+                Some(raw) => Ok(Some(raw.trim().parse::<u32>().ok().filter(|count| *count >= 1).ok_or(
+                    ConfigError::Invalid {
+                        name,
+                        value: raw,
+                        reason: "expected a whole number of at least 1".to_owned(),
+                    },
+                )?)),
+                None => Ok(None),
+            }
+        };
         let url = |var: Var| -> Result<String, ConfigError> {
             let name = var.name;
             let raw = get(var)?;
@@ -134,16 +156,12 @@ impl Config {
                 Some(_) => Some(url(required(ORDER_DLQ_URL))?),
                 None => None,
             },
-            order_max_receive_count: match lookup(ORDER_MAX_RECEIVE_COUNT).filter(|v| !v.trim().is_empty()) {
-                Some(raw) => {
-                    Some(raw.trim().parse::<u32>().ok().filter(|count| *count >= 1).ok_or(ConfigError::Invalid {
-                        name: ORDER_MAX_RECEIVE_COUNT,
-                        value: raw,
-                        reason: "expected a whole number of at least 1".to_owned(),
-                    })?)
-                }
+            order_max_receive_count: receive_count(ORDER_MAX_RECEIVE_COUNT)?,
+            job_queue_url: match lookup(JOB_QUEUE_URL).filter(|v| !v.trim().is_empty()) {
+                Some(_) => Some(url(required(JOB_QUEUE_URL))?),
                 None => None,
             },
+            job_max_receive_count: receive_count(JOB_MAX_RECEIVE_COUNT)?,
             alert_topic_arn: get(required(ALERT_TOPIC_ARN))?,
             secret_prefix: get(optional(SECRET_PREFIX, domain::SecretName::DEFAULT_PREFIX))?,
             audit_retention: seconds(optional(AUDIT_RETENTION_DAYS, "90"), 86_400)?,
@@ -195,6 +213,12 @@ impl Config {
         }
         if let Some(count) = self.order_max_receive_count {
             vars.push((ORDER_MAX_RECEIVE_COUNT, count.to_string()));
+        }
+        if let Some(queue) = &self.job_queue_url {
+            vars.push((JOB_QUEUE_URL, queue.clone()));
+        }
+        if let Some(count) = self.job_max_receive_count {
+            vars.push((JOB_MAX_RECEIVE_COUNT, count.to_string()));
         }
         if let Some(receiver) = &self.webhook_receiver_url {
             vars.push((WEBHOOK_RECEIVER_URL, receiver.clone()));
@@ -273,6 +297,25 @@ mod tests {
             vars.insert(ORDER_MAX_RECEIVE_COUNT, invalid.to_owned());
             assert!(parse(&vars).unwrap_err().to_string().contains("ORDER_MAX_RECEIVE_COUNT"), "{invalid}");
         }
+    }
+
+    #[test]
+    fn a_scheduled_functions_job_queue_and_its_receive_count_are_optional_but_checked_when_given() {
+        let mut vars = minimal();
+        let config = parse(&vars).unwrap();
+        assert_eq!((config.job_queue_url, config.job_max_receive_count), (None, None));
+        vars.insert(JOB_QUEUE_URL, "http://127.0.0.1:5000/123456789012/mw-webhook-health-jobs".to_owned());
+        vars.insert(JOB_MAX_RECEIVE_COUNT, "3".to_owned());
+        let config = parse(&vars).unwrap();
+        assert_eq!(config.job_queue_url.as_deref(), Some("http://127.0.0.1:5000/123456789012/mw-webhook-health-jobs"));
+        assert_eq!(config.job_max_receive_count, Some(3));
+        let env: HashMap<&'static str, String> = config.to_env().into_iter().collect();
+        assert_eq!(parse(&env).unwrap(), config);
+        vars.insert(JOB_MAX_RECEIVE_COUNT, "0".to_owned());
+        assert!(parse(&vars).unwrap_err().to_string().contains("JOB_MAX_RECEIVE_COUNT"));
+        vars.insert(JOB_MAX_RECEIVE_COUNT, "3".to_owned());
+        vars.insert(JOB_QUEUE_URL, "mw-webhook-health-jobs".to_owned());
+        assert!(parse(&vars).unwrap_err().to_string().contains("JOB_QUEUE_URL"));
     }
 
     #[test]

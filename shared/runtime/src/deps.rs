@@ -11,13 +11,13 @@ use std::sync::Arc;
 
 use domain::connection::{PlexAuthMode, WebhookAuth};
 use domain::ports::{
-    Alerter, AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, OrderLedger, Queue, QueueMarks,
-    SecretStore,
+    Alerter, AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, JobLeases, JobQueue,
+    OrderLedger, Queue, QueueMarks, SecretStore,
 };
 use domain::{ConnectionId, ConnectionProfile, ErrorClass, PortError, SecretName, System};
 use millwright_aws::{
     DynamoAuditLog, DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoHoldStore, DynamoIdMap,
-    DynamoOrderLedger, DynamoQueueMarks, SecretsManagerStore, SnsAlerter, SqsQueue,
+    DynamoJobLeases, DynamoOrderLedger, DynamoQueueMarks, SecretsManagerStore, SnsAlerter, SqsJobQueue, SqsQueue,
 };
 use millwright_http::{HttpSettings, RetryPolicy};
 
@@ -71,11 +71,17 @@ pub struct Deps {
     pub secrets: Arc<dyn SecretStore>,
     pub alerter: Arc<dyn Alerter>,
     pub connections: Arc<dyn ConnectionStore>,
+    /// Each connection's lease on each scheduled job.
+    pub job_leases: Arc<dyn JobLeases>,
+    /// The scheduled function's job queue (`Config::job_queue_url`), where it has one.
+    pub job_queue: Option<Arc<dyn JobQueue>>,
     /// Timeout and retry policy of every API client.
     pub http: HttpSettings,
     /// The same store as `secrets`, for the shared Plex OAuth2 tokens, which are read past the
     /// cache and named outside the credential layout (see `plex_token`).
     secrets_manager: Arc<SecretsManagerStore>,
+    /// What the adapters were built with, for [`Deps::with_job_queue`].
+    sdk: aws_config::SdkConfig,
 }
 
 impl Deps {
@@ -101,11 +107,27 @@ impl Deps {
             secrets: secrets_manager.clone(),
             alerter: Arc::new(SnsAlerter::new(sdk, &config.alert_topic_arn, dedupe.clone(), alert_window)),
             connections: Arc::new(DynamoConnectionStore::new(sdk, &config.state_table)),
+            job_leases: Arc::new(DynamoJobLeases::new(sdk, &config.state_table)),
+            job_queue: config
+                .job_queue_url
+                .as_ref()
+                .map(|url| Arc::new(SqsJobQueue::new(sdk, url)) as Arc<dyn JobQueue>),
             dedupe,
             http: HttpSettings { timeout: config.http_timeout, retry: RetryPolicy::default() },
             config: config.clone(),
             secrets_manager,
+            sdk: sdk.clone(),
         }
+    }
+
+    /// These adapters with `job_queue_url` as the scheduled function's job queue: the local runtime
+    /// runs every scheduled function in one process, each on its own queue, where Lambda gives each
+    /// function its `JOB_QUEUE_URL`.
+    pub fn with_job_queue(&self, job_queue_url: &str) -> Deps {
+        let mut deps = self.clone();
+        deps.config.job_queue_url = Some(job_queue_url.to_owned());
+        deps.job_queue = Some(Arc::new(SqsJobQueue::new(&self.sdk, job_queue_url)));
+        deps
     }
 
     /// The profile of a connection; `UnknownConnection` when there is none.

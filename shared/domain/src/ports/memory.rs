@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, OrderLedger, Queue, QueueMarks,
-    SecretStore,
+    AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, JobLeases, JobQueue, OrderLedger, Queue,
+    QueueMarks, SecretStore,
 };
 use crate::alert::{Alert, AlertOutcome, AlertWindow};
 use crate::audit::{AuditEvent, Outcome};
@@ -23,6 +23,7 @@ use crate::connection::ConnectionProfile;
 use crate::error::PortError;
 use crate::hold::Hold;
 use crate::ids::{ConnectionId, RecordKey, SecretName};
+use crate::job::{JobLeaseState, JobMessage, LeaseRefusal};
 use crate::ledger::{Lease, LedgerEntry, OrderRef};
 use crate::message::{OrderMessage, QUEUED_MARK_TTL};
 use crate::ports::Alerter;
@@ -278,6 +279,102 @@ impl Queue for RecordingQueue {
         if self.redeliveries_fail.load(Ordering::SeqCst) {
             let cause = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
             return Err(PortError::unavailable("changing a received message's visibility", cause));
+        }
+        Ok(())
+    }
+}
+
+/// Records the job messages sent; [`RecordingJobQueue::fail_sends`] makes sending fail.
+#[derive(Default)]
+pub struct RecordingJobQueue {
+    messages: Mutex<Vec<JobMessage>>,
+    fail: AtomicBool,
+}
+
+impl RecordingJobQueue {
+    pub fn messages(&self) -> Vec<JobMessage> {
+        self.messages.lock().unwrap().clone()
+    }
+
+    /// Takes the messages sent so far, as a consumer receiving them would.
+    pub fn take(&self) -> Vec<JobMessage> {
+        std::mem::take(&mut *self.messages.lock().unwrap())
+    }
+
+    pub fn fail_sends(&self) {
+        self.fail.store(true, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl JobQueue for RecordingJobQueue {
+    async fn send(&self, messages: &[JobMessage]) -> Result<(), PortError> {
+        if self.fail.load(Ordering::SeqCst) {
+            let cause = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
+            return Err(PortError::unavailable("sending job messages", cause));
+        }
+        self.messages.lock().unwrap().extend_from_slice(messages);
+        Ok(())
+    }
+}
+
+/// Job leases in memory, by the rule the DynamoDB condition follows ([`JobLeaseState::refusal`]).
+#[derive(Default)]
+pub struct InMemoryJobLeases {
+    leases: Mutex<HashMap<(ConnectionId, String), JobLeaseState>>,
+}
+
+impl InMemoryJobLeases {
+    pub fn state(&self, connection: &ConnectionId, job: &str) -> JobLeaseState {
+        self.leases.lock().unwrap().get(&(connection.clone(), job.to_owned())).cloned().unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl JobLeases for InMemoryJobLeases {
+    async fn take(
+        &self,
+        connection: &ConnectionId,
+        job: &str,
+        holder: &str,
+        requested_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Result<(), LeaseRefusal>, PortError> {
+        let mut leases = self.leases.lock().unwrap();
+        let state = leases.entry((connection.clone(), job.to_owned())).or_default();
+        if let Some(refusal) = state.refusal(requested_at, now) {
+            return Ok(Err(refusal));
+        }
+        state.holder = Some(holder.to_owned());
+        state.held_until = Some(until);
+        Ok(Ok(()))
+    }
+
+    async fn finish(
+        &self,
+        connection: &ConnectionId,
+        job: &str,
+        holder: &str,
+        started_at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        let mut leases = self.leases.lock().unwrap();
+        if let Some(state) = leases.get_mut(&(connection.clone(), job.to_owned()))
+            && state.holder.as_deref() == Some(holder)
+        {
+            let covered_through = state.covered_through.max(Some(started_at));
+            *state = JobLeaseState { holder: None, held_until: None, covered_through };
+        }
+        Ok(())
+    }
+
+    async fn release(&self, connection: &ConnectionId, job: &str, holder: &str) -> Result<(), PortError> {
+        let mut leases = self.leases.lock().unwrap();
+        if let Some(state) = leases.get_mut(&(connection.clone(), job.to_owned()))
+            && state.holder.as_deref() == Some(holder)
+        {
+            state.holder = None;
+            state.held_until = None;
         }
         Ok(())
     }
