@@ -22,12 +22,18 @@
 //! and no queued message will read are queued, audited as `received` by the sweep; those no message
 //! was queued for since their modification are announced in one alert per window ("webhooks are
 //! being missed").
+//!
+//! It runs on the scheduled-job runner (`jobs`): a scheduled invocation fans out one job per
+//! connection, and each job ([`Sweep`] as a [`jobs::Job`]) sweeps one connection under its lease, so
+//! two overlapping runs never queue the same held orders twice, and its result is an audit event on
+//! `{connection}#run#order-sweep`. A sweep stopped early by a failure fails the job, which the job
+//! queue retries and then alerts once.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::alert::Alert;
-use domain::audit::{AuditEvent, Outcome, Stage};
+
 use domain::message::MessageSource;
 use domain::order::MappingGap;
 use domain::ports::{
@@ -35,15 +41,16 @@ use domain::ports::{
     QueueMarks,
 };
 use domain::{ConnectionId, ConnectionProfile, ErrorClass, OrderMessage, OrderRef, RecordKey, RecordKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-mod lambda;
 mod reconcile;
 mod release;
 
-pub use lambda::{handle_scheduled, run_lambda};
 pub use reconcile::ReconcileSettings;
+
+/// The job's name: its queue's jobs, its audit record `{connection}#run#order-sweep`, its lease.
+pub const JOB: &str = "order-sweep";
 
 /// The ports the sweep uses; production builds them once per container (`runtime::Deps`).
 #[derive(Clone)]
@@ -99,7 +106,7 @@ impl Default for Settings {
 }
 
 /// What the sweep did for one connection.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionSweep {
     pub connection: Option<ConnectionId>,
     /// Orders held when the sweep started (those with the asked-for gap, when it was asked for one).
@@ -126,7 +133,7 @@ pub struct ConnectionSweep {
     pub problems: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FilledGap {
     pub gap: MappingGap,
     pub how: String,
@@ -172,7 +179,7 @@ impl Sweep {
         let mut report = ConnectionSweep { connection: Some(profile.id.clone()), ..ConnectionSweep::default() };
         self.release_into(profile, None, &mut report, now).await;
         self.reconcile(profile, &mut report, now).await;
-        self.finish(profile, report, now).await
+        self.finish(profile, report).await
     }
 
     /// Queues `order` for the worker as a sweep message with a delivery id of its own (so FIFO
@@ -190,19 +197,8 @@ impl Sweep {
         Ok((message_id, delivery))
     }
 
-    /// Audits the run on `{connection}#run#order-sweep` when it did or met anything, alerts when
-    /// orders had to be recovered, and logs it.
-    async fn finish(
-        &self,
-        profile: &ConnectionProfile,
-        report: ConnectionSweep,
-        now: DateTime<Utc>,
-    ) -> ConnectionSweep {
-        let eventful = !report.released.is_empty()
-            || !report.dropped.is_empty()
-            || !report.recovered.is_empty()
-            || !report.requeued.is_empty()
-            || !report.problems.is_empty();
+    /// Logs the run and alerts when orders had to be recovered; the runner audits it.
+    async fn finish(&self, profile: &ConnectionProfile, report: ConnectionSweep) -> ConnectionSweep {
         tracing::info!(
             held = report.held,
             gaps_checked = report.gaps_checked,
@@ -216,35 +212,6 @@ impl Sweep {
             problems = report.problems.len(),
             "order sweep finished"
         );
-        if !eventful {
-            return report;
-        }
-        let key = RecordKey::new(profile.id.clone(), RecordKind::Run, "order-sweep");
-        let (outcome, message) = match report.problems.first() {
-            Some(problem) => (Outcome::Retried, format!("stopped early, the next run carries on: {problem}")),
-            None => (
-                Outcome::Ok,
-                format!(
-                    "{} held order(s) queued again, {} stale hold(s) dropped, {} order(s) recovered without a webhook{}",
-                    report.released.len(),
-                    report.dropped.len(),
-                    report.recovered.len(),
-                    match report.requeued.len() {
-                        0 => String::new(),
-                        requeued => format!(", {requeued} order(s) queued to read a same-second change again"),
-                    }
-                ),
-            ),
-        };
-        let mut event = AuditEvent::new(key, now, Stage::Checked, outcome, &self.settings.actor)
-            .with_message(message)
-            .with_detail(json!(report));
-        if outcome != Outcome::Ok {
-            event = event.with_error(ErrorClass::Transient, report.problems.join("; "));
-        }
-        if let Err(error) = self.ports.audit.append(&event).await {
-            tracing::warn!(error.message = %error, "the sweep's run event was not stored");
-        }
         if !report.recovered.is_empty() {
             self.alert_missed_webhooks(profile, &report).await;
         }
@@ -269,6 +236,44 @@ impl Sweep {
         };
         if let Err(error) = self.ports.alerter.alert(&alert).await {
             tracing::warn!(error.message = %error, "the missed-webhooks alert was not sent");
+        }
+    }
+}
+
+impl ConnectionSweep {
+    /// One line for the run's audit event.
+    pub fn summary(&self) -> String {
+        if let Some(problem) = self.problems.first() {
+            return format!("stopped early, the next run carries on: {problem}");
+        }
+        format!(
+            "{} held order(s) queued again, {} stale hold(s) dropped, {} order(s) recovered without a webhook{}",
+            self.released.len(),
+            self.dropped.len(),
+            self.recovered.len(),
+            match self.requeued.len() {
+                0 => String::new(),
+                requeued => format!(", {requeued} order(s) queued to read a same-second change again"),
+            }
+        )
+    }
+}
+
+/// One connection's sweep as a scheduled job: its report is the job's detail, and a sweep stopped
+/// early fails the job (a transient failure: the queue retries it, then it is alerted once).
+#[async_trait::async_trait]
+impl jobs::Job for Sweep {
+    fn name(&self) -> &'static str {
+        JOB
+    }
+
+    async fn run(&self, profile: &ConnectionProfile, now: DateTime<Utc>) -> jobs::JobReport {
+        let report = self.sweep_connection(profile, now).await;
+        let summary = report.summary();
+        let detail = json!(report);
+        match report.problems.first() {
+            None => jobs::JobReport::done(summary, detail),
+            Some(_) => jobs::JobReport::failed(summary, detail, ErrorClass::Transient, report.problems.join("; ")),
         }
     }
 }

@@ -26,7 +26,7 @@ impl Sweep {
     ) -> ConnectionSweep {
         let mut report = ConnectionSweep { connection: Some(profile.id.clone()), ..ConnectionSweep::default() };
         self.release_into(profile, only, &mut report, now).await;
-        self.finish(profile, report, now).await
+        self.finish(profile, report).await
     }
 
     pub(crate) async fn release_into(

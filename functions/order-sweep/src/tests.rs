@@ -15,7 +15,7 @@ use domain::order::{Address, MappingGap, WebOrder, WebOrderLine};
 use domain::ports::fakes::{self, FakeConnectionApis, FakePlexSales, FakeWebOrders, PlexCall};
 use domain::ports::memory::{
     InMemoryAuditLog, InMemoryCheckpointStore, InMemoryConnectionStore, InMemoryHoldStore, InMemoryIdMap,
-    InMemoryOrderLedger, InMemoryQueueMarks, RecordingAlerter, RecordingQueue,
+    InMemoryJobLeases, InMemoryOrderLedger, InMemoryQueueMarks, RecordingAlerter, RecordingJobQueue, RecordingQueue,
 };
 use domain::ports::{ApiError, AuditLog, CheckpointStore, ConnectionStore, HoldStore, OrderLedger, QueueMarks};
 use domain::{ConnectionId, ErrorClass, LedgerStatus, OrderRef, RecordKey, RecordKind};
@@ -52,6 +52,8 @@ struct World {
     plex: Arc<FakePlexSales>,
     worker: Worker,
     sweep: Sweep,
+    /// The sweep on the scheduled-job runner, as its Lambda `main` wires it.
+    runner: jobs::Runner<Sweep>,
 }
 
 impl World {
@@ -99,7 +101,18 @@ impl World {
             },
             settings,
         );
-        World { connections, ledger, holds, audit, queue, marks, checkpoints, alerts, web, plex, worker, sweep }
+        let runner = jobs::Runner::new(
+            sweep.clone(),
+            jobs::Ports {
+                connections: connections.clone(),
+                leases: Arc::new(InMemoryJobLeases::default()),
+                queue: Some(Arc::new(RecordingJobQueue::default())),
+                audit: audit.clone(),
+                alerter: alerts.clone(),
+            },
+            jobs::Settings::default(),
+        );
+        World { connections, ledger, holds, audit, queue, marks, checkpoints, alerts, web, plex, worker, sweep, runner }
     }
 
     /// Places order `id` with one line per SKU and lets the worker process its webhook at `at`.
@@ -121,10 +134,21 @@ impl World {
         self.worker.for_invocation("req-webhook").process(&message, 1, at).await
     }
 
+    /// One scheduled job of the sweep for acme at `now`, as the job queue delivers it: under the
+    /// job's lease, audited on the run record.
     async fn sweep_at(&self, now: DateTime<Utc>) -> crate::ConnectionSweep {
-        let mut reports = self.sweep.run(now).await.unwrap();
-        assert_eq!(reports.len(), 1);
-        reports.remove(0)
+        let message = domain::job::JobMessage {
+            connection: acme(),
+            job: crate::JOB.into(),
+            run: format!("run-{now}"),
+            requested_at: now,
+        };
+        let (jobs::JobRun::Done { report, .. } | jobs::JobRun::Failed { report, .. }) =
+            self.runner.run_job(&message, 1, "req-job", None, now).await
+        else {
+            panic!("the sweep's job did not run");
+        };
+        serde_json::from_value(report.detail).expect("the job's detail is the sweep's report")
     }
 
     /// The worker processes every message the sweep queued so far, in order, at `now`.
@@ -227,10 +251,14 @@ async fn orders_held_for_one_sku_are_released_once_it_exists_for_one_plex_look_u
 
     // AND the run is on the connection's audit trail
     let run = world.audit.history(&RecordKey::new(acme(), RecordKind::Run, "order-sweep")).await.unwrap();
-    assert_eq!(run.len(), 1, "only the run that released something is recorded");
+    let messages: Vec<_> = run.iter().map(|event| (event.outcome, event.message.clone().unwrap_or_default())).collect();
     assert_eq!(
-        run[0].message.as_deref(),
-        Some("2 held order(s) queued again, 0 stale hold(s) dropped, 0 order(s) recovered without a webhook")
+        messages,
+        vec![
+            (Outcome::Ok, "0 held order(s) queued again, 0 stale hold(s) dropped, 0 order(s) recovered without a webhook".to_owned()),
+            (Outcome::Ok, "2 held order(s) queued again, 0 stale hold(s) dropped, 0 order(s) recovered without a webhook".to_owned()),
+        ],
+        "every run is recorded"
     );
 }
 
@@ -395,7 +423,7 @@ async fn the_sample_scheduled_event_drives_a_sweep_that_releases_an_order_whose_
 
 #[tokio::test]
 async fn a_scheduled_event_may_name_the_connections_to_sweep_and_a_bad_detail_is_refused_by_name() {
-    // GIVEN an order held for W-9, which now exists
+    // GIVEN an order held for W-9, which now exists, and the sweep on the runner with a job queue
     let world = World::new(Settings::default()).await;
     world.place(1, &["W-9"], t0()).await;
     world.plex.add_part("p-9", "W-9");
@@ -408,17 +436,19 @@ async fn a_scheduled_event_may_name_the_connections_to_sweep_and_a_bad_detail_is
     };
 
     // WHEN the event names another connection, then has a malformed detail, then names acme
-    let other = crate::handle_scheduled(&world.sweep, event(serde_json::json!({"connections": ["globex"]}))).await;
-    let malformed = crate::handle_scheduled(&world.sweep, event(serde_json::json!({"connections": "acme"}))).await;
-    let acme_only = crate::handle_scheduled(&world.sweep, event(serde_json::json!({"connections": ["acme"]}))).await;
+    let other = world.runner.handle_scheduled(event(serde_json::json!({"connections": ["globex"]}))).await;
+    let malformed = world.runner.handle_scheduled(event(serde_json::json!({"connections": "acme"}))).await;
+    let acme_only = world.runner.handle_scheduled(event(serde_json::json!({"connections": ["acme"]}))).await;
 
-    // THEN only the last sweeps acme and releases the order; the malformed one names the field
-    assert_eq!(other.unwrap(), serde_json::json!({"connections": []}));
+    // THEN only the last queues acme's job; the malformed one names the field; none sweeps by itself
+    assert_eq!(other.unwrap()["queued"], serde_json::json!([]));
     let refused = malformed.unwrap_err().to_string();
     assert!(refused.starts_with("the event's detail must be {} or {\"connections\": ["), "{refused}");
-    let response = acme_only.unwrap();
-    assert_eq!(response["connections"][0]["connection"], "acme");
-    assert_eq!(response["connections"][0]["released"], serde_json::json!([1]));
+    assert_eq!(acme_only.unwrap()["queued"], serde_json::json!(["acme"]));
+    assert!(world.queue.messages().is_empty(), "a fan-out queues jobs, never orders");
+    // AND the job it queued releases the order
+    let swept = world.sweep_at(t0() + Duration::minutes(5)).await;
+    assert_eq!(swept.released, vec![1]);
 }
 
 /// Settings whose first reconciliation looks back `lookback` (none by default).

@@ -9,6 +9,12 @@
 //! only the adapter holds). Every repair and every failure is an audit event on the scope's record
 //! (`{connection}#bc-hook#{scope}`) and one alert per cause and window.
 //!
+//! It runs on the scheduled-job runner (`jobs`): a scheduled invocation fans out one job per
+//! connection, and each job ([`HealthCheck`] as a [`jobs::Job`]) checks one connection under its
+//! lease, so two overlapping runs never register the same hook twice, and its result is an audit
+//! event on `{connection}#run#webhook-health`. A job whose hooks cannot be read fails and is retried
+//! by the job queue, then alerted once.
+//!
 //! Cost: one BigCommerce call per connection when all is well, one more per repair.
 
 use std::sync::Arc;
@@ -22,9 +28,8 @@ use domain::{ConnectionId, ConnectionProfile, ErrorClass, PortError, RecordKey, 
 use serde::Serialize;
 use serde_json::json;
 
-mod lambda;
-
-pub use lambda::{handle_scheduled, run_lambda};
+/// The job's name: its queue's jobs, its audit record `{connection}#run#webhook-health`, its lease.
+pub const JOB: &str = "webhook-health";
 
 /// The ports the check uses; production builds them once per container (`runtime::Deps`).
 #[derive(Clone)]
@@ -73,6 +78,9 @@ pub struct ConnectionHooks {
     pub repaired: Vec<Repair>,
     /// What failed: the listing, or a repair.
     pub problems: Vec<String>,
+    /// The class of the first problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem_class: Option<ErrorClass>,
 }
 
 impl ConnectionHooks {
@@ -139,6 +147,7 @@ impl HealthCheck {
             plans: Vec::new(),
             repaired: Vec::new(),
             problems: Vec::new(),
+            problem_class: None,
         };
         let listed = match self.ports.webhooks.webhooks(profile).await {
             Ok(registry) => registry.hooks().await.map(|hooks| (registry, hooks)),
@@ -147,7 +156,7 @@ impl HealthCheck {
         let (registry, hooks) = match listed {
             Ok(listed) => listed,
             Err(error) => {
-                self.listing_failed(profile, &error, &mut report, now).await;
+                Self::listing_failed(&error, &mut report);
                 return report;
             }
         };
@@ -232,42 +241,18 @@ impl HealthCheck {
                     record: Some(key),
                 })
                 .await;
+                report.problem_class.get_or_insert(error.class);
                 report.problems.push(message);
             }
         }
     }
 
-    /// The hooks could not be read (credentials, BigCommerce down): audited and alerted once per window.
-    async fn listing_failed(
-        &self,
-        profile: &ConnectionProfile,
-        error: &ApiError,
-        report: &mut ConnectionHooks,
-        now: DateTime<Utc>,
-    ) {
-        let message = format!("the BigCommerce hooks could not be read: {error}");
-        let key = RecordKey::new(profile.id.clone(), RecordKind::Run, "webhook-health");
-        self.record(
-            AuditEvent::new(key.clone(), now, Stage::Checked, Outcome::Failed, &self.settings.actor)
-                .with_error(error.class, &message),
-        )
-        .await;
-        // A passing outage needs no e-mail; credentials that stopped working do.
-        if !matches!(error.class, ErrorClass::Transient | ErrorClass::RateLimited) {
-            let name = profile.display_name.clone().unwrap_or_else(|| profile.id.to_string());
-            self.alert(Alert {
-                connection: profile.id.clone(),
-                cause: "hooks-unreadable".to_owned(),
-                subject: format!("[{name}] BigCommerce hooks cannot be checked"),
-                body: format!(
-                    "{message}.\n\nDeactivated hooks are not repaired until this is fixed; the order sweep still \
-                     recovers the orders."
-                ),
-                record: Some(key),
-            })
-            .await;
-        }
-        report.problems.push(message);
+    /// The hooks could not be read (credentials, BigCommerce down): a problem of the report, which
+    /// fails the job, so the runner audits it on the run record, retries it and alerts it once.
+    fn listing_failed(error: &ApiError, report: &mut ConnectionHooks) {
+        tracing::warn!(error.message = %error, "the BigCommerce hooks could not be read");
+        report.problem_class.get_or_insert(error.class);
+        report.problems.push(format!("the BigCommerce hooks could not be read: {error}"));
     }
 
     async fn record(&self, event: AuditEvent) {
@@ -279,6 +264,31 @@ impl HealthCheck {
     async fn alert(&self, alert: Alert) {
         if let Err(error) = self.ports.alerter.alert(&alert).await {
             tracing::warn!(error.message = %error, cause = %alert.cause, "the alert was not sent");
+        }
+    }
+}
+
+/// One connection's check with repairs, as a scheduled job: its report is the job's detail, and any
+/// problem fails the job (retried by the queue, then alerted once).
+#[async_trait::async_trait]
+impl jobs::Job for HealthCheck {
+    fn name(&self) -> &'static str {
+        JOB
+    }
+
+    async fn run(&self, profile: &ConnectionProfile, now: DateTime<Utc>) -> jobs::JobReport {
+        let report = self.check(profile, true, now).await;
+        let detail = json!(report);
+        let summary = match report.repaired.len() {
+            0 if report.problems.is_empty() => "every order hook is active at the receiver".to_owned(),
+            repaired => format!("{repaired} order hook(s) repaired, {} problem(s)", report.problems.len()),
+        };
+        match report.problems.first() {
+            None => jobs::JobReport::done(summary, detail),
+            Some(problem) => {
+                let class = report.problem_class.unwrap_or(ErrorClass::Transient);
+                jobs::JobReport::failed(summary, detail, class, problem.clone())
+            }
         }
     }
 }

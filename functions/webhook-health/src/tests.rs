@@ -7,7 +7,9 @@ use domain::audit::{Outcome, Stage};
 use domain::connection::OrderSettings;
 use domain::hooks::{HookAction, ORDER_SCOPES};
 use domain::ports::fakes::{self, FakeHooks, FakeWebhookApis};
-use domain::ports::memory::{InMemoryAuditLog, InMemoryConnectionStore, RecordingAlerter};
+use domain::ports::memory::{
+    InMemoryAuditLog, InMemoryConnectionStore, InMemoryJobLeases, RecordingAlerter, RecordingJobQueue,
+};
 use domain::ports::{ApiError, AuditLog, ConnectionStore};
 use domain::{ConnectionId, ErrorClass, RecordKey, RecordKind};
 
@@ -25,6 +27,7 @@ fn acme() -> ConnectionId {
 
 struct World {
     hooks: Arc<FakeHooks>,
+    connections: Arc<InMemoryConnectionStore>,
     audit: Arc<InMemoryAuditLog>,
     alerts: Arc<RecordingAlerter>,
     check: HealthCheck,
@@ -42,13 +45,29 @@ impl World {
         let audit = Arc::new(InMemoryAuditLog::default());
         let alerts = Arc::new(RecordingAlerter::new(Duration::hours(1)));
         let ports = Ports {
-            connections,
+            connections: connections.clone(),
             webhooks: Arc::new(FakeWebhookApis::default().with(acme(), hooks.clone())),
             audit: audit.clone(),
             alerter: alerts.clone(),
         };
         let settings = Settings { receiver_url: "https://hooks.example/".into(), ..Settings::default() };
-        World { hooks, audit, alerts, check: HealthCheck::new(ports, settings) }
+        World { hooks, connections, audit, alerts, check: HealthCheck::new(ports, settings) }
+    }
+
+    /// The check on the scheduled-job runner, as the Lambda `main` wires it (three receives).
+    fn runner(&self, queue: Arc<RecordingJobQueue>) -> jobs::Runner<HealthCheck> {
+        let ports = jobs::Ports {
+            connections: self.connections.clone(),
+            leases: Arc::new(InMemoryJobLeases::default()),
+            queue: Some(queue),
+            audit: self.audit.clone(),
+            alerter: self.alerts.clone(),
+        };
+        jobs::Runner::new(
+            self.check.clone(),
+            ports,
+            jobs::Settings { max_receive_count: Some(3), ..jobs::Settings::default() },
+        )
     }
 
     async fn trail(&self, scope: &str) -> Vec<(Stage, Outcome, Option<String>)> {
@@ -155,33 +174,52 @@ async fn a_refused_repair_is_audited_alerted_and_reported_and_the_next_run_tries
 }
 
 #[tokio::test]
-async fn hooks_that_cannot_be_read_alert_for_credentials_but_not_for_an_outage() {
+async fn hooks_that_cannot_be_read_fail_the_job_which_is_retried_and_then_alerted_once() {
+    // GIVEN a store whose hooks cannot be read three times running (credentials revoked)
     let world = World::new().await;
-    let outage =
-        ApiError { class: ErrorClass::Transient, message: "HTTP 503 on GET /v3/hooks".into(), retry_after: None };
     let revoked = ApiError { class: ErrorClass::Auth, message: "HTTP 401 on GET /v3/hooks".into(), retry_after: None };
-    world.hooks.fail_next(1, outage);
-    world.hooks.fail_next(1, revoked);
+    world.hooks.fail_next(3, revoked);
+    let runner = world.runner(Arc::new(RecordingJobQueue::default()));
+    let message = domain::job::JobMessage {
+        connection: acme(),
+        job: crate::JOB.into(),
+        run: "run-1".into(),
+        requested_at: t0(),
+    };
 
-    let during_outage = world.check.run_for(&[], t0()).await.unwrap().remove(0);
-    let after_revocation = world.check.run_for(&[], t0() + Duration::minutes(5)).await.unwrap().remove(0);
+    // WHEN the job is delivered three times (the job queue's receives)
+    let mut runs = Vec::new();
+    for attempt in 1..=3 {
+        let at = t0() + Duration::minutes(i64::from(attempt));
+        runs.push(runner.run_job(&message, attempt, &format!("invocation-{attempt}"), None, at).await);
+    }
 
-    assert!(during_outage.problems[0].ends_with("HTTP 503 on GET /v3/hooks"), "{during_outage:?}");
-    assert!(after_revocation.problems[0].ends_with("HTTP 401 on GET /v3/hooks"), "{after_revocation:?}");
+    // THEN the first two go back to the queue, the last is alerted once, naming the cause
+    assert_eq!(runs.iter().map(jobs::JobRun::is_retry).collect::<Vec<_>>(), vec![true, true, false]);
     let alerts = world.alerts.sent();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
-    assert_eq!(alerts[0].cause, "hooks-unreadable");
-    let run = world.audit.history(&RecordKey::new(acme(), RecordKind::Run, "webhook-health")).await.unwrap();
-    assert_eq!(run.len(), 2);
-    assert!(run.iter().all(|event| event.outcome == Outcome::Failed));
+    assert_eq!(alerts[0].cause, "job-failed:webhook-health");
+    assert!(alerts[0].body.contains("HTTP 401 on GET /v3/hooks"), "{}", alerts[0].body);
+    // AND each try is on the run record with the failure's class
+    let run = world.audit.history(&RecordKey::new(acme(), RecordKind::Run, crate::JOB)).await.unwrap();
+    let outcomes: Vec<_> = run.iter().map(|event| (event.outcome, event.error_class)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (Outcome::Retried, Some(ErrorClass::Auth)),
+            (Outcome::Retried, Some(ErrorClass::Auth)),
+            (Outcome::Failed, Some(ErrorClass::Auth))
+        ]
+    );
 }
 
 #[tokio::test]
-async fn the_sample_scheduled_event_drives_a_check_that_reactivates_a_deactivated_hook() {
+async fn the_sample_scheduled_event_fans_out_a_job_that_reactivates_a_deactivated_hook() {
     // GIVEN the sample: the template's rule (`{stack}-webhook-health`) firing, with an empty detail
+    let sample: serde_json::Value = serde_json::from_str(include_str!("../../../events/webhook-health/scheduled.json"))
+        .expect("the sample is JSON");
     let event: aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> =
-        serde_json::from_str(include_str!("../../../events/webhook-health/scheduled.json"))
-            .expect("the sample is an EventBridge event");
+        serde_json::from_value(sample.clone()).expect("the sample is an EventBridge event");
     assert_eq!((event.source.as_str(), event.detail_type.as_str()), ("aws.events", "Scheduled Event"));
     assert_eq!(event.detail, serde_json::json!({}), "a plain schedule names no connection");
     let rule = format!(
@@ -195,14 +233,21 @@ async fn the_sample_scheduled_event_drives_a_check_that_reactivates_a_deactivate
     let world = World::new().await;
     let created = world.hooks.add(ORDER_SCOPES[0], HERE, false);
     let updated = world.hooks.add(ORDER_SCOPES[1], HERE, true);
+    let queue = Arc::new(RecordingJobQueue::default());
+    let runner = world.runner(queue.clone());
 
-    // WHEN the Lambda handler takes the event
-    let response = crate::handle_scheduled(&world.check, event).await.expect("the check runs");
+    // WHEN the Lambda handler takes the event, and then the job it queued
+    let fanned = jobs::handle(&runner, sample, "invocation-1", None).await.expect("the fan-out runs");
+    assert_eq!(fanned["queued"], serde_json::json!(["acme"]));
+    assert_eq!(world.hooks.calls(), 0, "the fan-out calls no store");
+    let message = queue.take().remove(0);
+    let run = runner.run_job(&message, 1, "invocation-2", None, t0()).await;
 
-    // THEN the answer lists the connection with the created hook reactivated and nothing else changed
+    // THEN the job reactivated the created hook and changed nothing else
+    let jobs::JobRun::Done { report, .. } = run else { panic!("{run:?}") };
     assert_eq!(
-        response,
-        serde_json::json!({"connections": [{
+        report.detail,
+        serde_json::json!({
             "connection": "acme",
             "destination": HERE,
             "plans": [
@@ -211,10 +256,14 @@ async fn the_sample_scheduled_event_drives_a_check_that_reactivates_a_deactivate
             ],
             "repaired": [{"scope": ORDER_SCOPES[0], "what": "reactivated", "hook_id": created}],
             "problems": [],
-        }]})
+        })
     );
     assert!(world.hooks.all().iter().all(|hook| hook.is_active), "{:?}", world.hooks.all());
     assert_eq!(world.alerts.sent().len(), 1);
+    // AND the job's result is on the run record
+    let trail = world.audit.history(&RecordKey::new(acme(), RecordKind::Run, crate::JOB)).await.unwrap();
+    assert_eq!(trail.iter().map(|event| event.outcome).collect::<Vec<_>>(), vec![Outcome::Ok]);
+    assert_eq!(trail[0].message.as_deref(), Some("1 order hook(s) repaired, 0 problem(s)"));
 }
 
 #[tokio::test]

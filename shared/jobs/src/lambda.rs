@@ -47,7 +47,7 @@ impl<J: Job> Runner<J> {
                     .and_then(|count| count.parse::<u32>().ok())
                     .unwrap_or(1);
                 let run = match serde_json::from_str::<JobMessage>(record.body.as_deref().unwrap_or_default()) {
-                    Ok(message) => runner.run_job(&message, attempt, &request_id, deadline).await,
+                    Ok(message) => runner.run_job(&message, attempt, &request_id, deadline, chrono::Utc::now()).await,
                     Err(error) => JobRun::Refused { reason: format!("the job message is not a job: {error}") },
                 };
                 if let JobRun::Refused { reason } = &run {

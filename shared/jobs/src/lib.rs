@@ -272,14 +272,15 @@ impl<J: Job> Runner<J> {
                     run: holder.to_owned(),
                     requested_at: now,
                 };
-                runs.push(self.run_job(&message, 1, holder, None).await);
+                runs.push(self.run_job(&message, 1, holder, None, now).await);
             }
         }
         Ok(runs)
     }
 
     /// One job from its message, as described in the crate documentation. `attempt` is the
-    /// message's receive count; `holder` names the invocation (its lease holder).
+    /// message's receive count; `holder` names the invocation (its lease holder); `now` is when the
+    /// job starts (the clock, in production).
     #[tracing::instrument(name = "job", skip_all, fields(job = self.job.name(), connection = %message.connection, attempt))]
     pub async fn run_job(
         &self,
@@ -287,13 +288,14 @@ impl<J: Job> Runner<J> {
         attempt: u32,
         holder: &str,
         deadline: Option<tokio::time::Instant>,
+        now: DateTime<Utc>,
     ) -> JobRun {
         let name = self.job.name();
         let connection = &message.connection;
         if message.job != name {
             return JobRun::Refused { reason: format!("a {} job reached the {name} function's queue", message.job) };
         }
-        let started = Utc::now();
+        let started = now;
         let key = RecordKey::new(connection.clone(), RecordKind::Run, name);
         let base =
             json!({"run": message.run, "requested_at": message.requested_at, "attempt": attempt, "holder": holder});
@@ -338,13 +340,15 @@ impl<J: Job> Runner<J> {
             Err(error) => return self.failed_early(message, attempt, error, started).await,
         }
 
+        let elapsed = std::time::Instant::now();
         let cutoff = deadline.map(|deadline| deadline.checked_sub(self.settings.deadline_reserve).unwrap_or(deadline));
         let work = self.job.run(&profile, started);
         let report = match cutoff {
             Some(cutoff) => tokio::time::timeout_at(cutoff, work).await.ok(),
             None => Some(work.await),
         };
-        let ended = Utc::now();
+        // The job's time plus the time it took, so a test's clock stays a test's clock.
+        let ended = started + chrono::Duration::from_std(elapsed.elapsed()).unwrap_or_default();
         let mut detail = base;
         detail["duration_ms"] = json!((ended - started).num_milliseconds());
         let Some(report) = report else {

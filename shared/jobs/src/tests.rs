@@ -139,7 +139,7 @@ async fn a_job_runs_once_under_its_lease_and_audits_its_result_on_the_run_record
     let runner = world.runner(Probe::default());
     let requested = Utc::now();
 
-    let run = runner.run_job(&message("acme", requested), 1, "invocation-1", None).await;
+    let run = runner.run_job(&message("acme", requested), 1, "invocation-1", None, Utc::now()).await;
     assert!(matches!(run, JobRun::Done { .. }), "{run:?}");
     assert_eq!(world.trail("acme").await, vec![(Outcome::Ok, 1)]);
     let state = world.leases.state(&id("acme"), "probe");
@@ -157,7 +157,10 @@ async fn two_overlapping_runs_do_one_connections_work_once() {
 
     // WHEN their jobs run at the same time
     let (a, b) =
-        tokio::join!(runner.run_job(&first, 1, "invocation-1", None), runner.run_job(&second, 1, "invocation-2", None));
+        tokio::join!(
+        runner.run_job(&first, 1, "invocation-1", None, Utc::now()),
+        runner.run_job(&second, 1, "invocation-2", None, Utc::now())
+    );
 
     // THEN one did the work and the other was refused by the lease
     assert_eq!(runner.job().runs.load(Ordering::SeqCst), 1);
@@ -168,13 +171,13 @@ async fn two_overlapping_runs_do_one_connections_work_once() {
     assert_eq!(outcomes, vec![Outcome::Ok, Outcome::Skipped]);
 
     // AND a job of either run delivered again later is done already
-    let late = runner.run_job(&second, 2, "invocation-3", None).await;
+    let late = runner.run_job(&second, 2, "invocation-3", None, Utc::now()).await;
     assert!(matches!(late, JobRun::Skipped { .. }), "{late:?}");
     assert_eq!(runner.job().runs.load(Ordering::SeqCst), 1);
     assert_eq!(world.trail("acme").await.last().unwrap().0, Outcome::Duplicate);
 
     // AND the next run, asked for after that work started, runs
-    let next = runner.run_job(&message("acme", Utc::now()), 1, "invocation-4", None).await;
+    let next = runner.run_job(&message("acme", Utc::now()), 1, "invocation-4", None, Utc::now()).await;
     assert!(matches!(next, JobRun::Done { .. }), "{next:?}");
     assert_eq!(runner.job().runs.load(Ordering::SeqCst), 2);
 }
@@ -187,10 +190,10 @@ async fn a_lease_left_by_a_crashed_invocation_runs_out_and_the_next_job_takes_it
     world.leases.take(&id("acme"), "probe", "crashed", now, now, crashed_until).await.unwrap().unwrap();
     let runner = world.runner(Probe::default());
 
-    let refused = runner.run_job(&message("acme", now), 1, "invocation-1", None).await;
+    let refused = runner.run_job(&message("acme", now), 1, "invocation-1", None, now).await;
     assert!(matches!(refused, JobRun::Skipped { .. }), "{refused:?}");
-    tokio::time::sleep(Duration::from_millis(60)).await;
-    let taken = runner.run_job(&message("acme", now), 2, "invocation-1", None).await;
+    let later = crashed_until + chrono::Duration::milliseconds(1);
+    let taken = runner.run_job(&message("acme", now), 2, "invocation-1", None, later).await;
     assert!(matches!(taken, JobRun::Done { .. }), "{taken:?}");
 }
 
@@ -225,7 +228,7 @@ async fn a_job_that_cannot_finish_before_the_deadline_is_handed_back_and_its_lea
     // An invocation with 2.3 s left: the job is stopped at the 2 s reserve, 0.3 s from now.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(2_300);
 
-    let run = runner.run_job(&message("acme", Utc::now()), 1, "invocation-1", Some(deadline)).await;
+    let run = runner.run_job(&message("acme", Utc::now()), 1, "invocation-1", Some(deadline), Utc::now()).await;
 
     assert!(matches!(run, JobRun::HandedBack { .. }), "{run:?}");
     assert!(tokio::time::Instant::now() < deadline, "stopped before the deadline");
@@ -244,8 +247,8 @@ async fn a_parked_or_unknown_connections_job_is_skipped_and_audited() {
     world.connections.put(&parked).await.unwrap();
     let runner = world.runner(Probe::default());
 
-    assert!(matches!(runner.run_job(&message("acme", Utc::now()), 1, "i-1", None).await, JobRun::Skipped { .. }));
-    assert!(matches!(runner.run_job(&message("gone", Utc::now()), 1, "i-1", None).await, JobRun::Skipped { .. }));
+    assert!(matches!(runner.run_job(&message("acme", Utc::now()), 1, "i-1", None, Utc::now()).await, JobRun::Skipped { .. }));
+    assert!(matches!(runner.run_job(&message("gone", Utc::now()), 1, "i-1", None, Utc::now()).await, JobRun::Skipped { .. }));
     assert_eq!(runner.job().runs.load(Ordering::SeqCst), 0);
     assert_eq!(world.trail("acme").await, vec![(Outcome::Skipped, 1)]);
     assert_eq!(world.trail("gone").await, vec![(Outcome::Skipped, 1)]);
