@@ -169,6 +169,57 @@ impl Sandbox {
         assert!(status.is_success(), "control {path}: {status} {}", response.text().await.unwrap_or_default());
     }
 
+    /// Any control request (`GET /__control/inventory`, `PUT /__control/inventory/levels`, ...),
+    /// for tests: panics with the double's answer when it refuses, and returns the answer's JSON
+    /// (`Null` for an empty body).
+    pub async fn control_request(
+        &self,
+        system: System,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let mut request = reqwest::Client::new().request(method, format!("{}/__control/{path}", self.url(system)));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the sandbox's control plane is reachable");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "control {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// `POST {plex}/__control/inventory/generate`: parts, locations and containers in bulk,
+    /// deterministic for a seed (see the README); returns the generator's summary.
+    pub async fn generate_plex_inventory(&self, spec: serde_json::Value) -> serde_json::Value {
+        self.control_request(System::Plex, reqwest::Method::POST, "inventory/generate", Some(spec)).await
+    }
+
+    /// `GET {plex}/__control/inventory[?tenant=]`: locations, every container and every container
+    /// adjustment of a tenant (the default one when `tenant` is `None`).
+    pub async fn plex_inventory(&self, tenant: Option<&str>) -> serde_json::Value {
+        let path = match tenant {
+            Some(tenant) => format!("inventory?tenant={tenant}"),
+            None => "inventory".to_owned(),
+        };
+        self.control_request(System::Plex, reqwest::Method::GET, &path, None).await
+    }
+
+    /// How many logged API requests of a double had this method and a path ending in
+    /// `path_suffix`, e.g. `count_requests(System::BigCommerce, "PUT",
+    /// "/v3/inventory/adjustments/absolute")`.
+    pub async fn count_requests(&self, system: System, method: &str, path_suffix: &str) -> usize {
+        self.request_log(system)
+            .await
+            .iter()
+            .filter(|entry| {
+                entry["method"].as_str().is_some_and(|own| own.eq_ignore_ascii_case(method))
+                    && entry["path"].as_str().is_some_and(|path| path.ends_with(path_suffix))
+            })
+            .count()
+    }
+
     /// The double's request log (API requests only; control requests are not logged), for tests.
     pub async fn request_log(&self, system: System) -> Vec<serde_json::Value> {
         reqwest::get(format!("{}/__control/requests", self.url(system)))

@@ -5,7 +5,8 @@
 //!   the `oauth2`/`either` auth modes; tenant selection by `X-Plex-Connect-Tenant-Id` or
 //!   `X-Plex-Connect-Customer-Id`; per-credential collection subscriptions; 200 calls per rolling
 //!   minute per credential. See `auth`, `connect` (tenants, customers, addresses, parts) and
-//!   `sales` (sales orders, lines, prices, releases); writes go through `store`.
+//!   `sales` (sales orders, lines, prices, releases); writes go through `store`. Inventory
+//!   (locations, containers, container adjustments) and its control endpoints are in `inventory`.
 //! - Data Source API (`/api/datasources/...`): HTTP Basic with a web-service user. See `datasource`,
 //!   and `procedures` for the data sources that read and write sales orders.
 //! - `POST /oauth2/token`: client credentials, only outside the default `api_key` mode. See `auth`.
@@ -16,6 +17,7 @@
 mod auth;
 mod connect;
 mod datasource;
+mod inventory;
 mod model;
 mod procedures;
 mod sales;
@@ -220,6 +222,11 @@ pub(crate) fn resource_not_found() -> Response {
     connect_error(StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND", "The requested resource was not found.")
 }
 
+/// What an empty list answers when `empty_list_status` is 404 ("no data exists to return").
+pub(crate) fn no_data() -> Response {
+    connect_error(StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND", "No data exists to return.")
+}
+
 impl Plex {
     pub(crate) fn new(time_scale: f64, stopping: watch::Receiver<bool>) -> Self {
         Plex {
@@ -233,22 +240,43 @@ impl Plex {
     }
 }
 
-/// Adds seeded customers (with their addresses), parts and sales orders to a tenant, in that
-/// order, so orders can refer to the customers and parts of the same document.
-fn seed_records(
-    tenant: &mut Tenant,
+/// The records a seed document gives one tenant.
+#[derive(Default)]
+struct TenantRecords {
     customers: Vec<serde_json::Map<String, Value>>,
     parts: Vec<serde_json::Map<String, Value>>,
     sales_orders: Vec<serde_json::Map<String, Value>>,
+    locations: Vec<inventory::LocationSeed>,
+    containers: Vec<inventory::ContainerSeed>,
+}
+
+impl TenantRecords {
+    fn is_empty(&self) -> bool {
+        self.customers.is_empty()
+            && self.parts.is_empty()
+            && self.sales_orders.is_empty()
+            && self.locations.is_empty()
+            && self.containers.is_empty()
+    }
+}
+
+/// Adds seeded customers (with their addresses), parts, sales orders, locations and containers to
+/// a tenant, in that order, so orders and containers can refer to the customers, parts and
+/// locations of the same document.
+fn seed_records(
+    tenant: &mut Tenant,
+    records: TenantRecords,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ControlError> {
-    for customer in customers {
+    for customer in records.customers {
         store::seed_customer(tenant, customer, now).map_err(ControlError::bad_request)?;
     }
-    tenant.upsert(&model::PARTS, parts, now).map_err(ControlError::bad_request)?;
-    for order in sales_orders {
+    tenant.upsert(&model::PARTS, records.parts, now).map_err(ControlError::bad_request)?;
+    for order in records.sales_orders {
         store::seed_order(tenant, order, now).map_err(ControlError::bad_request)?;
     }
+    inventory::seed_locations(tenant, records.locations).map_err(ControlError::bad_request)?;
+    inventory::seed_containers(tenant, records.containers, now).map_err(ControlError::bad_request)?;
     Ok(())
 }
 
@@ -271,7 +299,11 @@ impl Double for Plex {
             .route("/mdm/v1/customers/{id}/addresses", get(connect::list_addresses).post(connect::create_address))
             .route("/mdm/v1/customers/{id}/addresses/{address_id}", get(connect::get_address))
             .route("/mdm/v1/parts", get(connect::list_parts))
-            .route("/mdm/v1/parts/{id}", get(connect::get_part));
+            .route("/mdm/v1/parts/{id}", get(connect::get_part))
+            .route("/inventory/v1/inventory-tracking/containers", get(inventory::list_containers))
+            .route("/inventory/v1/inventory-tracking/containers/{serial_no}", get(inventory::get_container))
+            .route("/inventory/v1/inventory-history/container-adjustments", get(inventory::list_adjustments))
+            .route("/inventory/v1/inventory-definitions/locations", get(inventory::list_locations));
         // Paperless wrote through `sales/v1-beta1`; the spec lists `sales/v1`. Both answer alike.
         for version in ["v1", "v1-beta1"] {
             let base = format!("/sales/{version}");
@@ -299,7 +331,8 @@ impl Double for Plex {
             .route("/keys/{key}/expire", post(expire_key))
             .route("/tokens/expire-all", post(expire_all_tokens))
             .route("/sales-orders", get(sales_orders))
-            .with_state(self)
+            .with_state(self.clone())
+            .merge(inventory::control_routes(self))
     }
 
     fn reset(&self) {
@@ -326,9 +359,23 @@ impl Double for Plex {
             tenant.customer_id = seed.customer_id.or(tenant.customer_id.take());
             tenant.name = seed.name.or(tenant.name.take());
             tenant.default |= seed.default;
-            seed_records(tenant, seed.customers, seed.parts, seed.sales_orders, now)?;
+            let records = TenantRecords {
+                customers: seed.customers,
+                parts: seed.parts,
+                sales_orders: seed.sales_orders,
+                locations: seed.locations,
+                containers: seed.containers,
+            };
+            seed_records(tenant, records, now)?;
         }
-        if !document.customers.is_empty() || !document.parts.is_empty() || !document.sales_orders.is_empty() {
+        let records = TenantRecords {
+            customers: document.customers,
+            parts: document.parts,
+            sales_orders: document.sales_orders,
+            locations: document.locations,
+            containers: document.containers,
+        };
+        if !records.is_empty() {
             let target = match &document.tenant {
                 Some(reference) => state.tenants.iter().position(|tenant| tenant.is(reference)),
                 None => state.default_tenant_index(),
@@ -337,7 +384,7 @@ impl Double for Plex {
                 return Err(ControlError::bad_request("top-level records need a seeded tenant to go to"));
             };
             let tenant = &mut state.tenants[index];
-            seed_records(tenant, document.customers, document.parts, document.sales_orders, now)?;
+            seed_records(tenant, records, now)?;
         }
         for key in document.api_keys {
             state.api_keys.insert(key.key.clone(), key);
@@ -397,6 +444,7 @@ impl Double for Plex {
                     "addresses": tenant.addresses,
                     "order_charges": tenant.order_charges,
                     "orders_per_po": sales::orders_per_po(tenant),
+                    "inventory": inventory::summary(&tenant.inventory),
                 })
             })
             .collect();

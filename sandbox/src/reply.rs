@@ -21,6 +21,14 @@ pub(crate) fn text_as(status: StatusCode, content_type: &'static str, text: Stri
     response
 }
 
+/// A body already serialised into one buffer (a large list written row by row, without building a
+/// JSON tree first), with the given status and content type.
+pub(crate) fn bytes_as(status: StatusCode, content_type: &'static str, bytes: Vec<u8>) -> Response {
+    let mut response = (status, bytes).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
 /// A JSON body as `application/json`.
 pub(crate) fn json(status: StatusCode, body: &Value) -> Response {
     json_as(status, JSON, body)

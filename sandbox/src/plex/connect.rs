@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 use super::auth::ConnectContext;
 use super::model::{CUSTOMERS, PARTS, Resource, Tenant, has_id};
 use super::store::{self, Rejection};
-use super::{Plex, connect_error, resource_not_found};
+use super::{Plex, connect_error, no_data, resource_not_found};
 use crate::{lock, reply};
 
 /// The filters a list endpoint understands.
@@ -142,7 +142,7 @@ fn record_datetime(value: &Value) -> Option<DateTime<Utc>> {
 }
 
 /// 400 `ARGUMENT_INVALID` for a date-time parameter, with the metadata shape of the Connect spec.
-fn argument_invalid(field: &str, provided: &str) -> Response {
+pub(crate) fn argument_invalid(field: &str, provided: &str) -> Response {
     let message = format!("The value of '{field}' must be a UTC date-time like 2026-01-31T23:59:59Z.");
     let body = json!({
         "code": "ARGUMENT_INVALID",
@@ -236,7 +236,7 @@ pub(crate) fn select(
 /// A list answer, honouring `empty_list_status`.
 fn list_response(plex: &Plex, records: Vec<Map<String, Value>>) -> Response {
     if records.is_empty() && lock(&plex.state).config.empty_list_status == 404 {
-        return connect_error(StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND", "No data exists to return.");
+        return no_data();
     }
     let body = Value::Array(records.into_iter().map(Value::Object).collect());
     reply::json_as(StatusCode::OK, reply::JSON_UTF8, &body)

@@ -5,8 +5,12 @@
 //!
 //! ```json
 //! {"tenants": [{"id": "uuid", "code": "MW-DEMO", "customer_id": "310507", "name": "...", "default": true,
-//!               "customers": [...], "parts": [...], "sales_orders": [...]}],
+//!               "customers": [...], "parts": [...], "sales_orders": [...], "locations": [...],
+//!               "containers": [...]}],
 //!  "tenant": "MW-DEMO", "customers": [...], "parts": [...], "sales_orders": [...],
+//!  "locations": [{"locationCode": "FG-01", "locationId": "uuid", "buildingCode": "MAIN", ...}],
+//!  "containers": [{"serialNo": "S1", "partNo": "MW-BOLT-M8", "location": "FG-01", "quantity": 40,
+//!                  "containerStatus": "OK", "inventoryType": "FG", ...}],
 //!  "api_keys": [{"key": "...", "secret": "...", "tenants": ["MW-DEMO"], "default_tenant": "MW-DEMO",
 //!                "collections": ["mdm", "sales"], "expired": false}],
 //!  "oauth_clients": [{"client_id": "...", "client_secret": "...", "tenants": [], "collections": []}],
@@ -16,7 +20,7 @@
 //!                   "outputs": {}, "procedure": null}]}
 //! ```
 //!
-//! Top-level `customers`/`parts`/`sales_orders` go to the tenant named by `tenant` (id or code), or
+//! Top-level `customers`/`parts`/`sales_orders`/`locations`/`containers` go to the tenant named by `tenant` (id or code), or
 //! the default tenant. Tenants are referred to by id or code everywhere. An empty `tenants` list on a
 //! credential means every tenant; an empty `collections` list means every API product. Records get
 //! every field of their Plex schema (missing ones become `null`, as the real API sends them), an `id`
@@ -29,6 +33,12 @@
 //! "releases": [{...}]}]`; it goes through the same validation as the REST endpoints, so a seed can
 //! pre-create exactly what a client could have created (a half-written order, say).
 //!
+//! Locations and containers use the field names of their Plex schemas (see `inventory`): a
+//! container names its part by `partId` or `partNo` and its location by `locationId` or
+//! `location` (the code), both of which must exist (parts and locations of the same document
+//! come first); `serialNo` is made up when absent. Same `serialNo` (or location id or code):
+//! replaced. Seeding records no container adjustments.
+//!
 //! A data source user acts on one tenant (`tenant`, else the default tenant), as Plex web-service
 //! accounts are bound to one. A data source with a `procedure` (`sales_order_add`,
 //! `sales_order_line_add`, `sales_orders_by_po`) computes its outputs and rows from, and writes to,
@@ -40,6 +50,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::inventory::{ContainerSeed, Inventory, LocationSeed};
 use crate::requestlog::REDACTED;
 
 /// A kind of Connect record and the fields of its schema (from the Plex Connect OpenAPI).
@@ -317,6 +328,10 @@ pub(crate) struct SeedDocument {
     #[serde(default)]
     pub sales_orders: Vec<Map<String, Value>>,
     #[serde(default)]
+    pub locations: Vec<LocationSeed>,
+    #[serde(default)]
+    pub containers: Vec<ContainerSeed>,
+    #[serde(default)]
     pub api_keys: Vec<ApiKey>,
     #[serde(default)]
     pub oauth_clients: Vec<OAuthClient>,
@@ -344,6 +359,10 @@ pub(crate) struct TenantSeed {
     pub parts: Vec<Map<String, Value>>,
     #[serde(default)]
     pub sales_orders: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub locations: Vec<LocationSeed>,
+    #[serde(default)]
+    pub containers: Vec<ContainerSeed>,
 }
 
 /// A Plex tenant (one PCN) and the records it holds, by resource name.
@@ -362,6 +381,9 @@ pub(crate) struct Tenant {
     pub order_charges: BTreeMap<String, Map<String, Value>>,
     /// The last `orderNumber` the double generated.
     pub order_sequence: u64,
+    /// Locations, containers and container adjustments (see `inventory`); typed rather than kept
+    /// as JSON records, since a tenant can hold tens of thousands of containers.
+    pub inventory: Inventory,
 }
 
 impl Tenant {
@@ -377,6 +399,7 @@ impl Tenant {
             addresses: BTreeMap::new(),
             order_charges: BTreeMap::new(),
             order_sequence: 0,
+            inventory: Inventory::default(),
         }
     }
 

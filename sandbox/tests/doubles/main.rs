@@ -9,6 +9,7 @@ mod support;
 mod bigcommerce;
 mod control;
 mod faults;
+mod inventory;
 mod lifecycle;
 mod monday;
 mod plex;
