@@ -37,10 +37,12 @@ pub struct UpOptions {
     pub alert_email: String,
     /// The order queue's visibility timeout: how soon a failed order is delivered again.
     pub visibility_timeout: Duration,
-    /// When the order sweep runs; `None` runs none.
-    pub sweep: Option<local_runtime::Schedule>,
-    /// When the webhook health check runs; `None` runs none.
-    pub webhook_health: Option<local_runtime::Schedule>,
+    /// How often the order sweep runs; `None` runs none.
+    pub sweep_every: Option<Duration>,
+    /// How often the webhook health check runs; `None` runs none.
+    pub webhook_health_every: Option<Duration>,
+    /// The scheduled functions' connections; every connection when empty.
+    pub schedule_connections: Vec<domain::ConnectionId>,
 }
 
 pub async fn up(options: UpOptions) -> anyhow::Result<ExitCode> {
@@ -85,13 +87,21 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
     let profile = local_runtime::install_demo_connection(&deps, sandbox::demo::CONNECTION_ID, None, |_| {})
         .await
         .context("seeding the demo connection")?;
+    // Each scheduled function on its timer and its own job queue, with the template's timeout.
+    let schedule = |every: Option<Duration>, job: &str, timeout: Duration| -> anyhow::Result<_> {
+        let Some(every) = every else { return Ok(None) };
+        let queue = provisioned.job_queue_url(job).with_context(|| format!("no job queue for {job}"))?;
+        Ok(Some(local_runtime::Schedule::new(every, queue, timeout).only(options.schedule_connections.clone())))
+    };
+    let sweep = schedule(options.sweep_every, order_sweep::JOB, order_sweep::FUNCTION_TIMEOUT)?;
+    let webhook_health = schedule(options.webhook_health_every, webhook_health::JOB, webhook_health::FUNCTION_TIMEOUT)?;
     let functions = LocalRuntime::start(
         deps.clone(),
         &sdk,
         RuntimeOptions {
             receiver_port: options.webhook_port,
-            sweep: options.sweep.clone(),
-            webhook_health: options.webhook_health.clone(),
+            sweep: sweep.clone(),
+            webhook_health: webhook_health.clone(),
             // The worker knows the last receive from the queue's own redrive policy.
             ..RuntimeOptions::for_visibility_timeout(options.visibility_timeout)
                 .with_max_receive_count(provision_options.max_receive_count)
@@ -132,9 +142,14 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
         provisioned.queue_url,
         options.visibility_timeout.as_secs()
     );
-    for (name, schedule) in [("order sweep", &options.sweep), ("webhook health", &options.webhook_health)] {
+    for (name, schedule) in [("order sweep", &sweep), ("webhook health", &webhook_health)] {
         match schedule {
-            Some(schedule) => println!("  {name:<19} every {} s", schedule.every.as_secs()),
+            Some(schedule) => println!(
+                "  {name:<19} every {} s, its jobs on {} ({} at once)",
+                schedule.every.as_secs(),
+                schedule.job_queue_url,
+                schedule.jobs.concurrency
+            ),
             None => println!("  {name:<19} off"),
         }
     }

@@ -102,12 +102,9 @@ enum LocalCommand {
     },
 }
 
-/// A local timer every `seconds` (none for 0) over `connections` (all when empty).
-fn schedule(seconds: u64, connections: &[domain::ConnectionId]) -> Option<local_runtime::Schedule> {
-    (seconds > 0).then(|| local_runtime::Schedule {
-        every: std::time::Duration::from_secs(seconds),
-        connections: connections.to_vec(),
-    })
+/// Every `seconds`, or never for 0.
+fn every(seconds: u64) -> Option<std::time::Duration> {
+    (seconds > 0).then(|| std::time::Duration::from_secs(seconds))
 }
 
 #[tokio::main]
@@ -156,8 +153,9 @@ async fn main() -> ExitCode {
                 },
                 alert_email,
                 visibility_timeout: std::time::Duration::from_secs(visibility_timeout),
-                sweep: schedule(sweep_every, &schedule_connections),
-                webhook_health: schedule(webhook_health_every, &schedule_connections),
+                sweep_every: every(sweep_every),
+                webhook_health_every: every(webhook_health_every),
+                schedule_connections,
             };
             local::up(options).await
         }

@@ -3,7 +3,9 @@
 //! The same `order_sweep::Sweep` the scheduled function runs: every held order whose mapping gaps
 //! are filled is queued again, and every order the worker has not seen in its latest state (a
 //! missed webhook) is queued; the report says what was checked, what filled each gap, what was
-//! recovered, and what stopped a connection early.
+//! recovered, and what stopped a connection early. Each connection's sweep runs as the scheduled
+//! job does (`jobs::Runner::run_here`): under the connection's lease, so it never overlaps a
+//! scheduled run of the same connection, and audited on `{connection}#run#order-sweep`.
 
 use std::process::ExitCode;
 
@@ -25,12 +27,40 @@ pub fn sweep(deps: &Deps, actor: &str) -> Sweep {
     Sweep::new(order_sweep::Ports::from_deps(deps), settings)
 }
 
-/// Sweeps the connections (all when empty). Fails before sweeping when a named connection is unknown.
+/// Sweeps the connections (all when empty), each under its lease. Fails before sweeping when a
+/// named connection is unknown. A connection whose lease another run holds is not swept: its report
+/// names that as its problem.
 pub async fn run_sweep(deps: &Deps, connections: &[ConnectionId], actor: &str) -> anyhow::Result<Vec<ConnectionSweep>> {
     for connection in connections {
         deps.connection(connection).await?;
     }
-    Ok(sweep(deps, actor).run_for(connections, chrono::Utc::now()).await?)
+    let runner = jobs::Runner::new(sweep(deps, actor), jobs::Ports::from_deps(deps), jobs::Settings::default());
+    let holder = format!("{actor}#{}", uuid::Uuid::new_v4().simple());
+    let runs = runner.run_here(connections, &holder, chrono::Utc::now()).await?;
+    Ok(runs.into_iter().filter_map(report).collect())
+}
+
+/// The sweep's report from its job's run.
+fn report(run: jobs::JobRun) -> Option<ConnectionSweep> {
+    match run {
+        jobs::JobRun::Done { connection, report } | jobs::JobRun::Failed { connection, report, .. } => {
+            // A job that failed before the sweep started has no sweep report, only its reason.
+            Some(serde_json::from_value(report.detail).unwrap_or_else(|_| ConnectionSweep {
+                connection: Some(connection),
+                problems: vec![report.summary],
+                ..ConnectionSweep::default()
+            }))
+        }
+        jobs::JobRun::Skipped { connection, reason } => {
+            Some(ConnectionSweep { connection: Some(connection), problems: vec![reason], ..ConnectionSweep::default() })
+        }
+        jobs::JobRun::HandedBack { connection } => Some(ConnectionSweep {
+            connection: Some(connection),
+            problems: vec!["stopped at the deadline".to_owned()],
+            ..ConnectionSweep::default()
+        }),
+        jobs::JobRun::Refused { .. } => None,
+    }
 }
 
 /// The text form: per connection, what was held, what filled, what was queued, what went wrong.

@@ -7,16 +7,18 @@
 //! - [`OrderPoller`]: the SQS event source mapping of the order worker (batches as `SqsEvent`s,
 //!   partial batch failures, the function timeout; visibility timeout and redrive are the queue's);
 //! - [`Timer`]: the EventBridge schedules of the order sweep and the webhook health check (moto
-//!   never fires schedules);
+//!   never fires schedules), whose invocations fan each run out onto the function's job queue;
+//! - [`JobPoller`]: each scheduled function's job-queue event source (one job per invocation, many
+//!   at once);
 //! - [`LocalRuntime`]: all of them, started from one `runtime::Deps` and stopped together;
 //! - [`install_demo_connection`]: the demo connection, as `local up`, the tests and the bench store it.
 //!
 //! The functions are built from `Deps` with the same calls their `main`s make
 //! (`webhook_receiver::handle_http`, `order_worker::Ports::from_deps` + `Worker::for_invocation` +
-//! `handle_batch`, `order_sweep::Ports::from_deps` / `webhook_health::Ports::from_deps` +
-//! `handle_scheduled`), so what runs here is what
-//! runs in Lambda. Further scheduled functions join as timers like [`SweepTimer`]: a task with a
-//! clone of the runtime's [`Shutdown`] that reports its counts from [`LocalRuntime::shutdown`].
+//! `handle_batch`, `order_sweep::Ports::from_deps` / `webhook_health::Ports::from_deps` on a
+//! `jobs::Runner` with `jobs::Ports::from_deps`, its `handle_scheduled` for the timer and its
+//! `handle_jobs` for the job poller), so what runs here is what runs in Lambda. Further scheduled
+//! functions join the same way: a [`Schedule`] in [`RuntimeOptions`], a timer and a job poller.
 
 mod demo;
 mod poller;
@@ -31,9 +33,9 @@ use anyhow::Context;
 use tokio::task::JoinHandle;
 
 pub use demo::install_demo_connection;
-pub use poller::{BatchOutcome, OrderPoller, PollerOptions, PollerStats};
+pub use poller::{BatchOutcome, JobPoller, OrderPoller, PollerOptions, PollerStats, SqsFunction, SqsPoller};
 pub use receiver::serve_webhook_receiver;
-pub use schedule::{Schedule, ScheduledHandler, Timer, TimerStats};
+pub use schedule::{DEFAULT_JOB_CONCURRENCY, Schedule, ScheduledHandler, Timer, TimerStats};
 pub use shutdown::{Shutdown, ShutdownTrigger};
 
 /// How the local runtime serves and polls.
@@ -99,8 +101,52 @@ impl RuntimeOptions {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RuntimeReport {
     pub orders: PollerStats,
+    /// The order sweep's scheduled invocations, and its jobs' invocations.
     pub sweeps: TimerStats,
+    pub sweep_jobs: PollerStats,
+    /// The webhook health check's scheduled invocations, and its jobs' invocations.
     pub health_checks: TimerStats,
+    pub health_jobs: PollerStats,
+}
+
+/// A scheduled function's two event sources in the local world: its timer and its job poller.
+struct ScheduledTasks {
+    timer: JoinHandle<TimerStats>,
+    jobs: JoinHandle<PollerStats>,
+}
+
+impl ScheduledTasks {
+    /// Starts `runner`'s timer (fan-outs) and job poller (jobs), as Lambda would invoke it from
+    /// its schedule and from its job queue.
+    fn start<J: jobs::Job>(
+        runner: jobs::Runner<J>,
+        schedule: Schedule,
+        sdk: &aws_config::SdkConfig,
+        shutdown: &Shutdown,
+    ) -> ScheduledTasks {
+        let name = runner.job().name();
+        let source = millwright_aws::SqsEventSource::new(sdk, &schedule.job_queue_url);
+        let jobs = tokio::spawn(JobPoller::new(source, runner.clone(), schedule.jobs.clone()).run(shutdown.clone()));
+        let handler: ScheduledHandler = Arc::new(move |event| {
+            let runner = runner.clone();
+            Box::pin(async move { runner.handle_scheduled(event).await })
+        });
+        let timer = tokio::spawn(Timer::new(name, schedule, handler).run(shutdown.clone()));
+        ScheduledTasks { timer, jobs }
+    }
+
+    async fn finished(tasks: Option<ScheduledTasks>, name: &str) -> (TimerStats, PollerStats) {
+        let Some(tasks) = tasks else { return Default::default() };
+        let timer = tasks.timer.await.unwrap_or_else(|error| {
+            tracing::error!(error.message = %error, function = name, "the timer task failed");
+            TimerStats::default()
+        });
+        let jobs = tasks.jobs.await.unwrap_or_else(|error| {
+            tracing::error!(error.message = %error, function = name, "the job poller task failed");
+            PollerStats::default()
+        });
+        (timer, jobs)
+    }
 }
 
 /// The running functions: the webhook receiver on [`LocalRuntime::receiver_url`], the order
@@ -112,8 +158,8 @@ pub struct LocalRuntime {
     trigger: ShutdownTrigger,
     receiver: JoinHandle<()>,
     order_poller: JoinHandle<PollerStats>,
-    sweep_timer: Option<JoinHandle<TimerStats>>,
-    health_timer: Option<JoinHandle<TimerStats>>,
+    sweep: Option<ScheduledTasks>,
+    health: Option<ScheduledTasks>,
 }
 
 impl LocalRuntime {
@@ -134,27 +180,23 @@ impl LocalRuntime {
         let source = millwright_aws::SqsEventSource::new(sdk, &deps.config.order_queue_url);
         let order_poller = tokio::spawn(OrderPoller::new(source, worker, options.poller).run(shutdown.clone()));
 
-        // The order sweep as its `main` builds it; each tick is then one invocation.
-        let sweep_timer = options.sweep.map(|schedule| {
+        // The order sweep as its `main` builds it, on its own job queue.
+        let sweep = options.sweep.map(|schedule| {
+            let deps = deps.with_job_queue(&schedule.job_queue_url);
             let sweep = order_sweep::Sweep::new(order_sweep::Ports::from_deps(&deps), options.sweep_settings.clone());
-            let handler: ScheduledHandler = Arc::new(move |event| {
-                let sweep = sweep.clone();
-                Box::pin(async move { order_sweep::handle_scheduled(&sweep, event).await })
-            });
-            tokio::spawn(Timer::new("order-sweep", schedule, handler).run(shutdown.clone()))
+            let runner = jobs::Runner::new(sweep, jobs::Ports::from_deps(&deps), jobs::Settings::from_config(&deps.config));
+            ScheduledTasks::start(runner, schedule, sdk, &shutdown)
         });
         // The health check as its `main` builds it, pointing the hooks at this runtime's receiver.
-        let health_timer = options.webhook_health.map(|schedule| {
+        let health = options.webhook_health.map(|schedule| {
+            let deps = deps.with_job_queue(&schedule.job_queue_url);
             let settings = webhook_health::Settings { receiver_url: receiver_url.clone(), ..Default::default() };
             let check = webhook_health::HealthCheck::new(webhook_health::Ports::from_deps(&deps), settings);
-            let handler: ScheduledHandler = Arc::new(move |event| {
-                let check = check.clone();
-                Box::pin(async move { webhook_health::handle_scheduled(&check, event).await })
-            });
-            tokio::spawn(Timer::new("webhook-health", schedule, handler).run(shutdown.clone()))
+            let runner = jobs::Runner::new(check, jobs::Ports::from_deps(&deps), jobs::Settings::from_config(&deps.config));
+            ScheduledTasks::start(runner, schedule, sdk, &shutdown)
         });
         tracing::info!(%receiver_url, queue = %deps.config.order_queue_url, "local runtime started");
-        Ok(LocalRuntime { receiver_url, trigger, receiver, order_poller, sweep_timer, health_timer })
+        Ok(LocalRuntime { receiver_url, trigger, receiver, order_poller, sweep, health })
     }
 
     /// Stops taking webhooks and polling, lets the batch in progress finish, and reports.
@@ -170,21 +212,8 @@ impl LocalRuntime {
                 PollerStats::default()
             }
         };
-        RuntimeReport {
-            orders,
-            sweeps: finished(self.sweep_timer, "order sweep").await,
-            health_checks: finished(self.health_timer, "webhook health").await,
-        }
-    }
-}
-
-/// A timer's counts once it stopped (zero when it never ran).
-async fn finished(timer: Option<JoinHandle<TimerStats>>, name: &str) -> TimerStats {
-    match timer {
-        Some(timer) => timer.await.unwrap_or_else(|error| {
-            tracing::error!(error.message = %error, timer = name, "the timer task failed");
-            TimerStats::default()
-        }),
-        None => TimerStats::default(),
+        let (sweeps, sweep_jobs) = ScheduledTasks::finished(self.sweep, "order sweep").await;
+        let (health_checks, health_jobs) = ScheduledTasks::finished(self.health, "webhook health").await;
+        RuntimeReport { orders, sweeps, sweep_jobs, health_checks, health_jobs }
     }
 }

@@ -1,6 +1,7 @@
-//! [`OrderPoller`]: the Lambda SQS event source mapping for the order queue, in process.
+//! [`SqsPoller`]: the Lambda SQS event source mapping, in process: [`OrderPoller`] for the order
+//! worker on the order queue, [`JobPoller`] for a scheduled function on its job queue.
 //!
-//! Lambda polls the queue for the order worker, hands it each batch as an `SqsEvent` and, because the
+//! Lambda polls a queue for a function, hands it each batch as an `SqsEvent` and, because the
 //! template sets `FunctionResponseTypes: [ReportBatchItemFailures]`, deletes exactly the records the
 //! function did not name in `batchItemFailures`. Nobody does that for the local world, so this loop
 //! does, with the same rules:
@@ -13,11 +14,15 @@
 //! - each batch is one invocation with its own request id, which the worker uses as its ledger lease
 //!   holder.
 //!
-//! Batches run one at a time. Lambda may run a few concurrently (`MaximumConcurrency`), but the FIFO
-//! queue hands out one order's messages in order either way, and one at a time keeps a batch that
-//! outlives the visibility timeout from being received twice at once.
+//! Up to `PollerOptions::concurrency` invocations run at once (the event source's
+//! `MaximumConcurrency`), each on its own batch. The order poller runs one at a time: the FIFO queue hands out one order's
+//! messages in order either way, and one at a time keeps a batch that outlives the visibility
+//! timeout from being received twice at once. A job poller runs many, one job per invocation, as
+//! the template's job event sources do.
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -26,11 +31,64 @@ use order_worker::Worker;
 
 use crate::Shutdown;
 
+/// A function an SQS event source invokes: the order worker, a scheduled function's job runner.
+pub trait SqsFunction: Clone + Send + Sync + 'static {
+    /// The function, in logs.
+    fn name(&self) -> &'static str;
+
+    /// One invocation on `event`, as the function's Lambda handler runs it: `request_id` is the
+    /// invocation's, `deadline` the one Lambda's context gives it.
+    fn invoke(
+        self,
+        request_id: String,
+        deadline: tokio::time::Instant,
+        event: SqsEvent,
+    ) -> impl Future<Output = SqsBatchResponse> + Send + 'static;
+}
+
+impl SqsFunction for Worker {
+    fn name(&self) -> &'static str {
+        "order worker"
+    }
+
+    fn invoke(
+        self,
+        request_id: String,
+        deadline: tokio::time::Instant,
+        event: SqsEvent,
+    ) -> impl Future<Output = SqsBatchResponse> + Send + 'static {
+        async move { self.for_invocation(&request_id).until(deadline).handle_batch(event, chrono::Utc::now()).await }
+    }
+}
+
+impl<J: jobs::Job> SqsFunction for jobs::Runner<J> {
+    fn name(&self) -> &'static str {
+        self.job().name()
+    }
+
+    fn invoke(
+        self,
+        request_id: String,
+        deadline: tokio::time::Instant,
+        event: SqsEvent,
+    ) -> impl Future<Output = SqsBatchResponse> + Send + 'static {
+        async move { self.handle_jobs(event, &request_id, Some(deadline)).await }
+    }
+}
+
+/// The order worker's event source.
+pub type OrderPoller = SqsPoller<Worker>;
+
+/// A scheduled function's job-queue event source.
+pub type JobPoller<J> = SqsPoller<jobs::Runner<J>>;
+
 /// How the poller reads the queue and how long an invocation may run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollerOptions {
     /// Records per batch, 1 to 10 (Lambda's SQS default and SQS's receive maximum).
     pub batch_size: i32,
+    /// Invocations at once (the event source's `MaximumConcurrency`; at least 1).
+    pub concurrency: usize,
     /// Long-polling wait of one receive. Short, so an idle poller notices new messages at once and
     /// moto is not held on a request for long.
     pub wait: Duration,
@@ -47,6 +105,7 @@ impl Default for PollerOptions {
     fn default() -> Self {
         PollerOptions {
             batch_size: 10,
+            concurrency: 1,
             wait: Duration::from_secs(1),
             // The template's function timeout.
             function_timeout: Duration::from_secs(30),
@@ -73,7 +132,26 @@ pub struct PollerStats {
     pub timeouts: u64,
 }
 
+impl PollerOptions {
+    /// A scheduled function's job queue as the template's event source reads it: one job per
+    /// invocation, `concurrency` at once, within the function's timeout.
+    pub fn for_jobs(function_timeout: Duration, concurrency: usize) -> PollerOptions {
+        PollerOptions { batch_size: 1, concurrency, function_timeout, ..PollerOptions::default() }
+    }
+}
+
 impl PollerStats {
+    /// These counts and `other`'s, summed (the pollers of one event source).
+    pub fn merged(mut self, other: PollerStats) -> PollerStats {
+        self.batches += other.batches;
+        self.handled += other.handled;
+        self.failed += other.failed;
+        self.receive_errors += other.receive_errors;
+        self.delete_errors += other.delete_errors;
+        self.timeouts += other.timeouts;
+        self
+    }
+
     fn add(&mut self, batch: &BatchOutcome) {
         self.batches += 1;
         self.handled += batch.handled;
@@ -94,34 +172,66 @@ pub struct BatchOutcome {
     pub timed_out: bool,
 }
 
-/// Polls the order queue and runs the order worker on each batch; see the module documentation.
-pub struct OrderPoller {
-    source: SqsEventSource,
-    worker: Worker,
+/// Polls a queue and runs a function on each batch; see the module documentation.
+pub struct SqsPoller<F> {
+    source: Arc<SqsEventSource>,
+    function: F,
     options: PollerOptions,
 }
 
-impl OrderPoller {
-    pub fn new(source: SqsEventSource, worker: Worker, options: PollerOptions) -> OrderPoller {
-        OrderPoller { source, worker, options }
+impl<F: SqsFunction> SqsPoller<F> {
+    pub fn new(source: SqsEventSource, function: F, options: PollerOptions) -> SqsPoller<F> {
+        SqsPoller { source: Arc::new(source), function, options }
     }
 
-    /// Polls until `shutdown`, then returns what it did. A batch being processed when the signal
-    /// comes is finished first (its records are acknowledged as usual); a receive in flight is
-    /// abandoned, and whatever it would have returned comes back after the visibility timeout.
+    /// Polls until `shutdown` with up to `options.concurrency` invocations at once, then returns
+    /// what they did. One receive at a time asks for as many records as the free invocations take
+    /// (at most 10, SQS's maximum), and each `batch_size` of them is one invocation, so an idle
+    /// poller holds a single long poll whatever its concurrency. Invocations being processed when
+    /// the signal comes are finished first (their records are acknowledged as usual); a receive in
+    /// flight is abandoned, and whatever it would have returned comes back after the visibility
+    /// timeout.
     pub async fn run(self, mut shutdown: Shutdown) -> PollerStats {
+        let poller = Arc::new(self);
+        let batch_size = usize::try_from(poller.options.batch_size.clamp(1, 10)).unwrap_or(1);
+        let free = Arc::new(tokio::sync::Semaphore::new(poller.options.concurrency.max(1)));
+        let mut running = tokio::task::JoinSet::new();
         let mut stats = PollerStats::default();
-        let mut backoff = self.options.min_backoff;
+        let mut backoff = poller.options.min_backoff;
         while !shutdown.is_requested() {
+            // Wait for one free invocation, then take the others free now, up to a full receive.
+            let first = tokio::select! {
+                () = shutdown.requested() => break,
+                permit = free.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            };
+            let mut permits = vec![first];
+            while permits.len() * batch_size < 10 {
+                match free.clone().try_acquire_owned() {
+                    Ok(permit) => permits.push(permit),
+                    Err(_) => break,
+                }
+            }
+            let max = i32::try_from((permits.len() * batch_size).min(10)).unwrap_or(10);
             let received = tokio::select! {
                 () = shutdown.requested() => break,
-                received = self.source.receive(self.options.batch_size, self.options.wait) => received,
+                received = poller.source.receive(max, poller.options.wait) => received,
             };
+            while let Some(done) = running.try_join_next() {
+                stats.add(&done.unwrap_or_else(|_| BatchOutcome::default()));
+            }
             match received {
                 Ok(records) => {
-                    backoff = self.options.min_backoff;
-                    if !records.is_empty() {
-                        stats.add(&self.invoke(records).await);
+                    backoff = poller.options.min_backoff;
+                    let mut records = records.into_iter().peekable();
+                    while records.peek().is_some() {
+                        let batch: Vec<SqsMessage> = records.by_ref().take(batch_size).collect();
+                        let permit = permits.pop().expect("a free invocation per batch received");
+                        let poller = poller.clone();
+                        running.spawn(async move {
+                            let outcome = poller.invoke(batch).await;
+                            drop(permit);
+                            outcome
+                        });
                     }
                 }
                 Err(error) => {
@@ -130,39 +240,44 @@ impl OrderPoller {
                         error.message = %error,
                         error.cause_chain = ?error,
                         retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
-                        "receiving from the order queue failed; trying again"
+                        function = poller.function.name(),
+                        "receiving from the queue failed; trying again"
                     );
+                    drop(permits);
                     tokio::select! {
                         () = shutdown.requested() => break,
                         () = tokio::time::sleep(backoff) => {}
                     }
-                    backoff = (backoff * 2).min(self.options.max_backoff);
+                    backoff = (backoff * 2).min(poller.options.max_backoff);
                 }
             }
         }
-        tracing::info!(?stats, "order poller stopped");
+        while let Some(done) = running.join_next().await {
+            stats.add(&done.unwrap_or_else(|_| BatchOutcome::default()));
+        }
+        tracing::info!(function = poller.function.name(), ?stats, "poller stopped");
         stats
     }
 
-    /// Runs the worker on one batch, as Lambda invokes the function, and deletes what it handled.
+    /// Runs the function on one batch, as Lambda invokes it, and deletes what it handled.
     async fn invoke(&self, records: Vec<SqsMessage>) -> BatchOutcome {
         let request_id = uuid::Uuid::new_v4().to_string();
         // The invocation's deadline, as Lambda's context gives it to the function.
         let deadline = tokio::time::Instant::now() + self.options.function_timeout;
-        let worker = self.worker.for_invocation(&request_id).until(deadline);
+        let function = self.function.name();
         let ids: Vec<(Option<String>, Option<String>)> =
             records.iter().map(|record| (record.message_id.clone(), record.receipt_handle.clone())).collect();
         let mut event = SqsEvent::default();
         event.records = records;
 
         // A task of its own, so that a panic is caught and a timeout can stop it, as Lambda does.
-        let invocation = tokio::spawn(async move { worker.handle_batch(event, chrono::Utc::now()).await });
+        let invocation = tokio::spawn(self.function.clone().invoke(request_id.clone(), deadline, event));
         let abort = invocation.abort_handle();
         let mut timed_out = false;
         let response = match tokio::time::timeout_at(deadline, invocation).await {
             Ok(Ok(response)) => Some(response),
             Ok(Err(error)) => {
-                tracing::error!(error.message = %error, %request_id, "the order worker failed; the whole batch goes back");
+                tracing::error!(error.message = %error, %request_id, function, "the function failed; the whole batch goes back");
                 None
             }
             Err(_) => {
@@ -170,8 +285,9 @@ impl OrderPoller {
                 timed_out = true;
                 tracing::error!(
                     %request_id,
+                    function,
                     timeout_s = self.options.function_timeout.as_secs_f64(),
-                    "the order worker timed out; the whole batch goes back"
+                    "the function timed out; the whole batch goes back"
                 );
                 None
             }
@@ -203,7 +319,7 @@ impl OrderPoller {
             );
             outcome.delete_failed = true;
         }
-        tracing::debug!(%request_id, handled = outcome.handled, failed = outcome.failed, "order batch done");
+        tracing::debug!(%request_id, function, handled = outcome.handled, failed = outcome.failed, "batch done");
         outcome
     }
 }

@@ -1,10 +1,11 @@
 //! [`Timer`]: an EventBridge schedule rule, in process (moto never fires schedules).
 //!
 //! Every `every`, a timer builds the `Scheduled Event` EventBridge would send and hands it to the
-//! scheduled function's `handle_scheduled`, the function its Lambda `main` runs, so the local world
-//! runs the order sweep and the webhook health check as a deployment does. A timer's runs never
-//! overlap (the template caps each scheduled function's concurrency at one for the same reason):
-//! the next tick is counted from the end of the last run.
+//! scheduled function's handler, the one its Lambda `main` runs (`jobs::Runner::handle_scheduled`,
+//! which fans the run out onto the function's job queue; a [`crate::JobPoller`] then runs each job),
+//! so the local world runs the order sweep and the webhook health check as a deployment does. The
+//! next tick is counted from the end of the last fan-out; the jobs' leases, not the timer, keep two
+//! runs of one connection's job apart.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,24 +16,51 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use domain::ConnectionId;
 use serde_json::{Value, json};
 
-use crate::Shutdown;
+use crate::{PollerOptions, Shutdown};
 
-/// When a scheduled function runs and over which connections.
+/// When a scheduled function runs, over which connections, and where its jobs go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
-    /// The pause between the end of one run and the start of the next (the first run comes one
-    /// pause after the start).
+    /// The pause between the end of one fan-out and the start of the next (the first run comes
+    /// one pause after the start).
     pub every: Duration,
     /// Only these connections (the event's `detail.connections`); every connection when empty.
     pub connections: Vec<ConnectionId>,
+    /// The function's job queue: the fan-out sends each connection's job there, and the runtime
+    /// polls it as the function's SQS event source.
+    pub job_queue_url: String,
+    /// How the job queue is polled (one job per invocation, how many at once, the timeout).
+    pub jobs: PollerOptions,
+}
+
+/// The template's `ScheduledJobConcurrency` default: jobs of one scheduled function at once.
+pub const DEFAULT_JOB_CONCURRENCY: usize = 20;
+
+impl Schedule {
+    /// Every connection every `every`, its jobs on `job_queue_url`, polled as the template's event
+    /// source polls it ([`DEFAULT_JOB_CONCURRENCY`] jobs at once, each within `function_timeout`).
+    pub fn new(every: Duration, job_queue_url: impl Into<String>, function_timeout: Duration) -> Schedule {
+        Schedule {
+            every,
+            connections: Vec::new(),
+            job_queue_url: job_queue_url.into(),
+            jobs: PollerOptions::for_jobs(function_timeout, DEFAULT_JOB_CONCURRENCY),
+        }
+    }
+
+    /// This schedule over `connections` only.
+    pub fn only(mut self, connections: Vec<ConnectionId>) -> Schedule {
+        self.connections = connections;
+        self
+    }
 }
 
 /// What a timer's runs did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TimerStats {
-    /// Invocations.
+    /// Scheduled invocations (fan-outs).
     pub runs: u64,
-    /// Invocations that failed (the function returned an error).
+    /// Scheduled invocations that failed (the function returned an error).
     pub failures: u64,
 }
 

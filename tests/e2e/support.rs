@@ -14,7 +14,7 @@ use domain::ledger::{LedgerEntry, LedgerStatus};
 use domain::{ConnectionId, ConnectionProfile, OrderRef};
 use local_runtime::{LocalRuntime, RuntimeOptions, RuntimeReport};
 use millwright_aws::SqsQueue;
-use millwright_aws::provision::{OrderQueues, ProvisionOptions, provision_order_queues};
+use millwright_aws::provision::{OrderQueues, ProvisionOptions, provision_job_queues, provision_order_queues};
 use millwright_http::{HttpSettings, RetryPolicy};
 use runtime::{Config, Deps};
 use sandbox::{Sandbox, SandboxConfig, demo};
@@ -168,6 +168,9 @@ pub struct OrderFlow {
     webhook_health_every: Option<Duration>,
     sweep_settings: order_sweep::Settings,
     function_timeout: Duration,
+    /// This test's job queues of the order sweep and the webhook health check.
+    sweep_jobs_url: String,
+    health_jobs_url: String,
     runtime: Option<LocalRuntime>,
 }
 
@@ -186,6 +189,7 @@ impl OrderFlow {
             alert_email: None,
             max_receive_count: options.max_receive_count,
             visibility_timeout_seconds: i32::try_from(options.visibility_timeout.as_secs()).unwrap_or(i32::MAX),
+            ..ProvisionOptions::default()
         };
         let connection = world.connection.as_str();
         let OrderQueues { queue_url, dlq_url } = provision_order_queues(
@@ -196,6 +200,14 @@ impl OrderFlow {
         )
         .await
         .expect("creating the test's order queues");
+        // The scheduled functions' job queues too, so no other test's runtime runs this test's jobs.
+        let job_queues = [format!("{connection}-order-sweep-jobs"), format!("{connection}-webhook-health-jobs")];
+        let [sweep_jobs_url, health_jobs_url]: [String; 2] =
+            provision_job_queues(&sdk, &job_queues, &format!("{connection}-jobs-dlq"), &queues)
+                .await
+                .expect("creating the test's job queues")
+                .try_into()
+                .expect("two job queues");
         // The whole deployment points at this test's queue: the receiver enqueues into it, the
         // poller reads it, replays go to it.
         world.deps.config.order_queue_url = queue_url.clone();
@@ -221,6 +233,8 @@ impl OrderFlow {
             webhook_health_every: options.webhook_health_every,
             sweep_settings: options.sweep_settings,
             function_timeout: options.function_timeout,
+            sweep_jobs_url,
+            health_jobs_url,
             runtime: None,
         };
         if options.start_runtime {
@@ -250,9 +264,14 @@ impl OrderFlow {
         let mut options = self.runtime_options();
         options.poller.function_timeout = self.function_timeout;
         // Only this test's connection: other tests' held orders are theirs to release.
-        let only_this = |every| local_runtime::Schedule { every, connections: vec![self.world.connection.clone()] };
-        options.sweep = self.sweep_every.map(only_this);
-        options.webhook_health = self.webhook_health_every.map(only_this);
+        let only_this = |every, queue: &str, timeout| {
+            local_runtime::Schedule::new(every, queue, timeout).only(vec![self.world.connection.clone()])
+        };
+        options.sweep =
+            self.sweep_every.map(|every| only_this(every, &self.sweep_jobs_url, order_sweep::FUNCTION_TIMEOUT));
+        options.webhook_health = self
+            .webhook_health_every
+            .map(|every| only_this(every, &self.health_jobs_url, webhook_health::FUNCTION_TIMEOUT));
         options.sweep_settings = self.sweep_settings.clone();
         let runtime =
             LocalRuntime::start(self.world.deps.clone(), &self.sdk, options).await.expect("the local runtime starts");

@@ -52,6 +52,10 @@ pub use reconcile::ReconcileSettings;
 /// The job's name: its queue's jobs, its audit record `{connection}#run#order-sweep`, its lease.
 pub const JOB: &str = "order-sweep";
 
+/// The function's timeout in the template (`OrderSweepFunction`), which the local runtime gives each
+/// job's invocation too.
+pub const FUNCTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// The ports the sweep uses; production builds them once per container (`runtime::Deps`).
 #[derive(Clone)]
 pub struct Ports {

@@ -31,6 +31,10 @@ use serde_json::json;
 /// The job's name: its queue's jobs, its audit record `{connection}#run#webhook-health`, its lease.
 pub const JOB: &str = "webhook-health";
 
+/// The function's timeout in the template (`WebhookHealthFunction`), which the local runtime gives
+/// each job's invocation too.
+pub const FUNCTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The ports the check uses; production builds them once per container (`runtime::Deps`).
 #[derive(Clone)]
 pub struct Ports {

@@ -3,7 +3,8 @@
 //!
 //! What is created mirrors the template's storage and messaging: the audit table (keys, `by-outcome`
 //! index, TTL), the state table (keys, TTL), the dead-letter queue and the FIFO order queue with its
-//! redrive policy, and the alert topic with an optional e-mail subscription. The template's KMS key,
+//! redrive policy, each scheduled function's job queue ([`SCHEDULED_JOBS`]) with the jobs'
+//! dead-letter queue, and the alert topic with an optional e-mail subscription. The template's KMS key,
 //! alarm and secrets are not: the emulator needs no encryption, raises no alarms, and secrets are
 //! created by `SecretsManagerStore::put` when first written.
 //!
@@ -34,6 +35,9 @@ const TABLE_POLL_INTERVAL: Duration = Duration::from_millis(500);
 const QUEUE_RETENTION_SECONDS: i32 = 345_600;
 const DLQ_RETENTION_SECONDS: i32 = 1_209_600;
 
+/// The scheduled functions, each with a job queue of its own (`{stack}-{job}-jobs`).
+pub const SCHEDULED_JOBS: [&str; 2] = ["order-sweep", "webhook-health"];
+
 /// Resource names derived from a stack name, exactly as the template derives them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceNames {
@@ -41,7 +45,10 @@ pub struct ResourceNames {
     pub state_table: String,
     pub order_queue: String,
     pub order_dlq: String,
+    /// The dead-letter queue of every job queue (only unreadable job messages reach it).
+    pub jobs_dlq: String,
     pub alert_topic: String,
+    stack: String,
 }
 
 impl ResourceNames {
@@ -51,14 +58,28 @@ impl ResourceNames {
             state_table: format!("{stack}-state"),
             order_queue: format!("{stack}-orders.fifo"),
             order_dlq: format!("{stack}-orders-dlq.fifo"),
+            jobs_dlq: format!("{stack}-jobs-dlq"),
             alert_topic: format!("{stack}-alerts"),
+            stack: stack.to_owned(),
         }
+    }
+
+    /// The job queue of the scheduled function whose job is `job` (one of [`SCHEDULED_JOBS`]).
+    pub fn job_queue(&self, job: &str) -> String {
+        format!("{}-{job}-jobs", self.stack)
     }
 }
 
 /// The template's `OrderMaxReceiveCount` default: deliveries of one order message before the
 /// queue moves it to the dead-letter queue.
 pub const DEFAULT_MAX_RECEIVE_COUNT: i32 = 5;
+
+/// The template's `JobMaxReceiveCount` default: deliveries of one job before a failure is alerted
+/// and the job left to the next run.
+pub const DEFAULT_JOB_MAX_RECEIVE_COUNT: i32 = 3;
+
+/// Job message retention, as in the template: an hour (a job older than a few runs is superseded).
+const JOB_RETENTION_SECONDS: i32 = 3_600;
 
 /// The template's parameters that matter to the emulator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,11 +90,22 @@ pub struct ProvisionOptions {
     pub max_receive_count: i32,
     /// The order queue's visibility timeout (180 s in the template: six times the worker timeout).
     pub visibility_timeout_seconds: i32,
+    /// The job queues' visibility timeout: a failed job's retry comes after it (120 s in the
+    /// template: twice the order sweep's timeout, the longest of the scheduled functions).
+    pub job_visibility_timeout_seconds: i32,
+    /// Deliveries of one job (`JobMaxReceiveCount`, default 3).
+    pub job_max_receive_count: i32,
 }
 
 impl Default for ProvisionOptions {
     fn default() -> Self {
-        Self { alert_email: None, max_receive_count: DEFAULT_MAX_RECEIVE_COUNT, visibility_timeout_seconds: 180 }
+        Self {
+            alert_email: None,
+            max_receive_count: DEFAULT_MAX_RECEIVE_COUNT,
+            visibility_timeout_seconds: 180,
+            job_visibility_timeout_seconds: 240,
+            job_max_receive_count: DEFAULT_JOB_MAX_RECEIVE_COUNT,
+        }
     }
 }
 
@@ -84,7 +116,16 @@ pub struct Provisioned {
     pub state_table: String,
     pub queue_url: String,
     pub dlq_url: String,
+    /// Each scheduled function's job queue URL, by job ([`SCHEDULED_JOBS`]).
+    pub job_queue_urls: std::collections::BTreeMap<String, String>,
     pub topic_arn: String,
+}
+
+impl Provisioned {
+    /// The job queue URL of `job`; one of [`SCHEDULED_JOBS`].
+    pub fn job_queue_url(&self, job: &str) -> Option<&str> {
+        self.job_queue_urls.get(job).map(String::as_str)
+    }
 }
 
 /// Creates (or confirms) every resource in `names`; see the module documentation.
@@ -98,6 +139,9 @@ pub async fn provision(
     create_table(&dynamodb, &names.state_table, false).await?;
     let OrderQueues { queue_url, dlq_url } =
         provision_order_queues(sdk, &names.order_queue, &names.order_dlq, options).await?;
+    let queues: Vec<String> = SCHEDULED_JOBS.iter().map(|job| names.job_queue(job)).collect();
+    let job_queues = provision_job_queues(sdk, &queues, &names.jobs_dlq, options).await?;
+    let job_queue_urls = SCHEDULED_JOBS.iter().map(|job| (*job).to_owned()).zip(job_queues).collect();
     let sns = aws_sdk_sns::Client::new(sdk);
     let topic_arn = create_topic(&sns, &names.alert_topic, options.alert_email.as_deref()).await?;
     Ok(Provisioned {
@@ -105,6 +149,7 @@ pub async fn provision(
         state_table: names.state_table.clone(),
         queue_url,
         dlq_url,
+        job_queue_urls,
         topic_arn,
     })
 }
@@ -218,9 +263,60 @@ pub async fn provision_order_queues(
     options: &ProvisionOptions,
 ) -> Result<OrderQueues, PortError> {
     let client = &aws_sdk_sqs::Client::new(sdk);
+    let (dlq_url, dlq_arn) = create_dlq(client, dlq, true).await?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": options.max_receive_count,
+    });
+    let queue_url = create_queue(
+        client,
+        queue,
+        true,
+        vec![
+            (QueueAttributeName::ContentBasedDeduplication, "false".to_owned()),
+            (QueueAttributeName::VisibilityTimeout, options.visibility_timeout_seconds.to_string()),
+            (QueueAttributeName::MessageRetentionPeriod, QUEUE_RETENTION_SECONDS.to_string()),
+            (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+        ],
+    )
+    .await?;
+    Ok(OrderQueues { queue_url, dlq_url })
+}
+
+/// Job queues named `queues` (SQS standard) and their dead-letter queue `dlq`, with the template's
+/// attributes and `options`' job visibility timeout and receive count: what [`provision`] creates
+/// for a stack's scheduled functions, for the tests and the bench that want queues of their own.
+/// Returns the queues' URLs in the order given. Idempotent, like [`provision`].
+pub async fn provision_job_queues(
+    sdk: &SdkConfig,
+    queues: &[String],
+    dlq: &str,
+    options: &ProvisionOptions,
+) -> Result<Vec<String>, PortError> {
+    let client = &aws_sdk_sqs::Client::new(sdk);
+    let (_, dlq_arn) = create_dlq(client, dlq, false).await?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": options.job_max_receive_count,
+    });
+    let mut urls = Vec::with_capacity(queues.len());
+    for queue in queues {
+        let attributes = vec![
+            (QueueAttributeName::VisibilityTimeout, options.job_visibility_timeout_seconds.to_string()),
+            (QueueAttributeName::MessageRetentionPeriod, JOB_RETENTION_SECONDS.to_string()),
+            (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+        ];
+        urls.push(create_queue(client, queue, false, attributes).await?);
+    }
+    Ok(urls)
+}
+
+/// A dead-letter queue with the template's retention; its URL and ARN (a redrive policy names the ARN).
+async fn create_dlq(client: &aws_sdk_sqs::Client, dlq: &str, fifo: bool) -> Result<(String, String), PortError> {
     let dlq_url = create_queue(
         client,
         dlq,
+        fifo,
         vec![(QueueAttributeName::MessageRetentionPeriod, DLQ_RETENTION_SECONDS.to_string())],
     )
     .await?;
@@ -236,33 +332,23 @@ pub async fn provision_order_queues(
         .attributes
         .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
         .ok_or_else(|| PortError::invalid(context, "SQS returned no QueueArn"))?;
-    let redrive = serde_json::json!({
-        "deadLetterTargetArn": dlq_arn,
-        "maxReceiveCount": options.max_receive_count,
-    });
-    let queue_url = create_queue(
-        client,
-        queue,
-        vec![
-            (QueueAttributeName::ContentBasedDeduplication, "false".to_owned()),
-            (QueueAttributeName::VisibilityTimeout, options.visibility_timeout_seconds.to_string()),
-            (QueueAttributeName::MessageRetentionPeriod, QUEUE_RETENTION_SECONDS.to_string()),
-            (QueueAttributeName::RedrivePolicy, redrive.to_string()),
-        ],
-    )
-    .await?;
-    Ok(OrderQueues { queue_url, dlq_url })
+    Ok((dlq_url, dlq_arn))
 }
 
-/// A FIFO queue with `attributes`. When the queue exists with other attributes (an earlier run with
-/// other options), its attributes are updated to these, so the result matches the options given.
+/// A queue (FIFO with `fifo`) with `attributes`. When the queue exists with other attributes (an
+/// earlier run with other options), its attributes are updated to these, so the result matches the
+/// options given.
 async fn create_queue(
     client: &aws_sdk_sqs::Client,
     name: &str,
+    fifo: bool,
     attributes: Vec<(QueueAttributeName, String)>,
 ) -> Result<String, PortError> {
     let context = format!("creating queue {name}");
-    let mut request = client.create_queue().queue_name(name).attributes(QueueAttributeName::FifoQueue, "true");
+    let mut request = client.create_queue().queue_name(name);
+    if fifo {
+        request = request.attributes(QueueAttributeName::FifoQueue, "true");
+    }
     for (attribute, value) in &attributes {
         request = request.attributes(attribute.clone(), value);
     }
@@ -320,21 +406,19 @@ mod tests {
     fn names_follow_the_template() {
         let names = ResourceNames::for_stack("mw");
         assert_eq!(
-            names,
-            ResourceNames {
-                audit_table: "mw-audit".into(),
-                state_table: "mw-state".into(),
-                order_queue: "mw-orders.fifo".into(),
-                order_dlq: "mw-orders-dlq.fifo".into(),
-                alert_topic: "mw-alerts".into(),
-            }
+            (names.audit_table.as_str(), names.state_table.as_str(), names.alert_topic.as_str()),
+            ("mw-audit", "mw-state", "mw-alerts")
         );
+        assert_eq!((names.order_queue.as_str(), names.order_dlq.as_str()), ("mw-orders.fifo", "mw-orders-dlq.fifo"));
+        assert_eq!(names.jobs_dlq, "mw-jobs-dlq");
+        assert_eq!(names.job_queue("webhook-health"), "mw-webhook-health-jobs");
     }
 
     #[test]
     fn default_options_match_the_template_defaults() {
         let options = ProvisionOptions::default();
         assert_eq!((options.max_receive_count, options.visibility_timeout_seconds), (5, 180));
+        assert_eq!((options.job_max_receive_count, options.job_visibility_timeout_seconds), (3, 240));
         assert_eq!(options.alert_email, None);
     }
 }

@@ -7,6 +7,7 @@
 
 mod alerts;
 mod audit;
+mod jobs;
 mod provision;
 mod queue;
 mod secrets;
