@@ -184,7 +184,8 @@ impl LocalRuntime {
         let sweep = options.sweep.map(|schedule| {
             let deps = deps.with_job_queue(&schedule.job_queue_url);
             let sweep = order_sweep::Sweep::new(order_sweep::Ports::from_deps(&deps), options.sweep_settings.clone());
-            let runner = jobs::Runner::new(sweep, jobs::Ports::from_deps(&deps), jobs::Settings::from_config(&deps.config));
+            let runner =
+                jobs::Runner::new(sweep, jobs::Ports::from_deps(&deps), jobs::Settings::from_config(&deps.config));
             ScheduledTasks::start(runner, schedule, sdk, &shutdown)
         });
         // The health check as its `main` builds it, pointing the hooks at this runtime's receiver.
@@ -192,7 +193,8 @@ impl LocalRuntime {
             let deps = deps.with_job_queue(&schedule.job_queue_url);
             let settings = webhook_health::Settings { receiver_url: receiver_url.clone(), ..Default::default() };
             let check = webhook_health::HealthCheck::new(webhook_health::Ports::from_deps(&deps), settings);
-            let runner = jobs::Runner::new(check, jobs::Ports::from_deps(&deps), jobs::Settings::from_config(&deps.config));
+            let runner =
+                jobs::Runner::new(check, jobs::Ports::from_deps(&deps), jobs::Settings::from_config(&deps.config));
             ScheduledTasks::start(runner, schedule, sdk, &shutdown)
         });
         tracing::info!(%receiver_url, queue = %deps.config.order_queue_url, "local runtime started");

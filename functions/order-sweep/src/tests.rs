@@ -255,8 +255,16 @@ async fn orders_held_for_one_sku_are_released_once_it_exists_for_one_plex_look_u
     assert_eq!(
         messages,
         vec![
-            (Outcome::Ok, "0 held order(s) queued again, 0 stale hold(s) dropped, 0 order(s) recovered without a webhook".to_owned()),
-            (Outcome::Ok, "2 held order(s) queued again, 0 stale hold(s) dropped, 0 order(s) recovered without a webhook".to_owned()),
+            (
+                Outcome::Ok,
+                "0 held order(s) queued again, 0 stale hold(s) dropped, 0 order(s) recovered without a webhook"
+                    .to_owned()
+            ),
+            (
+                Outcome::Ok,
+                "2 held order(s) queued again, 0 stale hold(s) dropped, 0 order(s) recovered without a webhook"
+                    .to_owned()
+            ),
         ],
         "every run is recorded"
     );

@@ -12,7 +12,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         )
     })?;
     if config.job_queue_url.is_none() {
-        return Err(format!("environment variable {} is not set: the jobs need a queue", runtime::config::JOB_QUEUE_URL).into());
+        return Err(format!(
+            "environment variable {} is not set: the jobs need a queue",
+            runtime::config::JOB_QUEUE_URL
+        )
+        .into());
     }
     let deps = runtime::Deps::build(&config).await;
     let settings = webhook_health::Settings { receiver_url, ..webhook_health::Settings::default() };

@@ -180,12 +180,8 @@ async fn hooks_that_cannot_be_read_fail_the_job_which_is_retried_and_then_alerte
     let revoked = ApiError { class: ErrorClass::Auth, message: "HTTP 401 on GET /v3/hooks".into(), retry_after: None };
     world.hooks.fail_next(3, revoked);
     let runner = world.runner(Arc::new(RecordingJobQueue::default()));
-    let message = domain::job::JobMessage {
-        connection: acme(),
-        job: crate::JOB.into(),
-        run: "run-1".into(),
-        requested_at: t0(),
-    };
+    let message =
+        domain::job::JobMessage { connection: acme(), job: crate::JOB.into(), run: "run-1".into(), requested_at: t0() };
 
     // WHEN the job is delivered three times (the job queue's receives)
     let mut runs = Vec::new();

@@ -156,8 +156,7 @@ async fn two_overlapping_runs_do_one_connections_work_once() {
     let (first, second) = (message("acme", requested), message("acme", requested + chrono::Duration::milliseconds(1)));
 
     // WHEN their jobs run at the same time
-    let (a, b) =
-        tokio::join!(
+    let (a, b) = tokio::join!(
         runner.run_job(&first, 1, "invocation-1", None, Utc::now()),
         runner.run_job(&second, 1, "invocation-2", None, Utc::now())
     );
@@ -247,8 +246,14 @@ async fn a_parked_or_unknown_connections_job_is_skipped_and_audited() {
     world.connections.put(&parked).await.unwrap();
     let runner = world.runner(Probe::default());
 
-    assert!(matches!(runner.run_job(&message("acme", Utc::now()), 1, "i-1", None, Utc::now()).await, JobRun::Skipped { .. }));
-    assert!(matches!(runner.run_job(&message("gone", Utc::now()), 1, "i-1", None, Utc::now()).await, JobRun::Skipped { .. }));
+    assert!(matches!(
+        runner.run_job(&message("acme", Utc::now()), 1, "i-1", None, Utc::now()).await,
+        JobRun::Skipped { .. }
+    ));
+    assert!(matches!(
+        runner.run_job(&message("gone", Utc::now()), 1, "i-1", None, Utc::now()).await,
+        JobRun::Skipped { .. }
+    ));
     assert_eq!(runner.job().runs.load(Ordering::SeqCst), 0);
     assert_eq!(world.trail("acme").await, vec![(Outcome::Skipped, 1)]);
     assert_eq!(world.trail("gone").await, vec![(Outcome::Skipped, 1)]);

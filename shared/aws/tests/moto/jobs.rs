@@ -116,8 +116,7 @@ async fn job_messages_are_sent_in_batches_of_ten_onto_the_functions_standard_que
     // THEN every one is on the queue, once
     let mut received = BTreeSet::new();
     for _ in 0..20 {
-        let output =
-            stack.sqs().receive_message().queue_url(&url).max_number_of_messages(10).send().await.unwrap();
+        let output = stack.sqs().receive_message().queue_url(&url).max_number_of_messages(10).send().await.unwrap();
         for message in output.messages.unwrap_or_default() {
             let job: JobMessage = serde_json::from_str(message.body().unwrap()).unwrap();
             assert!(received.insert(job.connection.to_string()), "{job:?} twice");
