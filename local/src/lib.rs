@@ -35,7 +35,7 @@ use tokio::task::JoinHandle;
 pub use demo::install_demo_connection;
 pub use poller::{BatchOutcome, JobPoller, OrderPoller, PollerOptions, PollerStats, SqsFunction, SqsPoller};
 pub use receiver::serve_webhook_receiver;
-pub use schedule::{DEFAULT_JOB_CONCURRENCY, Schedule, ScheduledHandler, Timer, TimerStats};
+pub use schedule::{DEFAULT_JOB_CONCURRENCY, Schedule, ScheduledHandler, Timer, TimerStats, scheduled_event};
 pub use shutdown::{Shutdown, ShutdownTrigger};
 
 /// How the local runtime serves and polls.
@@ -113,6 +113,9 @@ pub struct RuntimeReport {
 struct ScheduledTasks {
     timer: JoinHandle<TimerStats>,
     jobs: JoinHandle<PollerStats>,
+    /// The function's handler of scheduled events, for an invocation outside its schedule.
+    handler: ScheduledHandler,
+    connections: Vec<domain::ConnectionId>,
 }
 
 impl ScheduledTasks {
@@ -131,8 +134,9 @@ impl ScheduledTasks {
             let runner = runner.clone();
             Box::pin(async move { runner.handle_scheduled(event).await })
         });
-        let timer = tokio::spawn(Timer::new(name, schedule, handler).run(shutdown.clone()));
-        ScheduledTasks { timer, jobs }
+        let connections = schedule.connections.clone();
+        let timer = tokio::spawn(Timer::new(name, schedule, handler.clone()).run(shutdown.clone()));
+        ScheduledTasks { timer, jobs, handler, connections }
     }
 
     async fn finished(tasks: Option<ScheduledTasks>, name: &str) -> (TimerStats, PollerStats) {
@@ -199,6 +203,20 @@ impl LocalRuntime {
         });
         tracing::info!(%receiver_url, queue = %deps.config.order_queue_url, "local runtime started");
         Ok(LocalRuntime { receiver_url, trigger, receiver, order_poller, sweep, health })
+    }
+
+    /// Invokes the scheduled function whose job is `job` (`order-sweep`, `webhook-health`) with a
+    /// scheduled event now, outside its schedule, as `aws lambda invoke` with the sample event
+    /// would: it fans a run out, and the runtime's job poller runs the jobs. Its answer is the
+    /// function's (the fan-out's report).
+    pub async fn invoke_scheduled(&self, job: &str) -> anyhow::Result<serde_json::Value> {
+        let tasks = match job {
+            order_sweep::JOB => self.sweep.as_ref(),
+            webhook_health::JOB => self.health.as_ref(),
+            other => anyhow::bail!("no scheduled function runs the {other} job"),
+        };
+        let tasks = tasks.with_context(|| format!("the {job} function is not scheduled in this runtime"))?;
+        (tasks.handler)(scheduled_event(&tasks.connections)).await.map_err(|error| anyhow::anyhow!(error))
     }
 
     /// Stops taking webhooks and polling, lets the batch in progress finish, and reports.

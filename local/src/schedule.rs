@@ -91,26 +91,22 @@ impl Timer {
                 () = tokio::time::sleep(self.schedule.every) => {}
             }
             stats.runs += 1;
-            if let Err(error) = (self.handler)(self.event()).await {
+            if let Err(error) = (self.handler)(scheduled_event(&self.schedule.connections)).await {
                 stats.failures += 1;
                 tracing::error!(function = self.name, error.message = %error, "the scheduled run failed; the next tick tries again");
             }
         }
     }
+}
 
-    /// The event an EventBridge schedule rule sends, naming the connections when the schedule does.
-    fn event(&self) -> EventBridgeEvent<Value> {
-        let mut event = EventBridgeEvent::<Value>::default();
-        event.version = Some("0".to_owned());
-        event.id = Some(uuid::Uuid::new_v4().to_string());
-        event.detail_type = "Scheduled Event".to_owned();
-        event.source = "aws.events".to_owned();
-        event.time = Some(chrono::Utc::now());
-        event.detail = if self.schedule.connections.is_empty() {
-            json!({})
-        } else {
-            json!({ "connections": self.schedule.connections })
-        };
-        event
-    }
+/// The event an EventBridge schedule rule sends, naming `connections` when there are any.
+pub fn scheduled_event(connections: &[ConnectionId]) -> EventBridgeEvent<Value> {
+    let mut event = EventBridgeEvent::<Value>::default();
+    event.version = Some("0".to_owned());
+    event.id = Some(uuid::Uuid::new_v4().to_string());
+    event.detail_type = "Scheduled Event".to_owned();
+    event.source = "aws.events".to_owned();
+    event.time = Some(chrono::Utc::now());
+    event.detail = if connections.is_empty() { json!({}) } else { json!({ "connections": connections }) };
+    event
 }

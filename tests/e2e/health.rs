@@ -10,6 +10,8 @@ use domain::ledger::LedgerStatus;
 use domain::{RecordKey, RecordKind};
 use millwright_cli::webhooks;
 
+use serde_json::json;
+
 use crate::support::{FlowOptions, OrderFlow, World, eventually, guest_order};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -107,5 +109,49 @@ async fn a_hook_registered_with_an_old_secret_is_refreshed_and_its_deliveries_au
     flow.wait_for_commit(order_id, WAIT).await;
     let history = flow.history(order_id).await;
     assert_eq!(history[0].actor, "webhook-receiver", "{history:#?}");
+    flow.stop().await;
+}
+
+#[tokio::test]
+async fn two_overlapping_scheduled_runs_register_each_missing_hook_once_under_the_connections_lease() {
+    // GIVEN a store with no order hooks whose hook listing is slow (half a second), and the health
+    // check's job queue polled by the runtime (its own schedule too far off to fire)
+    let options = FlowOptions {
+        register_hooks: false,
+        webhook_health_every: Some(Duration::from_secs(3600)),
+        ..FlowOptions::default()
+    };
+    let flow = OrderFlow::start_with(World::start().await, options).await;
+    let slow = json!({"method": "GET", "path_contains": "/v3/hooks", "fault": {"kind": "delay", "ms": 500}});
+    flow.world.inject_fault("bigcommerce", slow).await;
+
+    // WHEN two scheduled events arrive at once (EventBridge delivers a tick twice, an operator
+    // invokes the function by hand)
+    let (first, second) =
+        tokio::join!(flow.invoke_scheduled(webhook_health::JOB), flow.invoke_scheduled(webhook_health::JOB));
+
+    // THEN each fans out one job for the connection
+    for fanned in [&first, &second] {
+        assert_eq!(fanned["queued"], json!([flow.world.connection.as_str()]), "{fanned}");
+    }
+    // AND the two jobs run in invocations of their own, each recorded on the run record
+    let key = RecordKey::new(flow.world.connection.clone(), RecordKind::Run, webhook_health::JOB);
+    let trail = eventually("both jobs are on the run record", WAIT, || async {
+        let trail = flow.world.deps.audit.history(&key).await.map_err(|error| error.to_string())?;
+        if trail.len() >= 2 { Ok(trail) } else { Err(format!("{} event(s)", trail.len())) }
+    })
+    .await;
+    // AND only one did the work: the other found the lease held, or the work done
+    let mut outcomes: Vec<Outcome> = trail.iter().map(|event| event.outcome).collect();
+    outcomes.sort_by_key(|outcome| outcome.as_str());
+    assert!(outcomes == [Outcome::Ok, Outcome::Skipped] || outcomes == [Outcome::Duplicate, Outcome::Ok], "{trail:#?}");
+    // AND the store has exactly one hook per order scope, at the receiver
+    let client = flow.world.deps.bigcommerce(&flow.world.profile).await.expect("the BigCommerce client");
+    let hooks = client.list_hooks().await.expect("the hooks");
+    for scope in ORDER_SCOPES {
+        let at_scope: Vec<_> = hooks.iter().filter(|hook| hook.scope == scope).collect();
+        assert_eq!(at_scope.len(), 1, "{scope}: {hooks:?}");
+        assert_eq!(at_scope[0].destination, flow.destination());
+    }
     flow.stop().await;
 }

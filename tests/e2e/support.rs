@@ -288,6 +288,13 @@ impl OrderFlow {
         report
     }
 
+    /// Invokes a scheduled function of this flow's runtime now (`order-sweep`, `webhook-health`):
+    /// its fan-out's answer; the runtime's job poller runs the jobs.
+    pub async fn invoke_scheduled(&self, job: &str) -> Value {
+        let runtime = self.runtime.as_ref().expect("the runtime is running");
+        runtime.invoke_scheduled(job).await.expect("the scheduled invocation")
+    }
+
     fn receiver_url(&self) -> &str {
         &self.runtime.as_ref().expect("the runtime is running").receiver_url
     }
