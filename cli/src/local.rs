@@ -122,6 +122,9 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
         ("SANDBOX_PLEX_URL", sandbox.plex_url.clone()),
         ("SANDBOX_MONDAY_URL", sandbox.monday_url.clone()),
         ("ORDER_DLQ_URL", provisioned.dlq_url.clone()),
+        // Each scheduled function's own JOB_QUEUE_URL, for invoking it by hand (events/README.md).
+        ("ORDER_SWEEP_JOB_QUEUE_URL", provisioned.job_queue_url(order_sweep::JOB).unwrap_or_default().to_owned()),
+        ("WEBHOOK_HEALTH_JOB_QUEUE_URL", provisioned.job_queue_url(webhook_health::JOB).unwrap_or_default().to_owned()),
         // Hooks are registered at `{WEBHOOK_RECEIVER_URL}/webhooks/bigcommerce/{connection}`.
         ("WEBHOOK_RECEIVER_URL", receiver_url.clone()),
         ("MILLWRIGHT_STACK", options.stack.clone()),

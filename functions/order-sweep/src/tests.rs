@@ -748,3 +748,27 @@ async fn an_order_its_webhook_brought_is_not_read_again_by_the_sweep() {
     assert_eq!((swept.requeued, swept.recovered), (vec![], vec![]));
     assert!(world.queue.messages().is_empty(), "{:?}", queued_ids(&world));
 }
+
+/// The committed sample `events/order-sweep/job.json`: what the function's job queue delivers for the
+/// demo connection, one record per invocation. `make invoke` sends the same file.
+#[tokio::test]
+async fn the_sample_job_event_is_one_sweep_job_for_the_demo_connection_that_the_handler_runs() {
+    let sample: serde_json::Value =
+        serde_json::from_str(include_str!("../../../events/order-sweep/job.json")).expect("the sample is JSON");
+    let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(sample.clone()).expect("an SQS event");
+    assert_eq!(event.records.len(), 1, "one job per invocation (BatchSize: 1)");
+    let record = &event.records[0];
+    let body = record.body.as_deref().expect("a body");
+    let message: domain::job::JobMessage = serde_json::from_str(body).expect("the body is a job message");
+    assert_eq!((message.connection.as_str(), message.job.as_str()), ("demo", crate::JOB));
+    assert!(record.event_source_arn.as_deref().is_some_and(|arn| arn.ends_with(&format!("-{}-jobs", crate::JOB))));
+
+    // The handler takes it as the Lambda runtime hands it over; in a world without the demo
+    // connection the job is acknowledged and recorded as skipped.
+    let world = World::new(Settings::default()).await;
+    let answer = jobs::handle(&world.runner, sample, "invocation-1", None).await.expect("the handler answers");
+    assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
+    let key = RecordKey::new(ConnectionId::new("demo").unwrap(), RecordKind::Run, crate::JOB);
+    let trail = world.audit.history(&key).await.unwrap();
+    assert_eq!(trail.iter().map(|event| event.outcome).collect::<Vec<_>>(), vec![Outcome::Skipped]);
+}

@@ -1,5 +1,6 @@
 //! The webhook health check Lambda: wiring only (ARCHITECTURE.md, "Thin handlers"). One function,
-//! two event sources: its EventBridge schedule (fan out) and its job queue (one job per connection).
+//! two event sources: its EventBridge schedule (fan out onto `JOB_QUEUE_URL`; without it a fan-out
+//! fails, naming the variable) and its job queue (one job per connection).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -11,13 +12,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             runtime::config::WEBHOOK_RECEIVER_URL
         )
     })?;
-    if config.job_queue_url.is_none() {
-        return Err(format!(
-            "environment variable {} is not set: the jobs need a queue",
-            runtime::config::JOB_QUEUE_URL
-        )
-        .into());
-    }
     let deps = runtime::Deps::build(&config).await;
     let settings = webhook_health::Settings { receiver_url, ..webhook_health::Settings::default() };
     let check = webhook_health::HealthCheck::new(webhook_health::Ports::from_deps(&deps), settings);
