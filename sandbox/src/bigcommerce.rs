@@ -12,12 +12,16 @@
 //! Error bodies follow each API generation: v2 answers `[{"status": 404, "message": "..."}]`, v3
 //! answers `{"status": 401, "title": "...", "type": "..."}` (both shapes are in the official specs).
 //!
-//! Endpoints: store information in `api`, orders v2 in `orders`, hooks v3 in `hooks`; the webhook
-//! sender and its control endpoints (`/__control/orders`, `/__control/deliveries`) in `webhooks`.
+//! Endpoints: store information in `api`, orders v2 in `orders`, hooks v3 in `hooks`, catalog v3
+//! (products, variants) in `catalog`, inventory v3 (locations, items, absolute adjustments) in
+//! `inventory`; the webhook sender and its control endpoints (`/__control/orders`,
+//! `/__control/deliveries`) in `webhooks`, the inventory control endpoints in `inventory`.
 //! Add new routes in `api_router`.
 
 mod api;
+mod catalog;
 mod hooks;
+mod inventory;
 mod model;
 mod orders;
 mod webhooks;
@@ -30,7 +34,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, put};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -221,6 +225,11 @@ impl Double for BigCommerce {
                 "/stores/{store_hash}/v3/hooks/{hook_id}",
                 get(hooks::get_hook).put(hooks::update_hook).delete(hooks::delete_hook),
             )
+            .route("/stores/{store_hash}/v3/catalog/products", get(catalog::list_products))
+            .route("/stores/{store_hash}/v3/catalog/variants", get(catalog::list_variants))
+            .route("/stores/{store_hash}/v3/inventory/locations", get(inventory::list_locations))
+            .route("/stores/{store_hash}/v3/inventory/items", get(inventory::list_items))
+            .route("/stores/{store_hash}/v3/inventory/adjustments/absolute", put(inventory::absolute_adjustment))
             .fallback(api::not_found)
             .layer(middleware::from_fn_with_state(self.clone(), Self::admit))
             .with_state(self)
@@ -249,10 +258,8 @@ impl Double for BigCommerce {
                     seed.store_hash
                 )));
             }
-            let store = state
-                .stores
-                .entry(seed.store_hash.clone())
-                .or_insert_with(|| Store { store_hash: seed.store_hash.clone(), ..Store::default() });
+            let store =
+                state.stores.entry(seed.store_hash.clone()).or_insert_with(|| Store::new(&seed.store_hash, now_at));
             if let Some(store_id) = seed.store_id {
                 store.store_id = store_id;
             }
@@ -260,11 +267,17 @@ impl Double for BigCommerce {
             for account in seed.api_accounts {
                 upsert(&mut store.api_accounts, account, |account| account.client_id.clone());
             }
+            for location in seed.locations {
+                inventory::seed_location(store, location, now_at).map_err(ControlError::bad_request)?;
+            }
             for mut product in seed.products {
                 for variant in &mut product.variants {
                     variant.product_id = product.id;
                 }
+                inventory::check_product(&product).map_err(ControlError::bad_request)?;
+                let id = product.id;
                 upsert(&mut store.products, product, |product| product.id);
+                inventory::seed_product_levels(store, id, now_at);
             }
             for hook in seed.hooks {
                 let client_id = match hook.client_id.or_else(|| store.api_accounts.first().map(|a| a.client_id.clone()))
@@ -301,6 +314,7 @@ impl Double for BigCommerce {
                 "store_hash": store.store_hash,
                 "api_accounts": store.api_accounts.len(),
                 "products": store.products.len(),
+                "locations": store.locations.len(),
                 "hooks": store.hooks.len(),
                 "orders": store.orders.len(),
             }));

@@ -206,6 +206,18 @@ impl Sandbox {
         self.control_request(System::Plex, reqwest::Method::GET, &path, None).await
     }
 
+    /// `POST {bigcommerce}/__control/catalog/generate`: products and variants in bulk, with their
+    /// tracking modes and stock, deterministic for a seed (see the README); returns the summary.
+    pub async fn generate_bigcommerce_catalog(&self, spec: serde_json::Value) -> serde_json::Value {
+        self.control_request(System::BigCommerce, reqwest::Method::POST, "catalog/generate", Some(spec)).await
+    }
+
+    /// `GET {bigcommerce}/__control/inventory`: the only store's locations, the level of every
+    /// tracked item at every location, and the absolute adjustments applied.
+    pub async fn bigcommerce_inventory(&self) -> serde_json::Value {
+        self.control_request(System::BigCommerce, reqwest::Method::GET, "inventory", None).await
+    }
+
     /// How many logged API requests of a double had this method and a path ending in
     /// `path_suffix`, e.g. `count_requests(System::BigCommerce, "PUT",
     /// "/v3/inventory/adjustments/absolute")`.

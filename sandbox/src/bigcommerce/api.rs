@@ -4,15 +4,17 @@
 //! - `GET /v2/store`: store information (shape of `store_information.v2.yml`).
 //! - `GET /v2/time`: the system timestamp, the documented "is my auth right" probe.
 //!
-//! Orders are in `orders`, hooks in `hooks`.
+//! Orders are in `orders`, hooks in `hooks`, catalog in `catalog`, inventory in `inventory`; the
+//! helpers at the end (paging, `:in` lists, 422s) are what the v3 lists share.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::{ApiVersion, BigCommerce, Caller, error};
 use crate::{lock, reply};
@@ -112,4 +114,112 @@ pub(super) async fn system_time(State(double): State<Arc<BigCommerce>>) -> Respo
 /// Any other path under a known store, for an authenticated caller.
 pub(super) async fn not_found(Extension(version): Extension<ApiVersion>) -> Response {
     error(version, StatusCode::NOT_FOUND, "The requested resource was not found.")
+}
+
+// ---- what the v3 lists share ----------------------------------------------------------------
+
+/// A v3 422 with `errors` naming each field or parameter.
+pub(super) fn unprocessable(title: &str, errors: Map<String, Value>) -> Response {
+    let body = json!({ "status": 422, "title": title, "type": super::ERROR_TYPE, "errors": errors });
+    reply::json(StatusCode::UNPROCESSABLE_ENTITY, &body)
+}
+
+/// A positive integer query parameter (`page`, `limit`), noting a bad one in `invalid`.
+pub(super) fn positive(
+    params: &HashMap<String, String>,
+    name: &str,
+    default: u64,
+    invalid: &mut Map<String, Value>,
+) -> u64 {
+    match params.get(name) {
+        None => default,
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(value) if value > 0 => value,
+            _ => {
+                invalid.insert(name.to_owned(), json!("must be a positive integer"));
+                default
+            }
+        },
+    }
+}
+
+/// `page` and `limit` of a v3 list; a `limit` above `max` is served as `max`.
+pub(super) fn paging(
+    params: &HashMap<String, String>,
+    default_limit: u64,
+    max: u64,
+    invalid: &mut Map<String, Value>,
+) -> (u64, u64) {
+    let page = positive(params, "page", 1, invalid);
+    let limit = positive(params, "limit", default_limit, invalid).min(max);
+    (page, limit)
+}
+
+/// A comma-separated list parameter (`id:in=1,2`), trimmed, empty entries dropped.
+pub(super) fn text_list(params: &HashMap<String, String>, name: &str) -> Option<Vec<String>> {
+    params
+        .get(name)
+        .map(|raw| raw.split(',').map(str::trim).filter(|part| !part.is_empty()).map(str::to_owned).collect())
+}
+
+/// A comma-separated list of ids, noting a malformed one in `invalid`.
+pub(super) fn id_list(
+    params: &HashMap<String, String>,
+    name: &str,
+    invalid: &mut Map<String, Value>,
+) -> Option<HashSet<u64>> {
+    let parts = text_list(params, name)?;
+    match parts.iter().map(|part| part.parse::<u64>()).collect::<Result<HashSet<u64>, _>>() {
+        Ok(ids) => Some(ids),
+        Err(_) => {
+            invalid.insert(name.to_owned(), json!("must be a comma-separated list of integers"));
+            None
+        }
+    }
+}
+
+/// One integer parameter (`id=5`), noting a malformed one in `invalid`.
+pub(super) fn one_id(params: &HashMap<String, String>, name: &str, invalid: &mut Map<String, Value>) -> Option<u64> {
+    let raw = params.get(name)?;
+    match raw.trim().parse::<u64>() {
+        Ok(id) => Some(id),
+        Err(_) => {
+            invalid.insert(name.to_owned(), json!("must be an integer"));
+            None
+        }
+    }
+}
+
+/// `{data, meta: {pagination}}` of one page of `total` items; `data` is that page.
+pub(super) fn page_body(data: Vec<Value>, total: usize, page: u64, limit: u64) -> Value {
+    let total = total as u64;
+    let total_pages = total.div_ceil(limit).max(1);
+    let mut links = Map::new();
+    if page > 1 {
+        links.insert("previous".to_owned(), json!(format!("?page={}&limit={limit}", page - 1)));
+    }
+    links.insert("current".to_owned(), json!(format!("?page={page}&limit={limit}")));
+    if page < total_pages {
+        links.insert("next".to_owned(), json!(format!("?page={}&limit={limit}", page + 1)));
+    }
+    json!({
+        "data": data,
+        "meta": {
+            "pagination": {
+                "total": total,
+                "count": data.len(),
+                "per_page": limit,
+                "current_page": page,
+                "total_pages": total_pages,
+                "links": links,
+            }
+        }
+    })
+}
+
+/// The slice of `items` on `page`.
+pub(super) fn page_slice<T>(items: &[T], page: u64, limit: u64) -> &[T] {
+    let start = usize::try_from((page - 1).saturating_mul(limit)).unwrap_or(usize::MAX).min(items.len());
+    let end = start.saturating_add(usize::try_from(limit).unwrap_or(usize::MAX)).min(items.len());
+    &items[start..end]
 }

@@ -9,6 +9,7 @@
 //!   "api_accounts": [{"client_id": "...", "access_token": "...", "client_secret": "..."}],
 //!   "products": [{"id": 1, "name": "...", "sku": "...", "price": 1.5, "inventory_tracking": "variant",
 //!                 "inventory_level": 3, "variants": [{"id": 2, "sku": "...", "inventory_level": 3}]}],
+//!   "locations": [{"id": 2, "code": "WH-EAST", "label": "East warehouse", "enabled": true}],
 //!   "hooks": [{"scope": "store/order/created", "destination": "https://...", "is_active": true}],
 //!   "webhook_signing": {"custom_headers": true, "standard_webhooks": true, "x_bc_signature": "off"},
 //!   "orders": [{"id": 100, "status_id": 11, "customer_id": 0, "currency_code": "USD",
@@ -23,7 +24,13 @@
 //! free number in the store); `status_id` is required and names the status; money is a decimal string
 //! or a number and is kept exactly (shown with four decimals, as BigCommerce does); dates are RFC-2822
 //! or RFC-3339 and default to the double's clock. A line's `order_address_id` defaults to the order's
-//! first shipping address. `webhook_signing` overrides, for this store, which authenticators the
+//! first shipping address.
+//!
+//! A product's `inventory_tracking` is `none` (the default), `product` or `variant`; its stock (and
+//! each variant's, when tracked by variant) at the default location is `inventory_level`, which the
+//! inventory endpoints then keep in step (see `inventory`). Every store has the default location
+//! (id 1, `BC-LOCATION-1`, "Default location"); `locations` adds others or changes one by `id`
+//! (fields not given stay as they were). `webhook_signing` overrides, for this store, which authenticators the
 //! webhook sender adds (see `webhooks`).
 
 use std::collections::BTreeMap;
@@ -33,6 +40,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use super::inventory::{InventoryLocation, InventoryTransaction, ItemKey, LocationSeed, StockLevel};
 use super::webhooks::SigningOverride;
 use crate::ratelimit::FixedWindow;
 use crate::requestlog::REDACTED;
@@ -57,6 +65,8 @@ pub(crate) struct StoreSeed {
     pub api_accounts: Vec<ApiAccount>,
     #[serde(default)]
     pub products: Vec<Product>,
+    #[serde(default)]
+    pub locations: Vec<LocationSeed>,
     #[serde(default)]
     pub hooks: Vec<HookSeed>,
     #[serde(default)]
@@ -92,6 +102,11 @@ pub(crate) struct Product {
     pub inventory_level: i64,
     #[serde(default)]
     pub variants: Vec<Variant>,
+    /// ISO 8601; set from the double's clock when seeded without, bumped by stock changes.
+    #[serde(default)]
+    pub date_created: Option<String>,
+    #[serde(default)]
+    pub date_modified: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -166,9 +181,25 @@ pub(crate) struct Store {
     pub webhook_signing: SigningOverride,
     /// The store's request quota; BigCommerce shares it between every app on the store.
     pub window: FixedWindow,
+    /// Inventory locations, the default one (id 1) first.
+    pub locations: Vec<InventoryLocation>,
+    /// Stock of each tracked item (a product tracked by product, or a variant tracked by
+    /// variant) per location id; the catalog's `inventory_level` mirrors the default location.
+    pub levels: BTreeMap<ItemKey, BTreeMap<u64, StockLevel>>,
+    /// The latest absolute adjustments and hand-set levels, newest last.
+    pub transactions: std::collections::VecDeque<InventoryTransaction>,
 }
 
 impl Store {
+    /// An empty store with the default inventory location.
+    pub(crate) fn new(store_hash: &str, now: DateTime<Utc>) -> Store {
+        Store {
+            store_hash: store_hash.to_owned(),
+            locations: vec![InventoryLocation::default_location(now)],
+            ..Store::default()
+        }
+    }
+
     pub(crate) fn account_for_token(&self, token: &str) -> Option<&ApiAccount> {
         self.api_accounts.iter().find(|account| account.access_token == token)
     }
@@ -217,6 +248,8 @@ impl Store {
             "info": self.info,
             "api_accounts": accounts,
             "products": self.products,
+            "locations": self.locations,
+            "inventory_transactions": self.transactions.len(),
             "hooks": hooks,
             "webhook_signing": self.webhook_signing,
             "orders": self.orders,

@@ -12,9 +12,15 @@
 //!   plus the same options (scope default `store/order/updated`); bumps `date_modified`.
 //! - `GET /deliveries[?after=SEQ]`, `DELETE /deliveries`: one entry per attempt.
 //!
+//! Placing an order also takes the ordered quantities off the default location's stock of tracked
+//! items (see `inventory::apply_order`) and sends the inventory callbacks of each change; the
+//! inventory endpoints and control endpoints send theirs through [`BigCommerce::send_events`].
+//!
 //! A callback is `{"created_at", "store_id" (a string), "producer": "stores/{hash}", "scope",
 //! "hash", "data": {"type": "order", "id"}}` with `Content-Type: application/json`, where `hash` is
-//! the SHA-1 (hex) of the JSON-encoded `data` (BigCommerce notes §5.1). Which authenticators it
+//! the SHA-1 (hex) of the JSON-encoded `data` (BigCommerce notes §5.1). Inventory callbacks carry
+//! `"data": {"type": "product" | "sku", "id", "location_id", "inventory": {"product_id", "method",
+//! "value", "variant_id"?}}` (see [`EventData`]). Which authenticators it
 //! carries is the store's choice (`webhook_signing` in its seed) over the double's configuration
 //! (`webhooks.signing`), by default the first two:
 //! - `custom_headers`: the hook's registered `headers`, exactly as registered;
@@ -57,9 +63,9 @@ use serde_json::{Map, Value, json};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
-use super::BigCommerce;
 use super::model::{OrderSeed, Store};
 use super::orders::{OrderChange, build_order, change_order};
+use super::{BigCommerce, inventory};
 use crate::control::{self, ControlError};
 use crate::lock;
 use crate::ratelimit::scaled_ms;
@@ -255,7 +261,8 @@ pub(crate) struct Entry {
     pub hook_id: u64,
     pub store_hash: String,
     pub scope: String,
-    pub order_id: u64,
+    /// The order of an order callback; `null` for other events (their body says what changed).
+    pub order_id: Option<u64>,
     /// 1 for the first try; retries count on.
     pub attempt: u32,
     /// When the attempt started, on the double's clock (RFC 3339).
@@ -359,7 +366,7 @@ struct Delivery {
     client_id: String,
     store_hash: String,
     scope: String,
-    order_id: u64,
+    order_id: Option<u64>,
     body: Arc<str>,
     forge: Option<Forge>,
     retries: bool,
@@ -422,14 +429,44 @@ fn shown_destination(destination: &str) -> String {
     }
 }
 
-/// The callback body, with BigCommerce's field order.
-fn callback_body(scope: &str, store_id: u64, store_hash: &str, order_id: u64, created_at: i64) -> String {
-    #[derive(Serialize)]
-    struct Data {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        id: u64,
+/// The `data` of a callback, in BigCommerce's field order: `{"type": "order", "id"}` for orders;
+/// `{"type": "product" | "sku", "id", "location_id", "inventory": {...}}` for inventory events,
+/// `id` being the product id or the SKU id (the variant's `sku_id`).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct EventData {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<InventoryChange>,
+}
+
+/// `data.inventory` of `store/product/inventory/*` and `store/sku/inventory/*` callbacks.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct InventoryChange {
+    pub product_id: u64,
+    /// `absolute` (the API or the control panel) or `relative` (an order).
+    pub method: &'static str,
+    /// The change: the level after minus the level before.
+    pub value: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant_id: Option<u64>,
+}
+
+impl EventData {
+    pub(crate) fn order(id: u64) -> EventData {
+        EventData { kind: "order", id, location_id: None, inventory: None }
     }
+
+    fn order_id(&self) -> Option<u64> {
+        (self.kind == "order").then_some(self.id)
+    }
+}
+
+/// The callback body, with BigCommerce's field order.
+fn callback_body(scope: &str, store_id: u64, store_hash: &str, data: &EventData, created_at: i64) -> String {
     #[derive(Serialize)]
     struct Callback<'a> {
         created_at: i64,
@@ -437,10 +474,9 @@ fn callback_body(scope: &str, store_id: u64, store_hash: &str, order_id: u64, cr
         producer: String,
         scope: &'a str,
         hash: String,
-        data: Data,
+        data: &'a EventData,
     }
-    let data = Data { kind: "order", id: order_id };
-    let encoded = serde_json::to_string(&data).unwrap_or_default();
+    let encoded = serde_json::to_string(data).unwrap_or_default();
     let callback = Callback {
         created_at,
         store_id: store_id.to_string(),
@@ -663,42 +699,69 @@ impl BigCommerce {
 
     /// Starts the deliveries of one event to every active hook of its scope; returns their ids.
     fn dispatch(self: &Arc<Self>, store_hash: &str, scope: &str, order_id: u64, options: &DeliveryOptions) -> Vec<u64> {
+        self.dispatch_events(store_hash, &[(scope.to_owned(), EventData::order(order_id))], options)
+    }
+
+    /// Sends events (`(scope, data)`) that are not order callbacks, one copy each with retries, to
+    /// every active hook of their scopes; returns the delivery ids.
+    pub(super) fn send_events(self: &Arc<Self>, store_hash: &str, events: &[(String, EventData)]) -> Vec<u64> {
+        let options = DeliveryOptions { store_hash: None, deliveries: 1, forge: None, scope: None, retries: true };
+        self.dispatch_events(store_hash, events, &options)
+    }
+
+    /// Starts the deliveries of each event to every active hook of its scope (one look at the
+    /// state for all of them); returns their ids.
+    fn dispatch_events(
+        self: &Arc<Self>,
+        store_hash: &str,
+        events: &[(String, EventData)],
+        options: &DeliveryOptions,
+    ) -> Vec<u64> {
         let created_at = self.common.clock.now().timestamp();
         let generation = self.deliveries.generation();
-        let (body, hooks, schedule, timeout) = {
+        let mut planned = Vec::new();
+        let (schedule, timeout) = {
             let state = lock(&self.state);
             let Some(store) = state.stores.get(store_hash) else { return Vec::new() };
-            let hooks: Vec<(u64, String)> = store
-                .hooks
-                .iter()
-                .filter(|hook| hook.is_active && scope_matches(&hook.scope, scope))
-                .map(|hook| (hook.id, hook.client_id.clone()))
-                .collect();
-            let body: Arc<str> = callback_body(scope, store.store_id, store_hash, order_id, created_at).into();
+            for (scope, data) in events {
+                let hooks: Vec<(u64, String)> = store
+                    .hooks
+                    .iter()
+                    .filter(|hook| hook.is_active && scope_matches(&hook.scope, scope))
+                    .map(|hook| (hook.id, hook.client_id.clone()))
+                    .collect();
+                if hooks.is_empty() {
+                    continue;
+                }
+                let body: Arc<str> = callback_body(scope, store.store_id, store_hash, data, created_at).into();
+                planned.push((scope.clone(), data.order_id(), body, hooks));
+            }
             let config = &state.config.webhooks;
-            (body, hooks, config.retry_delays_ms.clone(), Duration::from_millis(config.timeout_ms))
+            (config.retry_delays_ms.clone(), Duration::from_millis(config.timeout_ms))
         };
         let mut ids = Vec::new();
-        for (hook_id, client_id) in hooks {
-            let webhook_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-            for _ in 0..options.deliveries {
-                let delivery = Delivery {
-                    id: self.deliveries.next_delivery_id(),
-                    generation,
-                    webhook_id: webhook_id.clone(),
-                    hook_id,
-                    client_id: client_id.clone(),
-                    store_hash: store_hash.to_owned(),
-                    scope: scope.to_owned(),
-                    order_id,
-                    body: body.clone(),
-                    forge: options.forge,
-                    retries: options.retries,
-                    schedule: schedule.clone(),
-                    timeout,
-                };
-                ids.push(delivery.id);
-                tokio::spawn(self.clone().deliver(delivery));
+        for (scope, order_id, body, hooks) in planned {
+            for (hook_id, client_id) in hooks {
+                let webhook_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+                for _ in 0..options.deliveries {
+                    let delivery = Delivery {
+                        id: self.deliveries.next_delivery_id(),
+                        generation,
+                        webhook_id: webhook_id.clone(),
+                        hook_id,
+                        client_id: client_id.clone(),
+                        store_hash: store_hash.to_owned(),
+                        scope: scope.clone(),
+                        order_id,
+                        body: body.clone(),
+                        forge: options.forge,
+                        retries: options.retries,
+                        schedule: schedule.clone(),
+                        timeout,
+                    };
+                    ids.push(delivery.id);
+                    tokio::spawn(self.clone().deliver(delivery));
+                }
             }
         }
         ids
@@ -706,7 +769,7 @@ impl BigCommerce {
 }
 
 /// The store a control request means: the one named, or the only one there is.
-fn pick_store<'a>(
+pub(super) fn pick_store<'a>(
     stores: &'a mut BTreeMap<String, Store>,
     store_hash: Option<&str>,
 ) -> Result<&'a mut Store, ControlError> {
@@ -723,7 +786,8 @@ pub(super) fn control_routes(double: Arc<BigCommerce>) -> Router {
         .route("/orders", post(place_order))
         .route("/orders/{order_id}", put(update_order))
         .route("/deliveries", get(list_deliveries).delete(clear_deliveries))
-        .with_state(double)
+        .with_state(double.clone())
+        .merge(inventory::control_routes(double))
 }
 
 /// `POST /__control/orders`: store the order, then call every active `store/order/created` hook.
@@ -734,7 +798,7 @@ async fn place_order(
     let (options, order) = split_body(body)?;
     let seed: OrderSeed = control::parse("order", order)?;
     let now = double.common.clock.now();
-    let (store_hash, order_id) = {
+    let (store_hash, order_id, stock_events) = {
         let mut state = lock(&double.state);
         let store = pick_store(&mut state.stores, options.store_hash.as_deref())?;
         if let Some(id) = seed.id.filter(|id| store.order(*id).is_some()) {
@@ -744,12 +808,16 @@ async fn place_order(
         }
         let order = build_order(seed, store, now).map_err(ControlError::bad_request)?;
         let id = order.id;
+        let stock_events = inventory::apply_order(store, &order, now);
         store.orders.push(order);
-        (store.store_hash.clone(), id)
+        (store.store_hash.clone(), id, stock_events)
     };
     let scope = options.scope.clone().unwrap_or_else(|| "store/order/created".to_owned());
     let deliveries = double.dispatch(&store_hash, &scope, order_id, &options);
-    Ok((StatusCode::CREATED, Json(json!({ "order_id": order_id, "deliveries": deliveries }))).into_response())
+    let inventory_deliveries = double.send_events(&store_hash, &stock_events);
+    let answer =
+        json!({ "order_id": order_id, "deliveries": deliveries, "inventory_deliveries": inventory_deliveries });
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 /// `PUT /__control/orders/{id}`: change the order, then call every active `store/order/updated` hook.
@@ -799,7 +867,7 @@ mod tests {
 
     #[test]
     fn the_callback_hash_is_the_sha1_of_the_json_encoded_data() {
-        let body = callback_body("store/order/created", 1_025_646, "abc123", 250, 1_561_482_670);
+        let body = callback_body("store/order/created", 1_025_646, "abc123", &EventData::order(250), 1_561_482_670);
         let callback: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(callback["store_id"], "1025646");
         assert_eq!(callback["producer"], "stores/abc123");
@@ -807,6 +875,27 @@ mod tests {
         let expected = hex::encode(Sha1::digest(br#"{"type":"order","id":250}"#));
         assert_eq!(callback["hash"], expected);
         assert!(body.starts_with(r#"{"created_at":1561482670,"store_id":"1025646""#), "{body}");
+    }
+
+    #[test]
+    fn inventory_callbacks_carry_the_location_and_the_change() {
+        let data = EventData {
+            kind: "sku",
+            id: 461,
+            location_id: Some(1),
+            inventory: Some(InventoryChange { product_id: 167, method: "absolute", value: -3, variant_id: Some(509) }),
+        };
+        let body = callback_body("store/sku/inventory/updated", 1, "abc123", &data, 1_561_482_670);
+        let callback: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            callback["data"],
+            json!({"type": "sku", "id": 461, "location_id": 1,
+                   "inventory": {"product_id": 167, "method": "absolute", "value": -3, "variant_id": 509}})
+        );
+        assert!(
+            body.contains(r#""data":{"type":"sku","id":461,"location_id":1,"inventory":{"product_id":167"#),
+            "{body}"
+        );
     }
 
     #[test]
