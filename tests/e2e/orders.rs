@@ -679,3 +679,42 @@ async fn an_order_whose_plex_calls_are_slow_is_handed_back_before_the_deadline_a
     let report = flow.stop().await;
     assert_eq!(report.orders.timeouts, 0, "{:?}", report.orders);
 }
+
+#[tokio::test]
+async fn stock_events_at_the_receiver_are_acknowledged_and_cause_no_work() {
+    // GIVEN the store's stock hooks also deliver to the receiver (the stock flow's own absolute
+    // writes cause these events, and nothing in them tells ours from anyone else's)
+    let flow = OrderFlow::start(World::start().await).await;
+    for scope in ["store/sku/inventory/updated", "store/product/inventory/updated"] {
+        flow.register_hook(scope, &flow.destination()).await;
+    }
+    let started = chrono::Utc::now() - chrono::Duration::seconds(1);
+
+    // WHEN stock changes at BigCommerce (a level set through the control panel, as a write would)
+    let levels = json!({"items": [{"sku": "MW-NUT-M8", "quantity": 3000}]});
+    let changed = flow.world.control_json("bigcommerce", reqwest::Method::PUT, "/inventory/levels", Some(levels)).await;
+    assert!(changed["deliveries"].as_array().is_some_and(|sent| !sent.is_empty()), "{changed}");
+
+    // THEN every stock event is answered 200
+    let stock = eventually("the stock events are delivered", Duration::from_secs(10), || async {
+        let deliveries = flow.deliveries().await;
+        let stock: Vec<Value> = deliveries
+            .into_iter()
+            .filter(|delivery| delivery["scope"].as_str().is_some_and(domain::hooks::is_inventory_scope))
+            .collect();
+        if !stock.is_empty() && stock.iter().all(|delivery| !delivery["status"].is_null()) {
+            Ok(stock)
+        } else {
+            Err(format!("{stock:?}"))
+        }
+    })
+    .await;
+    assert!(stock.iter().all(|delivery| delivery["status"] == 200), "{stock:#?}");
+    // AND nothing was queued, and nothing was stored for the connection
+    assert_eq!(flow.queue_depths().await, (0, 0));
+    for outcome in Outcome::ALL {
+        let events = flow.world.deps.audit.by_outcome(&flow.world.connection, outcome, started, 10).await.unwrap();
+        assert!(events.is_empty(), "{outcome:?}: {events:?}");
+    }
+    flow.stop().await;
+}

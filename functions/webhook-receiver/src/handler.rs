@@ -10,6 +10,7 @@
 //! | secret missing, unreadable or lacking a field an enabled mode needs | 500 | `Failed` (`bc-webhook#…`) |
 //! | any enabled auth mode fails | 401 | `Rejected`, the reason only (`bc-webhook#…`) |
 //! | body not a valid stub, `producer` of another store | 400 | `Rejected`, the field named (`bc-webhook#…`) |
+//! | a stock event (`store/{product,sku}/inventory/…`, a channel's `…/inventory/…`) | 200 | none: the stock flow's own writes cause them, one per SKU |
 //! | scope other than order created/updated | 200 | `Skipped`, naming the scope |
 //! | delivery already queued within 24 h (same `webhook-id`) | 200 | `Duplicate` (`bc-order#…`) |
 //! | queued | 200, empty body, only after SQS accepted it | `Ok` with the message id (`bc-order#…`) |
@@ -190,6 +191,12 @@ pub async fn handle(ports: &Ports<'_>, delivery: &Delivery<'_>) -> Reply {
     let producer = format!("stores/{}", profile.bigcommerce.store_hash);
     if stub.producer != producer {
         return receipt.bad_request(format!("producer {} does not match this connection's store", stub.producer)).await;
+    }
+    if stub.is_inventory_scope() {
+        // Our own stock writes cause these, indistinguishable from anyone else's: acknowledged,
+        // nothing queued, nothing stored.
+        tracing::debug!(scope = %stub.scope, "stock event acknowledged");
+        return Reply::ok();
     }
     if let Some(parked_at) = profile.parked_at {
         // Removed by an operator: acknowledged (so BigCommerce stops retrying) and dropped.

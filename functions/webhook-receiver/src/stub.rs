@@ -89,6 +89,12 @@ impl WebhookStub {
         ORDER_SCOPES.contains(&self.scope.as_str())
     }
 
+    /// Whether this is a stock event (`domain::hooks::is_inventory_scope`), which is acknowledged
+    /// and nothing more.
+    pub fn is_inventory_scope(&self) -> bool {
+        domain::hooks::is_inventory_scope(&self.scope)
+    }
+
     /// The BigCommerce order id of an order event: `data.type` must be `order` and `data.id` a
     /// positive whole number (or a string of digits).
     pub fn order_id(&self) -> Result<u64, StubError> {

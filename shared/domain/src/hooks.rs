@@ -13,6 +13,19 @@ use crate::ids::ConnectionId;
 /// The BigCommerce events the orders flow subscribes to.
 pub const ORDER_SCOPES: [&str; 2] = ["store/order/created", "store/order/updated"];
 
+/// Whether `scope` is one of BigCommerce's stock events: `store/product/inventory/…`,
+/// `store/sku/inventory/…` and a channel's `store/channel/{id}/inventory/…`. The stock flow's own
+/// absolute writes cause them, and their payloads carry no client id, so nobody can tell ours from
+/// another app's or an admin's: the receiver acknowledges them and does nothing else (no queue
+/// message, no audit event, which at one event per SKU written would dwarf the flow's own).
+pub fn is_inventory_scope(scope: &str) -> bool {
+    scope.starts_with("store/product/inventory/")
+        || scope.starts_with("store/sku/inventory/")
+        || scope
+            .strip_prefix("store/channel/")
+            .is_some_and(|rest| rest.split_once('/').is_some_and(|(_, rest)| rest.starts_with("inventory/")))
+}
+
 /// The receiver's route; a connection's hooks point at `{receiver}{RECEIVER_ROUTE}{connection}`.
 pub const RECEIVER_ROUTE: &str = "/webhooks/bigcommerce/";
 
@@ -128,5 +141,27 @@ mod tests {
         assert_eq!(plan_hooks(std::slice::from_ref(&stale), HERE)[0].action, HookAction::Refresh { id: 5 });
         let with_good_duplicate = [stale, hook(6, "store/order/created", HERE, true)];
         assert_eq!(plan_hooks(&with_good_duplicate, HERE)[0].action, HookAction::Healthy { id: 6 });
+    }
+
+    #[test]
+    fn stock_events_are_told_from_order_events_and_others() {
+        for scope in [
+            "store/product/inventory/updated",
+            "store/product/inventory/order/updated",
+            "store/sku/inventory/updated",
+            "store/sku/inventory/order/updated",
+            "store/channel/1/inventory/product/stock_changed",
+        ] {
+            assert!(is_inventory_scope(scope), "{scope}");
+        }
+        for scope in [
+            "store/order/created",
+            "store/product/updated",
+            "store/sku/updated",
+            "store/channel/1/settings/updated",
+            "store/channel/inventory/x",
+        ] {
+            assert!(!is_inventory_scope(scope), "{scope}");
+        }
     }
 }

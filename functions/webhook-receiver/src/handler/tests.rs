@@ -524,6 +524,22 @@ async fn a_scope_other_than_order_created_or_updated_is_acknowledged_and_audited
 }
 
 #[tokio::test]
+async fn a_stock_event_is_acknowledged_and_nothing_is_queued_or_stored() {
+    let world = World::custom_header().await;
+    let mut stock =
+        serde_json::from_slice::<serde_json::Value>(&callback("store/sku/inventory/updated", json!(77), HASH)).unwrap();
+    stock["data"] = json!({"type": "sku", "id": 77, "location_id": 1,
+        "inventory": {"product_id": 12, "variant_id": 77, "method": "absolute", "value": 5}});
+    let body = serde_json::to_vec(&stock).unwrap();
+
+    let reply = world.deliver("acme", &custom_header(), &body).await;
+
+    assert_eq!(reply, Reply { status: StatusCode::OK, body: String::new() });
+    assert!(world.messages().is_empty());
+    assert!(world.audit.events().is_empty(), "{:?}", world.audit.events());
+}
+
+#[tokio::test]
 async fn a_failing_queue_answers_503_and_a_later_retry_of_the_same_delivery_is_queued() {
     // GIVEN SQS refuses the first send
     let world = World::custom_header().await;
