@@ -176,6 +176,7 @@ async fn drain(
     let alerter = Arc::new(RecordingAlerter::new(ChronoDuration::hours(1)));
     let id_map = Arc::new(InMemoryIdMap::default());
     let holds = Arc::new(InMemoryHoldStore::default());
+    let open_orders = Arc::new(domain::ports::memory::InMemoryOpenOrders::default());
     let mut workers = Vec::with_capacity(CONTAINERS);
     // Plex counts calls per key, whichever container makes them, so each container paces at its
     // share, as the template's `PLEX_CALLS_PER_MINUTE` has each worker container do (no order
@@ -195,6 +196,8 @@ async fn drain(
             // comes back after the scaled visibility timeout, whatever wait the worker asked for,
             // so the worker's requests are only recorded here.
             queue: Arc::new(RecordingQueue::default()),
+            // In memory like the rest of the drain's worker state.
+            open_orders: open_orders.clone(),
         };
         workers.push(Worker::new(ports, Settings::default()));
     }

@@ -359,6 +359,7 @@ mod tests {
             connections: Arc::new(InMemoryConnectionStore::default()),
             apis: Arc::new(FakeConnectionApis::default()),
             queue: Arc::new(RecordingQueue::default()),
+            open_orders: Arc::new(domain::ports::memory::InMemoryOpenOrders::default()),
         };
         Worker::new(ports, order_worker::Settings::default())
     }

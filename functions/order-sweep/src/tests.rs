@@ -83,6 +83,7 @@ impl World {
                 connections: connections.clone(),
                 apis: apis.clone(),
                 queue: queue.clone(),
+                open_orders: Arc::new(domain::ports::memory::InMemoryOpenOrders::default()),
             },
             order_worker::Settings::default(),
         );

@@ -21,7 +21,9 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::SqsEvent;
 use domain::ErrorClass;
 use domain::audit::Outcome;
-use domain::ports::{Alerter, AuditLog, ConnectionApis, ConnectionStore, HoldStore, IdMap, OrderLedger, Queue};
+use domain::ports::{
+    Alerter, AuditLog, ConnectionApis, ConnectionStore, HoldStore, IdMap, OpenOrders, OrderLedger, Queue,
+};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 mod batch;
@@ -45,6 +47,8 @@ pub struct Ports {
     /// The order queue the batches come from: a retried record with a server-given wait is made
     /// visible again after that wait (`Queue::redeliver_after`).
     pub queue: Arc<dyn Queue>,
+    /// Orders read but not yet held by Plex, which the stock flow deducts from Plex's on-hand.
+    pub open_orders: Arc<dyn OpenOrders>,
 }
 
 impl Ports {
@@ -60,6 +64,7 @@ impl Ports {
             connections: deps.connections.clone(),
             apis: deps.connection_apis(),
             queue: deps.queue.clone(),
+            open_orders: deps.open_orders.clone(),
         }
     }
 }

@@ -39,6 +39,7 @@ use domain::connection::ConnectionProfile;
 use domain::hold::Hold;
 use domain::ledger::{LedgerEntry, LedgerStatus, MODIFIED_RESOLUTION, RetainedRead};
 use domain::message::{MessageSource, OrderMessage};
+use domain::open_order::OpenOrder;
 use domain::order::{CommittedOrder, DraftChanges, MappingGap, PlexOrderRef, SalesOrderDraft, WebOrder};
 use domain::ports::{ApiError, SalesOrderSink};
 use domain::{ErrorClass, PortError, RecordKey, System};
@@ -276,6 +277,15 @@ impl Run<'_> {
 
         if !profile.orders.syncs_status(order.status_id) {
             return self.not_synced(entry, &order).await;
+        }
+        // Until Plex holds it, the order's units are BigCommerce's alone: the stock flow deducts
+        // them from Plex's on-hand. Recorded before any Plex write, so no push can miss them.
+        if entry.committed.is_none() {
+            let open = OpenOrder::of(self.message.order.clone(), &order, read_at);
+            if let Err(source) = self.worker.ports.open_orders.open(&open).await {
+                let error = StepError::Port { context: "recording the order as open", source };
+                return self.port_failed(Some(entry), Stage::Fetched, error).await;
+            }
         }
         let content_hash = order.content_hash();
         if entry.committed.is_some() && entry.version_hash.as_deref() == Some(content_hash.as_str()) {
@@ -535,6 +545,7 @@ impl Run<'_> {
             self.record(self.event(Stage::Written, Outcome::Retried).with_error(error.class(), &message)).await;
             return Disposition::Retry { class: error.class(), reason: message, retry_after: None };
         }
+        self.close_open_order().await;
         self.record(
             self.event(Stage::Written, Outcome::Ok)
                 .with_message(format!("{} Plex sales order {plex_name}", kind.as_str()))
@@ -912,12 +923,25 @@ impl Run<'_> {
         entry.updated_at = self.now;
         self.note_read(&mut entry);
         match self.worker.ports.ledger.save(&entry, &self.worker.holder, true).await {
-            Ok(()) => Disposition::Done(outcome),
+            Ok(()) => {
+                if matches!(status, LedgerStatus::Committed | LedgerStatus::Skipped) {
+                    self.close_open_order().await;
+                }
+                Disposition::Done(outcome)
+            }
             Err(error) => {
                 let message = format!("recording {outcome} in the ledger: {error}");
                 tracing::error!(error.message = %error, error.cause_chain = ?error, "ledger save failed");
                 Disposition::Retry { class: error.class(), reason: message, retry_after: None }
             }
+        }
+    }
+
+    /// The order is no longer open (Plex holds it, or it will never be written). Only logged when
+    /// it fails: the stock flow also drops an open order whose ledger entry says so.
+    async fn close_open_order(&self) {
+        if let Err(error) = self.worker.ports.open_orders.close(&self.message.order).await {
+            tracing::warn!(error.message = %error, "the order's open record was not removed");
         }
     }
 

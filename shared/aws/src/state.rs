@@ -9,6 +9,7 @@
 //! | dedupe claim | `dedupe#{key}` | `-` | `claimed_until` (epoch ns), `expires_at` (epoch s, TTL) |
 //! | connection profile | `connection` | connection id | `profile` (JSON [`domain::ConnectionProfile`]) |
 //! | held order | `hold#{connection}` | order id | `hold` (JSON [`domain::hold::Hold`]), `held_at` (epoch ns) |
+//! | open order | `open#{connection}` | order id | `open` (JSON [`domain::open_order::OpenOrder`]: the lines BigCommerce took that Plex does not hold yet) |
 //! | job lease | `lease#{connection}#{job}` | `-` | `holder`, `held_until` (epoch ns), `covered_through` (epoch ns, when the latest finished job started) |
 //! | queued mark | `queued#{connection}#{order_id}` | `-` | `queued_at` (epoch ns, the newest time a message for the order was queued), `expires_at` (epoch s, TTL) |
 //!
@@ -36,6 +37,7 @@ mod holds;
 mod id_map;
 mod job_leases;
 mod ledger;
+mod open_orders;
 mod queued;
 
 pub use checkpoint::DynamoCheckpointStore;
@@ -45,6 +47,7 @@ pub use holds::DynamoHoldStore;
 pub use id_map::DynamoIdMap;
 pub use job_leases::DynamoJobLeases;
 pub use ledger::DynamoOrderLedger;
+pub use open_orders::DynamoOpenOrders;
 pub use queued::DynamoQueueMarks;
 
 use domain::{ConnectionId, OrderRef, SyncStream};
@@ -77,6 +80,10 @@ pub(crate) fn queued_pk(order: &OrderRef) -> String {
     format!("queued#{}#{}", order.connection, order.order_id)
 }
 
+pub(crate) fn open_pk(connection: &ConnectionId) -> String {
+    format!("open#{connection}")
+}
+
 pub(crate) fn job_lease_pk(connection: &ConnectionId, job: &str) -> String {
     format!("lease#{connection}#{job}")
 }
@@ -101,6 +108,7 @@ mod tests {
         assert_eq!(checkpoint_pk(&SyncStream::new(acme.clone(), "monday:parts")), "checkpoint#acme#monday:parts");
         assert_eq!(id_map_pk(&acme, "sku"), "idmap#acme#sku");
         assert_eq!(hold_pk(&acme), "hold#acme");
+        assert_eq!(open_pk(&acme), "open#acme");
         assert_eq!(queued_pk(&OrderRef::new(acme.clone(), 1042)), "queued#acme#1042");
         assert_eq!(dedupe_pk("alert#acme#plex-auth"), "dedupe#alert#acme#plex-auth");
         assert_eq!(job_lease_pk(&acme, "webhook-health"), "lease#acme#webhook-health");

@@ -16,6 +16,7 @@
 //! - [`message`]: what travels on the order queue.
 //! - [`job`]: a scheduled function's per-connection jobs and their leases.
 //! - [`order`]: web orders and the Plex sales orders they become.
+//! - [`open_order`]: web orders BigCommerce took that Plex does not hold yet (the stock deduction).
 //! - [`schedule`]: what a scheduled function's event may ask for.
 //! - [`alert`]: an operator alert and the cause that de-duplicates it.
 //! - [`ports`]: the capability traits adapters implement.
@@ -32,6 +33,7 @@ pub mod ids;
 pub mod job;
 pub mod ledger;
 pub mod message;
+pub mod open_order;
 pub mod order;
 pub mod ports;
 pub mod schedule;

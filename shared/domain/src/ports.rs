@@ -23,6 +23,7 @@ use crate::ids::{ConnectionId, RecordKey, SecretName};
 use crate::job::{JobMessage, LeaseRefusal};
 use crate::ledger::{LedgerEntry, OrderRef};
 use crate::message::OrderMessage;
+use crate::open_order::OpenOrder;
 use crate::order::{
     CustomerKey, NewCustomer, OrderChange, PartRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder,
 };
@@ -150,6 +151,18 @@ pub trait Queue: Send + Sync {
     /// (or no longer) valid, e.g. the message was deleted or is visible again; `Unavailable` when
     /// the queue could not be reached.
     async fn redeliver_after(&self, receipt_handle: &str, wait: std::time::Duration) -> Result<(), PortError>;
+}
+
+/// Web orders BigCommerce took that Plex does not hold yet (`domain::open_order`), per connection.
+#[async_trait]
+pub trait OpenOrders: Send + Sync {
+    /// Records the order as open with these lines, replacing what an earlier read recorded.
+    async fn open(&self, order: &OpenOrder) -> Result<(), PortError>;
+    /// The order is no longer open (Plex holds it, or it will never be written); nothing when it
+    /// was not open.
+    async fn close(&self, order: &OrderRef) -> Result<(), PortError>;
+    /// Every open order of the connection (one query).
+    async fn list(&self, connection: &ConnectionId) -> Result<Vec<OpenOrder>, PortError>;
 }
 
 /// A scheduled function's job queue: one message per connection and run (`domain::job`).

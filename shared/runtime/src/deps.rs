@@ -12,12 +12,13 @@ use std::sync::Arc;
 use domain::connection::{PlexAuthMode, WebhookAuth};
 use domain::ports::{
     Alerter, AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, JobLeases, JobQueue,
-    OrderLedger, Queue, QueueMarks, SecretStore,
+    OpenOrders, OrderLedger, Queue, QueueMarks, SecretStore,
 };
 use domain::{ConnectionId, ConnectionProfile, ErrorClass, PortError, SecretName, System};
 use millwright_aws::{
     DynamoAuditLog, DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoHoldStore, DynamoIdMap,
-    DynamoJobLeases, DynamoOrderLedger, DynamoQueueMarks, SecretsManagerStore, SnsAlerter, SqsJobQueue, SqsQueue,
+    DynamoJobLeases, DynamoOpenOrders, DynamoOrderLedger, DynamoQueueMarks, SecretsManagerStore, SnsAlerter,
+    SqsJobQueue, SqsQueue,
 };
 use millwright_http::{HttpSettings, RetryPolicy};
 
@@ -73,6 +74,9 @@ pub struct Deps {
     pub connections: Arc<dyn ConnectionStore>,
     /// Each connection's lease on each scheduled job.
     pub job_leases: Arc<dyn JobLeases>,
+    /// Orders BigCommerce took that Plex does not hold yet (the worker writes them, the stock flow
+    /// deducts them).
+    pub open_orders: Arc<dyn OpenOrders>,
     /// The scheduled function's job queue (`Config::job_queue_url`), where it has one.
     pub job_queue: Option<Arc<dyn JobQueue>>,
     /// Timeout and retry policy of every API client.
@@ -108,6 +112,7 @@ impl Deps {
             alerter: Arc::new(SnsAlerter::new(sdk, &config.alert_topic_arn, dedupe.clone(), alert_window)),
             connections: Arc::new(DynamoConnectionStore::new(sdk, &config.state_table)),
             job_leases: Arc::new(DynamoJobLeases::new(sdk, &config.state_table)),
+            open_orders: Arc::new(DynamoOpenOrders::new(sdk, &config.state_table)),
             job_queue: config
                 .job_queue_url
                 .as_ref()

@@ -54,6 +54,7 @@ async fn the_sample_batch_makes_one_plex_order_per_record_and_reports_no_failure
         connections,
         apis: Arc::new(FakeConnectionApis::default().with(demo(), web, plex.clone())),
         queue: Arc::new(RecordingQueue::default()),
+        open_orders: Arc::new(domain::ports::memory::InMemoryOpenOrders::default()),
     };
     let worker = Worker::new(ports, Settings::default());
 

@@ -50,6 +50,7 @@ struct World {
     alerter: Arc<RecordingAlerter>,
     id_map: Arc<InMemoryIdMap>,
     holds: Arc<InMemoryHoldStore>,
+    open_orders: Arc<domain::ports::memory::InMemoryOpenOrders>,
     web: Arc<FakeWebOrders>,
     plex: Arc<FakePlexSales>,
     worker: Worker,
@@ -85,6 +86,7 @@ impl World {
         let alerter = Arc::new(RecordingAlerter::new(Duration::hours(1)));
         let id_map = Arc::new(InMemoryIdMap::default());
         let holds = Arc::new(InMemoryHoldStore::default());
+        let open_orders = Arc::new(domain::ports::memory::InMemoryOpenOrders::default());
         let ports = Ports {
             ledger: ledger.clone(),
             audit: audit.clone(),
@@ -94,9 +96,10 @@ impl World {
             connections: connections.clone(),
             apis,
             queue: Arc::new(RecordingQueue::default()),
+            open_orders: open_orders.clone(),
         };
         let worker = Worker::new(ports, Settings::default());
-        World { ledger, audit, alerter, id_map, holds, web, plex, worker, clock: AtomicI64::new(0) }
+        World { ledger, audit, alerter, id_map, holds, open_orders, web, plex, worker, clock: AtomicI64::new(0) }
     }
 
     /// Processes `message` as invocation `holder` at `now`, first delivery.
@@ -112,6 +115,18 @@ impl World {
 
     async fn entry(&self, order_id: u64) -> LedgerEntry {
         self.ledger.get(&OrderRef::new(acme(), order_id)).await.unwrap().expect("a ledger entry")
+    }
+
+    /// The open orders (read, not yet held by Plex) as (order id, [(sku, quantity)]).
+    async fn open(&self) -> Vec<(u64, Vec<(String, String)>)> {
+        use domain::ports::OpenOrders;
+        let open = self.open_orders.list(&acme()).await.unwrap();
+        open.into_iter()
+            .map(|open| {
+                let lines = open.lines.into_iter().map(|line| (line.sku, line.quantity.to_string())).collect();
+                (open.order.order_id, lines)
+            })
+            .collect()
     }
 
     /// The SKU gaps of the orders held, by order id.

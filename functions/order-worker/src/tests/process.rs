@@ -863,3 +863,29 @@ async fn an_order_of_a_removed_connection_is_acknowledged_without_a_call() {
     let skipped = world.events_with(1042, Outcome::Skipped).await.pop().unwrap();
     assert!(skipped.message.as_deref().unwrap().starts_with("connection removed at"), "{skipped:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_order_is_open_from_its_read_until_plex_holds_it_or_it_is_cancelled() {
+    // GIVEN an order of a mapped and an unmapped SKU, and a second order that maps
+    let world = World::new().await;
+    world.web.put(web_order(1042, &[(BOLT, 10, "0.45"), ("W-9", 1, "12.00")]));
+    world.web.put(web_order(1043, &[(NUT, 4, "0.10")]));
+
+    // WHEN both are processed: the first is held, the second committed
+    assert_eq!(world.process(&created(1042)).await, Disposition::Done(Outcome::NeedsMapping));
+    assert_eq!(world.process(&created(1043)).await, Disposition::Done(Outcome::Ok));
+
+    // THEN only the held order is open, with its lines as BigCommerce took them
+    let bolt_line = (BOLT.to_owned(), "10".to_owned());
+    assert_eq!(world.open().await, vec![(1042, vec![bolt_line, ("W-9".to_owned(), "1".to_owned())])]);
+
+    // WHEN the held order is cancelled
+    let mut cancelled = web_order(1042, &[(BOLT, 10, "0.45"), ("W-9", 1, "12.00")]);
+    cancelled.status_id = 5;
+    cancelled.status = "Cancelled".into();
+    world.web.put(cancelled);
+    assert_eq!(world.process(&message(1042, "updated", "d-2")).await, Disposition::Done(Outcome::Skipped));
+
+    // THEN nothing is open any more
+    assert_eq!(world.open().await, vec![]);
+}

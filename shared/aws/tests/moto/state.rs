@@ -410,3 +410,27 @@ async fn connection_profiles_round_trip_and_list_in_id_order() {
     assert_eq!(connections.get(&ConnectionId::new("initech").unwrap()).await.unwrap(), None);
     assert_eq!(connections.list().await.unwrap(), vec![profile("acme", "a2"), profile("globex", "g1")]);
 }
+
+#[tokio::test]
+async fn an_open_order_is_listed_per_connection_replaced_by_a_later_read_and_gone_once_closed() {
+    use domain::open_order::{OpenLine, OpenOrder};
+    use domain::ports::OpenOrders;
+    let stack = Stack::new().await;
+    let open_orders = millwright_aws::DynamoOpenOrders::new(&stack.sdk, &stack.provisioned.state_table);
+    let open = |id: u64, connection: &str, quantity: &str| OpenOrder {
+        order: OrderRef::new(domain::ConnectionId::new(connection).unwrap(), id),
+        lines: vec![OpenLine { sku: "BOLT".into(), quantity: quantity.parse().unwrap() }],
+        read_at: now(),
+    };
+
+    open_orders.open(&open(2, "acme", "3")).await.unwrap();
+    open_orders.open(&open(1, "acme", "1")).await.unwrap();
+    open_orders.open(&open(1, "globex", "9")).await.unwrap();
+    open_orders.open(&open(2, "acme", "4")).await.unwrap();
+
+    assert_eq!(open_orders.list(&acme()).await.unwrap(), vec![open(1, "acme", "1"), open(2, "acme", "4")]);
+    open_orders.close(&OrderRef::new(acme(), 1)).await.unwrap();
+    open_orders.close(&OrderRef::new(acme(), 99)).await.unwrap();
+    assert_eq!(open_orders.list(&acme()).await.unwrap(), vec![open(2, "acme", "4")]);
+    assert_eq!(open_orders.list(&domain::ConnectionId::new("globex").unwrap()).await.unwrap().len(), 1);
+}

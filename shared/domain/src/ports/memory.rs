@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, JobLeases, JobQueue, OrderLedger, Queue,
-    QueueMarks, SecretStore,
+    AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, JobLeases, JobQueue, OpenOrders,
+    OrderLedger, Queue, QueueMarks, SecretStore,
 };
 use crate::alert::{Alert, AlertOutcome, AlertWindow};
 use crate::audit::{AuditEvent, Outcome};
@@ -26,6 +26,7 @@ use crate::ids::{ConnectionId, RecordKey, SecretName};
 use crate::job::{JobLeaseState, JobMessage, LeaseRefusal};
 use crate::ledger::{Lease, LedgerEntry, OrderRef};
 use crate::message::{OrderMessage, QUEUED_MARK_TTL};
+use crate::open_order::OpenOrder;
 use crate::ports::Alerter;
 
 #[derive(Default)]
@@ -281,6 +282,32 @@ impl Queue for RecordingQueue {
             return Err(PortError::unavailable("changing a received message's visibility", cause));
         }
         Ok(())
+    }
+}
+
+/// Open orders in memory.
+#[derive(Default)]
+pub struct InMemoryOpenOrders {
+    orders: Mutex<HashMap<OrderRef, OpenOrder>>,
+}
+
+#[async_trait]
+impl OpenOrders for InMemoryOpenOrders {
+    async fn open(&self, order: &OpenOrder) -> Result<(), PortError> {
+        self.orders.lock().unwrap().insert(order.order.clone(), order.clone());
+        Ok(())
+    }
+
+    async fn close(&self, order: &OrderRef) -> Result<(), PortError> {
+        self.orders.lock().unwrap().remove(order);
+        Ok(())
+    }
+
+    async fn list(&self, connection: &ConnectionId) -> Result<Vec<OpenOrder>, PortError> {
+        let mut open: Vec<OpenOrder> =
+            self.orders.lock().unwrap().values().filter(|open| &open.order.connection == connection).cloned().collect();
+        open.sort_by_key(|open| open.order.order_id);
+        Ok(open)
     }
 }
 
