@@ -17,6 +17,9 @@
 //! - [`job`]: a scheduled function's per-connection jobs and their leases.
 //! - [`order`]: web orders and the Plex sales orders they become.
 //! - [`schedule`]: what a scheduled function's event may ask for.
+//! - [`stock`]: the stock flow's vocabulary and arithmetic: Plex on-hand rows, BigCommerce item
+//!   addresses and locations, the connection's stock settings, available to sell, the changed rows
+//!   and their batches.
 //! - [`alert`]: an operator alert and the cause that de-duplicates it.
 //! - [`ports`]: the capability traits adapters implement.
 
@@ -35,6 +38,7 @@ pub mod message;
 pub mod order;
 pub mod ports;
 pub mod schedule;
+pub mod stock;
 
 pub use alert::Alert;
 pub use audit::{AuditEvent, Outcome, Stage};
