@@ -321,7 +321,10 @@ async fn the_sample_job_event_is_one_health_check_job_for_the_demo_connection_th
     // The handler takes it as the Lambda runtime hands it over; in a world without the demo
     // connection the job is acknowledged and recorded as skipped.
     let world = World::new().await;
-    let answer = jobs::handle(&world.runner(std::sync::Arc::new(RecordingJobQueue::default())), sample, "invocation-1", None).await.expect("the handler answers");
+    let answer =
+        jobs::handle(&world.runner(std::sync::Arc::new(RecordingJobQueue::default())), sample, "invocation-1", None)
+            .await
+            .expect("the handler answers");
     assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
     let key = RecordKey::new(ConnectionId::new("demo").unwrap(), RecordKind::Run, crate::JOB);
     let trail = world.audit.history(&key).await.unwrap();
