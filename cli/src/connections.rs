@@ -152,6 +152,7 @@ fn profile_problems(profile: &ConnectionProfile) -> Vec<String> {
             problems.push(format!("bigcommerce.webhook_auth[{index}].header: {header:?} is not an HTTP header name"));
         }
     }
+    problems.extend(profile.stock.validate().iter().map(ToString::to_string));
     problems
 }
 
@@ -553,6 +554,22 @@ mod tests {
                 "bigcommerce.webhook_auth[0].header: \"X Auth\" is not an HTTP header name",
             ]
         );
+    }
+
+    #[test]
+    fn stock_settings_are_validated_with_the_profile_and_their_unknown_keys_refused() {
+        let mut document = profile();
+        document["stock"] = serde_json::json!({"sellable_statuses": [], "locations": {"map": {"FG-01": 2}}});
+        let Invalid(problems) = parse_profile(&document.to_string()).unwrap_err();
+        assert_eq!(
+            problems,
+            ["stock.sellable_statuses: expected at least one container status, or leave it out for [\"OK\"]"]
+        );
+
+        document["stock"] = serde_json::json!({"locations": {"mapp": {}}});
+        let Invalid(problems) = parse_profile(&document.to_string()).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("stock.locations: unknown field `mapp`"), "{problems:?}");
     }
 
     #[test]

@@ -109,6 +109,15 @@ impl BigCommerceClient {
         Ok(self.api.send_confidential(|http| self.authorized(http.get(&url))).await?)
     }
 
+    /// A request with a JSON body (already encoded, so every attempt sends the same bytes). A
+    /// refused response's body stays in the error ([`HttpError::body`](millwright_http::HttpError::body)),
+    /// for reading a structured refusal.
+    pub(crate) async fn send(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> Result<Reply, Error> {
+        let url = format!("{}{path}", self.store_url);
+        let build = |http: &reqwest::Client| self.authorized(http.request(method.clone(), &url).body(body.clone()));
+        Ok(self.api.send(build).await?)
+    }
+
     /// A request with a JSON body (already encoded, so every attempt sends the same bytes) whose
     /// response may carry secrets, so none of it goes into an error.
     pub(crate) async fn send_confidential(

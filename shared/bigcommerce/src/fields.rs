@@ -92,6 +92,17 @@ impl<'a> Object<'a> {
         parsed.map(Some).ok_or_else(|| self.error(name, "is not a non-negative whole number"))
     }
 
+    /// A required whole number that may be negative, given as a number or a numeric string.
+    pub(crate) fn i64(&self, name: &str) -> Result<i64, Error> {
+        let parsed = match self.get(name) {
+            None => return Err(self.error(name, "is missing")),
+            Some(Value::Number(number)) => number.as_i64(),
+            Some(Value::String(text)) => text.trim().parse::<i64>().ok(),
+            Some(_) => None,
+        };
+        parsed.ok_or_else(|| self.error(name, "is not a whole number"))
+    }
+
     pub(crate) fn u32(&self, name: &str) -> Result<u32, Error> {
         u32::try_from(self.u64(name)?).map_err(|_| self.error(name, "is out of range"))
     }
@@ -203,6 +214,14 @@ mod tests {
         assert_eq!(read(json!({"id": 0}), |o| o.reference("id")).unwrap(), None);
         let error = read(json!({"id": -1}), |o| o.u64("id")).unwrap_err();
         assert_eq!(error.to_string(), "BigCommerce order 7: `products[2].id` is not a non-negative whole number");
+    }
+
+    #[test]
+    fn levels_are_whole_numbers_that_may_be_negative() {
+        assert_eq!(read(json!({"n": -3}), |o| o.i64("n")).unwrap(), -3);
+        assert_eq!(read(json!({"n": "12"}), |o| o.i64("n")).unwrap(), 12);
+        assert!(read(json!({"n": 1.5}), |o| o.i64("n")).is_err());
+        assert!(read(json!({}), |o| o.i64("n")).is_err());
     }
 
     #[test]

@@ -7,15 +7,23 @@
 //! failure and retries; this crate builds requests and decodes bodies. BigCommerce's JSON shapes
 //! stay in here and leave as this crate's own types.
 //!
+//! Stock: [`BigCommerceClient::catalog_addresses`] maps every SKU to how the Inventory API
+//! addresses it (`domain::stock::ItemAddress`: by product or by variant, per the product's tracking
+//! mode), [`BigCommerceClient::inventory_levels`] reads the levels per SKU and location,
+//! [`BigCommerceClient::set_absolute`] sets up to 2000 levels in one request and hands a refusal
+//! back per item ([`AdjustmentOutcome`]).
+//!
 //! Layout: `credentials` (the secret document), `client` (the client, store information and the
 //! request helpers), `orders` (one order in full, as a `domain::order::WebOrder`), `hooks` (webhook
-//! subscriptions), `fields` (reading JSON field by field, so errors name the field and never quote
+//! subscriptions), `inventory` (catalog addresses, inventory levels and locations, absolute
+//! adjustments), `fields` (reading JSON field by field, so errors name the field and never quote
 //! its value), `ports` (the order worker's `WebOrderSource`).
 
 mod client;
 mod credentials;
 mod fields;
 mod hooks;
+mod inventory;
 mod orders;
 mod ports;
 
@@ -25,6 +33,7 @@ use millwright_http::HttpError;
 pub use client::{BigCommerceClient, StoreInformation};
 pub use credentials::Credentials;
 pub use hooks::Hook;
+pub use inventory::{AdjustmentOutcome, CatalogAddresses, ItemError, Location, Refused};
 pub use ports::{OrderHooks, api_error};
 
 /// A failed BigCommerce call, or a client that could not be set up.
@@ -54,6 +63,10 @@ pub enum Error {
     /// A configured value (base URL, store hash) is unusable.
     #[error("BigCommerce configuration: {what} {reason}")]
     Config { what: &'static str, reason: String },
+    /// A request this client would not send because BigCommerce would refuse it whole (an
+    /// absolute adjustment of more than 2000 rows); nothing was sent.
+    #[error("BigCommerce {what}: not sent: {reason}")]
+    Unsendable { what: &'static str, reason: String },
 }
 
 impl Error {
@@ -64,9 +77,11 @@ impl Error {
         match self {
             Error::Http(error) => error.class(),
             Error::Credentials { .. } => ErrorClass::Auth,
-            Error::Decode { .. } | Error::Field { .. } | Error::Paging { .. } | Error::Config { .. } => {
-                ErrorClass::Data
-            }
+            Error::Decode { .. }
+            | Error::Field { .. }
+            | Error::Paging { .. }
+            | Error::Config { .. }
+            | Error::Unsendable { .. } => ErrorClass::Data,
         }
     }
 }

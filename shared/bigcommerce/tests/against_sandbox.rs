@@ -508,3 +508,314 @@ async fn order_changes_list_a_modification_window_oldest_first_page_by_page_unti
     assert_eq!(statuses(&log).last(), Some(&Some(204)), "{log:#?}");
     sandbox.shutdown().await;
 }
+
+// ---- stock: catalog addresses, inventory levels, absolute adjustments ----------------------------
+
+mod stock {
+    //! The inventory calls against the double's catalog and Inventory API: SKUs addressed by
+    //! product or variant per their tracking mode, the fewest catalog pages, levels read back after
+    //! a write, the 2000-row cap kept locally, a refusal read as per-item errors, retried 429s.
+
+    use std::collections::BTreeSet;
+
+    use bigcommerce::{AdjustmentOutcome, Refused};
+    use domain::stock::{ItemAddress, Sku, StockLocation};
+
+    use super::*;
+
+    fn demo_client(sandbox: &Sandbox) -> BigCommerceClient {
+        client(sandbox, demo::BIGCOMMERCE_ACCESS_TOKEN)
+    }
+
+    fn product(product_id: u64) -> ItemAddress {
+        ItemAddress::Product { product_id }
+    }
+
+    fn variant(variant_id: u64) -> ItemAddress {
+        ItemAddress::Variant { variant_id }
+    }
+
+    async fn seed_catalog(sandbox: &Sandbox) {
+        control(
+            sandbox,
+            "seed",
+            json!({"stores": [{"store_hash": demo::BIGCOMMERCE_STORE_HASH,
+                "locations": [{"id": 2, "code": "WH-EAST", "label": "East warehouse", "enabled": true},
+                              {"id": 3, "code": "WH-OLD", "label": "Old warehouse", "enabled": false}],
+                "products": [
+                    {"id": 300, "name": "Washer M8", "sku": "MW-WASH-M8", "inventory_tracking": "product",
+                     "inventory_level": 900, "variants": [{"id": 400, "sku": "MW-WASH-M8"}]},
+                    {"id": 301, "name": "Gift card", "sku": "MW-GIFT", "inventory_tracking": "none"},
+                    {"id": 302, "name": "Plate", "sku": "MW-PLATE", "inventory_tracking": "variant",
+                     "variants": [{"id": 402, "sku": "MW-PLATE-S", "inventory_level": 4},
+                                  {"id": 403, "sku": "MW-PLATE-L", "inventory_level": 6}]}]}]}),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn skus_are_addressed_by_product_or_by_variant_as_their_products_track_stock() {
+        let sandbox = start_sandbox().await;
+        seed_catalog(&sandbox).await;
+
+        let catalog = demo_client(&sandbox).catalog_addresses().await.expect("addresses");
+
+        let expected = BTreeMap::from([
+            (Sku::from("MW-BOLT-M8"), product(111)),
+            (Sku::from("MW-BRKT-100-SS"), variant(214)),
+            (Sku::from("MW-BRKT-100-ZN"), variant(213)),
+            (Sku::from("MW-NUT-M8"), product(112)),
+            (Sku::from("MW-PLATE-L"), variant(403)),
+            (Sku::from("MW-PLATE-S"), variant(402)),
+            (Sku::from("MW-WASH-M8"), product(300)),
+        ]);
+        assert_eq!(catalog.addresses, expected);
+        assert_eq!((catalog.untracked, catalog.without_sku, catalog.pages), (1, 0, 1));
+        assert!(catalog.duplicates.is_empty());
+        let log = request_log(&sandbox).await;
+        let query = log[0]["query"].as_str().unwrap_or_default().replace("%2C", ",");
+        assert!(query.contains("include=variants") && query.contains("limit=250"), "{query}");
+        assert!(query.contains("include_fields=sku,inventory_tracking"), "{query}");
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_generated_catalog_maps_every_inventory_item_of_the_doubles_dump_in_the_fewest_pages() {
+        // GIVEN 1 197 more SKUs, some on products tracked by variant, some untracked: with the
+        // demo's three products, products fill exactly four pages of 250
+        let sandbox = start_sandbox().await;
+        let summary = sandbox
+            .generate_bigcommerce_catalog(
+                json!({"skus": 1197, "seed": 3, "variant_share": 0.0, "untracked_share": 0.1}),
+            )
+            .await;
+        let products = summary["products"].as_u64().expect("products") + 3;
+        assert_eq!(products, 1200);
+        let more = sandbox
+            .generate_bigcommerce_catalog(json!({"skus": 300, "seed": 4, "sku_prefix": "VAR-", "variant_share": 1.0}))
+            .await;
+        let products = products + more["products"].as_u64().expect("products");
+
+        // WHEN the client maps the catalog
+        let catalog = demo_client(&sandbox).catalog_addresses().await.expect("addresses");
+
+        // THEN every tracked item of the double's inventory is there, addressed as it is tracked
+        let dump = sandbox.bigcommerce_inventory().await;
+        let expected: BTreeMap<Sku, ItemAddress> = dump["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|item| {
+                let address = match item["tracking"].as_str() {
+                    Some("product") => product(item["product_id"].as_u64().expect("product id")),
+                    _ => variant(item["variant_id"].as_u64().expect("variant id")),
+                };
+                (Sku::new(item["sku"].as_str().expect("sku")), address)
+            })
+            .collect();
+        assert_eq!(catalog.addresses, expected);
+        assert_eq!(catalog.untracked as u64, summary["untracked"].as_u64().expect("untracked"));
+        // AND it took one call per 250 products, no more
+        let pages = products.div_ceil(250);
+        assert_eq!(u64::from(catalog.pages), pages);
+        assert_eq!(sandbox.count_requests(System::BigCommerce, "GET", "/v3/catalog/products").await as u64, pages);
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn exactly_four_full_pages_cost_four_calls() {
+        let sandbox = start_sandbox().await;
+        sandbox.generate_bigcommerce_catalog(json!({"skus": 997, "seed": 5, "variant_share": 0.0})).await;
+
+        let catalog = demo_client(&sandbox).catalog_addresses().await.expect("addresses");
+
+        assert_eq!(catalog.addresses.len(), 997 + 4);
+        assert_eq!(catalog.pages, 4);
+        assert_eq!(sandbox.count_requests(System::BigCommerce, "GET", "/v3/catalog/products").await, 4);
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn levels_written_absolutely_are_read_back_per_sku_and_location_with_the_transaction_id() {
+        let sandbox = start_sandbox().await;
+        seed_catalog(&sandbox).await;
+        let bigcommerce = demo_client(&sandbox);
+        let (default, east) = (StockLocation::DEFAULT, StockLocation(2));
+
+        let outcome = bigcommerce
+            .set_absolute(
+                "Plex stock",
+                &[
+                    (product(111), default, 150),
+                    (product(111), east, 40),
+                    (variant(213), east, 7),
+                    (product(300), default, 0),
+                ],
+            )
+            .await
+            .expect("applied");
+
+        let AdjustmentOutcome::Applied { transaction_id } = outcome else { panic!("applied: {outcome:?}") };
+        let dump = sandbox.bigcommerce_inventory().await;
+        let transactions = dump["transactions"].as_array().expect("transactions");
+        let recorded = transactions.last().expect("one transaction");
+        assert_eq!(recorded["transaction_id"], transaction_id.as_str());
+        assert_eq!(recorded["reason"], "Plex stock");
+        let levels = bigcommerce.inventory_levels(&[default, east]).await.expect("levels");
+        let level = |sku: &str, location: StockLocation| levels.get(&(Sku::from(sku), location)).copied();
+        assert_eq!(level("MW-BOLT-M8", default), Some(150));
+        assert_eq!(level("MW-BOLT-M8", east), Some(40));
+        assert_eq!(level("MW-BRKT-100-ZN", east), Some(7));
+        assert_eq!(level("MW-BRKT-100-ZN", default), Some(80), "untouched");
+        assert_eq!(level("MW-WASH-M8", default), Some(0));
+        assert_eq!(level("MW-GIFT", default), None, "not an inventory item");
+        assert_eq!(level("MW-BOLT-M8", StockLocation(3)), None, "only the locations asked for");
+        let log = request_log(&sandbox).await;
+        let reads: Vec<String> =
+            paths_and_queries(&log).into_iter().filter(|line| line.contains("/inventory/items")).collect();
+        assert_eq!(reads.len(), 1, "{reads:?}");
+        let read = reads[0].replace("%3A", ":").replace("%2C", ",");
+        assert!(read.contains("location_id:in=1,2") && read.contains("limit=1000"), "{read}");
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn levels_of_more_items_than_a_page_are_read_page_by_page() {
+        let sandbox = start_sandbox().await;
+        sandbox.generate_bigcommerce_catalog(json!({"skus": 2100, "seed": 6, "variant_share": 0.0})).await;
+
+        let levels = demo_client(&sandbox).inventory_levels(&[StockLocation::DEFAULT]).await.expect("levels");
+
+        assert_eq!(levels.len(), 2100 + 4);
+        assert_eq!(sandbox.count_requests(System::BigCommerce, "GET", "/v3/inventory/items").await, 3);
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_stores_locations_are_listed_default_first() {
+        let sandbox = start_sandbox().await;
+        seed_catalog(&sandbox).await;
+
+        let locations = demo_client(&sandbox).locations().await.expect("locations");
+
+        let seen: Vec<(u64, &str, bool)> =
+            locations.iter().map(|location| (location.id.id(), location.code.as_str(), location.enabled)).collect();
+        assert_eq!(seen, vec![(1, "BC-LOCATION-1", true), (2, "WH-EAST", true), (3, "WH-OLD", false)]);
+        sandbox.shutdown().await;
+    }
+
+    fn rows(count: usize) -> Vec<(ItemAddress, StockLocation, i64)> {
+        (0..count).map(|index| (product(5000 + index as u64), StockLocation::DEFAULT, 1)).collect()
+    }
+
+    #[tokio::test]
+    async fn more_than_2000_rows_are_refused_before_anything_is_sent_and_2000_go_in_one_call() {
+        let sandbox = start_sandbox().await;
+        sandbox
+            .generate_bigcommerce_catalog(
+                json!({"skus": 2000, "seed": 8, "variant_share": 0.0, "first_product_id": 5000}),
+            )
+            .await;
+        let bigcommerce = demo_client(&sandbox);
+
+        let error = bigcommerce.set_absolute("too many", &rows(2001)).await.expect_err("refused locally");
+        assert!(matches!(error, Error::Unsendable { .. }), "{error:?}");
+        assert_eq!(error.class(), ErrorClass::Data);
+        assert_eq!(
+            error.to_string(),
+            "BigCommerce absolute adjustment: not sent: 2001 rows is more than the 2000 BigCommerce takes at once"
+        );
+        let negative = bigcommerce.set_absolute("negative", &[(product(111), StockLocation::DEFAULT, -1)]).await;
+        assert!(matches!(negative, Err(Error::Unsendable { .. })), "{negative:?}");
+        assert!(matches!(bigcommerce.set_absolute("none", &[]).await, Err(Error::Unsendable { .. })));
+        assert_eq!(sandbox.count_requests(System::BigCommerce, "PUT", "/v3/inventory/adjustments/absolute").await, 0);
+
+        let outcome = bigcommerce.set_absolute("a full batch", &rows(2000)).await.expect("2000 rows");
+        assert!(matches!(outcome, AdjustmentOutcome::Applied { .. }), "{outcome:?}");
+        assert_eq!(sandbox.count_requests(System::BigCommerce, "PUT", "/v3/inventory/adjustments/absolute").await, 1);
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_refusal_naming_two_bad_items_is_two_item_errors_and_the_rest_goes_through_after() {
+        // GIVEN a batch with a variant of a product tracked by product and a variant that does not exist
+        let sandbox = start_sandbox().await;
+        let bigcommerce = demo_client(&sandbox);
+        let batch = [
+            (product(111), StockLocation::DEFAULT, 10),
+            (variant(212), StockLocation::DEFAULT, 20),
+            (variant(213), StockLocation::DEFAULT, 30),
+            (variant(999_999), StockLocation::DEFAULT, 40),
+        ];
+
+        // WHEN it is sent
+        let outcome = bigcommerce.set_absolute("Plex stock", &batch).await.expect("a refusal, not an error");
+
+        // THEN each bad item is an error of its own, tied to its row, and nothing was applied
+        let AdjustmentOutcome::Refused { errors } = &outcome else { panic!("refused: {outcome:?}") };
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].subject, Refused::Item(variant(212)));
+        assert_eq!(
+            errors[0].reason,
+            "Item with variant_id 212 is tracked by product, please update stock by product id"
+        );
+        assert_eq!(errors[0].rows, vec![1]);
+        assert_eq!(errors[1].subject, Refused::Item(variant(999_999)));
+        assert_eq!(errors[1].reason, "Item with variant_id 999999 does not exist");
+        assert_eq!(errors[1].rows, vec![3]);
+        let levels = bigcommerce.inventory_levels(&[StockLocation::DEFAULT]).await.expect("levels");
+        assert_eq!(levels[&(Sku::from("MW-BOLT-M8"), StockLocation::DEFAULT)], 1200, "nothing applied");
+
+        // AND the rest, sent again without them, is applied
+        let refused = outcome.refused_rows();
+        assert_eq!(refused, BTreeSet::from([1, 3]));
+        let rest: Vec<_> =
+            batch.iter().enumerate().filter(|(index, _)| !refused.contains(index)).map(|(_, row)| *row).collect();
+        let retried = bigcommerce.set_absolute("Plex stock", &rest).await.expect("applied");
+        assert!(matches!(retried, AdjustmentOutcome::Applied { .. }), "{retried:?}");
+        let levels = bigcommerce.inventory_levels(&[StockLocation::DEFAULT]).await.expect("levels");
+        assert_eq!(levels[&(Sku::from("MW-BOLT-M8"), StockLocation::DEFAULT)], 10);
+        assert_eq!(levels[&(Sku::from("MW-BRKT-100-ZN"), StockLocation::DEFAULT)], 30);
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_disabled_location_refuses_every_row_at_it_in_one_error() {
+        let sandbox = start_sandbox().await;
+        seed_catalog(&sandbox).await;
+        let batch = [
+            (product(111), StockLocation(3), 1),
+            (product(112), StockLocation::DEFAULT, 2),
+            (variant(402), StockLocation(3), 3),
+        ];
+
+        let outcome = demo_client(&sandbox).set_absolute("Plex stock", &batch).await.expect("a refusal");
+
+        let AdjustmentOutcome::Refused { errors } = &outcome else { panic!("refused: {outcome:?}") };
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].subject, Refused::Location(StockLocation(3)));
+        assert_eq!(errors[0].rows, vec![0, 2]);
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_429_on_an_adjustment_is_waited_out_and_retried() {
+        let sandbox = start_sandbox().await;
+        control(&sandbox, "config", json!({ "rate_limit": { "window_ms": 200 } })).await;
+        control(
+            &sandbox,
+            "faults",
+            json!({ "method": "PUT", "path_contains": "/v3/inventory/", "times": 1, "fault": "rate_limit" }),
+        )
+        .await;
+
+        let outcome = demo_client(&sandbox)
+            .set_absolute("Plex stock", &[(product(111), StockLocation::DEFAULT, 5)])
+            .await
+            .expect("retried");
+
+        assert!(matches!(outcome, AdjustmentOutcome::Applied { .. }), "{outcome:?}");
+        assert_eq!(statuses(&request_log(&sandbox).await), vec![Some(429), Some(200)]);
+        sandbox.shutdown().await;
+    }
+}

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::ConnectionId;
+use crate::stock::StockSettings;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionProfile {
@@ -23,6 +24,9 @@ pub struct ConnectionProfile {
     /// How web orders become Plex sales orders.
     #[serde(default)]
     pub orders: OrderSettings,
+    /// How Plex's stock becomes BigCommerce's (`domain::stock`).
+    #[serde(default)]
+    pub stock: StockSettings,
     /// When the connection was removed (`millwright connections remove`): from then on nothing is
     /// processed for it. The receiver acknowledges its webhooks and drops them, the order worker
     /// acknowledges its messages without a call, and the scheduled functions skip it; its records
@@ -278,6 +282,18 @@ mod tests {
             vec![WebhookAuth::CustomHeader { header: "X-Millwright-Auth".into() }]
         );
         assert_eq!(profile.monday.unwrap().api_version, "2026-10");
+        assert_eq!(profile.stock, StockSettings::default());
+    }
+
+    #[test]
+    fn stock_settings_parse_under_stock_and_refuse_unknown_keys() {
+        let document = |stock: serde_json::Value| serde_json::json!({"id": "acme", "bigcommerce": {"store_hash": "abc123"}, "plex": {}, "stock": stock});
+        let profile: ConnectionProfile =
+            serde_json::from_value(document(serde_json::json!({"sellable_statuses": ["OK", "Released"]}))).unwrap();
+        assert_eq!(profile.stock.sellable_statuses, vec!["OK", "Released"]);
+        let error =
+            serde_json::from_value::<ConnectionProfile>(document(serde_json::json!({"safety": 3}))).unwrap_err();
+        assert!(error.to_string().contains("unknown field `safety`"), "{error}");
     }
 
     #[test]

@@ -18,6 +18,9 @@
 //! - [`order`]: web orders and the Plex sales orders they become.
 //! - [`open_order`]: web orders BigCommerce took that Plex does not hold yet (the stock deduction).
 //! - [`schedule`]: what a scheduled function's event may ask for.
+//! - [`stock`]: the stock flow's vocabulary and arithmetic: Plex on-hand rows, BigCommerce item
+//!   addresses and locations, the connection's stock settings, available to sell, the changed rows
+//!   and their batches.
 //! - [`alert`]: an operator alert and the cause that de-duplicates it.
 //! - [`ports`]: the capability traits adapters implement.
 
@@ -37,6 +40,7 @@ pub mod open_order;
 pub mod order;
 pub mod ports;
 pub mod schedule;
+pub mod stock;
 
 pub use alert::Alert;
 pub use audit::{AuditEvent, Outcome, Stage};

@@ -4,13 +4,22 @@
 //! every attempt is a fresh request) and decode what comes back; everything in between is here:
 //! wait for the budget, send with a timeout that fits the deadline, read the whole body, learn the
 //! rate headers, classify, and retry per [`RetryPolicy`](crate::RetryPolicy).
+//!
+//! [`ApiClient::send_streaming`] does the same up to the status and headers, then hands a
+//! successful response's body over as a [`BodyStream`] of chunks as they arrive, for the lists too
+//! big to hold (Plex's containers: one unpaged array of tens of MB). Retries happen only before
+//! that: once the caller holds the body, a failure while reading it is the caller's error.
 
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use tokio::time::Instant;
 
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use futures_util::Stream;
+use http::{HeaderMap, Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::retry::{Attempt, retry};
@@ -42,6 +51,55 @@ impl Reply {
     /// Decodes the body as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_slice(&self.body)
+    }
+}
+
+/// A successful response whose body has not been read: its status and headers, and the body as it
+/// arrives.
+#[derive(Debug)]
+pub struct StreamingReply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// How many attempts it took to get this far.
+    pub attempts: u32,
+    pub body: BodyStream,
+}
+
+/// A response body, chunk by chunk as the connection delivers it; only the chunk in hand is held.
+/// The attempt's timeout still runs while it is read. A chunk that fails (the connection dropped,
+/// the timeout passed) is a transient [`HttpError`] naming the request and ends the stream; a body
+/// that ends early (a proxy cut it) ends the stream normally, so a reader must check that what it
+/// read is whole.
+pub struct BodyStream {
+    chunks: Pin<Box<dyn Stream<Item = Result<Bytes, HttpError>> + Send>>,
+}
+
+impl BodyStream {
+    fn new(api: Api, request_line: (Method, String), response: reqwest::Response) -> BodyStream {
+        let reading = Some((response, api, request_line));
+        let chunks = futures_util::stream::unfold(reading, |reading| async move {
+            let (mut response, api, request_line) = reading?;
+            match response.chunk().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), Some((response, api, request_line)))),
+                Ok(None) => None,
+                Err(source) => Some((Err(HttpError::transport(api, Some(request_line), source)), None)),
+            }
+        });
+        BodyStream { chunks: Box::pin(chunks) }
+    }
+}
+
+impl Stream for BodyStream {
+    type Item = Result<Bytes, HttpError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.chunks.as_mut().poll_next(context)
+    }
+}
+
+impl fmt::Debug for BodyStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BodyStream")
     }
 }
 
@@ -106,7 +164,84 @@ impl ApiClient {
         retry(&self.settings.retry, |attempt| self.attempt(build, attempt, Body::Confidential)).await
     }
 
+    /// Like [`send`](ApiClient::send) up to the status and headers: pacing, the timeout, and the
+    /// classification and retries of a failed status are the same (a failed response's body is
+    /// read whole, as error bodies are small). A successful response comes back at once with its
+    /// body unread, as a [`BodyStream`]; from then on nothing is retried, since a retry would read
+    /// the body again from its start. The settings' timeout bounds the whole exchange, the reading
+    /// of the body included, so a client that streams a large body needs a timeout to match.
+    pub async fn send_streaming<F>(&self, build: F) -> Result<StreamingReply, HttpError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let build = &build;
+        retry(&self.settings.retry, |attempt| self.attempt_streaming(build, attempt)).await
+    }
+
     async fn attempt<F>(&self, build: &F, attempt: Attempt, policy: Body) -> Result<Reply, HttpError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let (response, request_line) = self.start(build, attempt).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(source) => return Err(HttpError::transport(self.api, Some(request_line), source)),
+        };
+        match classify(self.api, status, &headers, &body, SystemTime::now()) {
+            Ok(()) => Ok(Reply { status, headers, body, attempts: attempt.number }),
+            Err(failure) => Err(self.refused(request_line, status, failure, body, policy)),
+        }
+    }
+
+    async fn attempt_streaming<F>(&self, build: &F, attempt: Attempt) -> Result<StreamingReply, HttpError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let (response, request_line) = self.start(build, attempt).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        if status.is_success() {
+            // The status and headers decide; the body is the caller's to read and check.
+            if let Err(failure) = classify(self.api, status, &headers, &[], SystemTime::now()) {
+                return Err(self.refused(request_line, status, failure, Bytes::new(), Body::Excerpt));
+            }
+            let body = BodyStream::new(self.api, request_line, response);
+            return Ok(StreamingReply { status, headers, attempts: attempt.number, body });
+        }
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(source) => return Err(HttpError::transport(self.api, Some(request_line), source)),
+        };
+        let failure = match classify(self.api, status, &headers, &body, SystemTime::now()) {
+            Err(failure) => failure,
+            // Only a success passes; a status that is not one cannot get here.
+            Ok(()) => crate::Failure { class: domain::ErrorClass::Data, retry_after: None, code: None },
+        };
+        Err(self.refused(request_line, status, failure, body, Body::Excerpt))
+    }
+
+    /// The error for a response `classify` turned down, with its body kept unless confidential.
+    fn refused(
+        &self,
+        request_line: (Method, String),
+        status: StatusCode,
+        failure: crate::Failure,
+        body: Bytes,
+        policy: Body,
+    ) -> HttpError {
+        match policy {
+            Body::Excerpt => {
+                HttpError::from_response(self.api, request_line, status, failure, Some(&body[..])).with_body(body)
+            }
+            Body::Confidential => HttpError::from_response(self.api, request_line, status, failure, None),
+        }
+    }
+
+    /// Builds the attempt's request, waits for the budget, and sends it with a timeout that fits
+    /// the deadline; the response's headers teach the pacer.
+    async fn start<F>(&self, build: &F, attempt: Attempt) -> Result<(reqwest::Response, (Method, String)), HttpError>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
@@ -129,24 +264,9 @@ impl ApiClient {
             Ok(response) => response,
             Err(source) => return Err(HttpError::transport(self.api, Some(request_line), source)),
         };
-        let status = response.status();
-        let headers = response.headers().clone();
         // A 429 says the most about the budget, so every response teaches the pacer.
-        self.pacer.observe(&headers);
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(source) => return Err(HttpError::transport(self.api, Some(request_line), source)),
-        };
-        match classify(self.api, status, &headers, &body, SystemTime::now()) {
-            Ok(()) => Ok(Reply { status, headers, body, attempts: attempt.number }),
-            Err(failure) => {
-                let excerpt = match policy {
-                    Body::Excerpt => Some(&body[..]),
-                    Body::Confidential => None,
-                };
-                Err(HttpError::from_response(self.api, request_line, status, failure, excerpt))
-            }
-        }
+        self.pacer.observe(response.headers());
+        Ok((response, request_line))
     }
 }
 
@@ -211,6 +331,124 @@ mod tests {
         assert_eq!(error.class(), domain::ErrorClass::RateLimited, "{error}");
         assert!(error.to_string().contains("not sent: the rate budget is used up"), "{error}");
         assert!(error.retry_after().is_some_and(|wait| wait > std::time::Duration::from_secs(19)), "{error:?}");
+    }
+
+    /// A one-request-per-connection HTTP/1.1 server on 127.0.0.1 that answers the `n`-th
+    /// connection with the `n`-th script: byte runs written one after another, a moment apart, so
+    /// the client sees them as separate chunks. Returns its base URL and a count of connections.
+    async fn scripted_server(scripts: Vec<Vec<Vec<u8>>>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            for script in scripts {
+                let Ok((mut socket, _)) = listener.accept().await else { return };
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut request = Vec::new();
+                let mut buffer = [0_u8; 1024];
+                while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                for part in script {
+                    if socket.write_all(&part).await.is_err() {
+                        break;
+                    }
+                    let _ = socket.flush().await;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+        });
+        (url, connections)
+    }
+
+    fn response_head(status: &str, content_length: usize) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {content_length}\r\n\
+             connection: close\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn quick_retries() -> HttpSettings {
+        let mut settings = HttpSettings::default();
+        settings.retry.base_delay = std::time::Duration::from_millis(1);
+        settings
+    }
+
+    async fn read_all(body: &mut BodyStream) -> (Vec<Bytes>, Option<HttpError>) {
+        use futures_util::StreamExt;
+        let mut chunks = Vec::new();
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(chunk) => chunks.push(chunk),
+                Err(error) => return (chunks, Some(error)),
+            }
+        }
+        (chunks, None)
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_arrives_in_chunks_after_a_failed_status_was_retried() {
+        let body = br#"[{"partNo":"A","quantity":1},{"partNo":"B","quantity":2}]"#.to_vec();
+        let unavailable = br#"{"code":"REQUEST_PROCESSING_ERROR"}"#.to_vec();
+        let (url, connections) = scripted_server(vec![
+            vec![response_head("503 Service Unavailable", unavailable.len()), unavailable],
+            vec![response_head("200 OK", body.len()), body[..20].to_vec(), body[20..].to_vec()],
+        ])
+        .await;
+        let client = ApiClient::new(Api::Plex, &quick_retries()).expect("client");
+
+        let mut reply = client.send_streaming(|http| http.get(format!("{url}/containers"))).await.expect("streamed");
+
+        assert_eq!((reply.status, reply.attempts), (StatusCode::OK, 2));
+        let (chunks, error) = read_all(&mut reply.body).await;
+        assert!(error.is_none(), "{error:?}");
+        assert!(chunks.len() >= 2, "the body came as it was written: {chunks:?}");
+        assert_eq!(chunks.concat(), body);
+        assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_breaks_off_while_streamed_is_a_transient_error_and_nothing_is_retried() {
+        // The head promises 100 bytes; the server sends 10 and hangs up.
+        let (url, connections) = scripted_server(vec![
+            vec![response_head("200 OK", 100), b"[{\"a\":1},".to_vec()],
+            vec![response_head("200 OK", 2), b"[]".to_vec()],
+        ])
+        .await;
+        let client = ApiClient::new(Api::Plex, &quick_retries()).expect("client");
+
+        let mut reply = client.send_streaming(|http| http.get(format!("{url}/containers"))).await.expect("a head");
+        let (chunks, error) = read_all(&mut reply.body).await;
+
+        assert_eq!(chunks.concat(), b"[{\"a\":1},");
+        let error = error.expect("the break is reported");
+        assert_eq!(error.class(), domain::ErrorClass::Transient);
+        assert_eq!(error.path(), Some("/containers"));
+        assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1, "no retry once the body was handed over");
+    }
+
+    #[tokio::test]
+    async fn a_refused_streamed_request_is_an_error_that_keeps_the_whole_body() {
+        let refusal =
+            format!(r#"{{"status":422,"title":"[{}]"}}"#, vec!["Item with product_id 7 does not exist"; 30].join(", "));
+        let (url, _) = scripted_server(vec![vec![
+            response_head("422 Unprocessable Entity", refusal.len()),
+            refusal.clone().into_bytes(),
+        ]])
+        .await;
+        let client = ApiClient::new(Api::BigCommerce, &quick_retries()).expect("client");
+
+        let error = client.send_streaming(|http| http.get(format!("{url}/v3/x"))).await.expect_err("422");
+
+        assert_eq!((error.class(), error.attempts()), (domain::ErrorClass::Data, 1));
+        assert_eq!(error.body(), Some(refusal.as_bytes()));
+        assert!(error.body_excerpt().is_some_and(|excerpt| excerpt.len() < refusal.len()));
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
+use bytes::Bytes;
 use domain::ErrorClass;
 use http::{Method, StatusCode};
 
@@ -42,6 +43,8 @@ struct Inner {
     status: Option<StatusCode>,
     code: Option<String>,
     excerpt: Option<String>,
+    /// The whole body of a refused response (never of a confidential call's).
+    body: Option<KeptBody>,
     retry_after: Option<Duration>,
     /// The local rate budget held the request back and it was never sent.
     held: bool,
@@ -60,6 +63,7 @@ impl HttpError {
                 status: None,
                 code: None,
                 excerpt: None,
+                body: None,
                 retry_after: None,
                 held: false,
                 attempts: 1,
@@ -144,6 +148,13 @@ impl HttpError {
         error
     }
 
+    /// Keeps the whole response body beside the excerpt, for a caller that reads a structured
+    /// refusal (`Bytes` shares the buffer; nothing is copied).
+    pub(crate) fn with_body(mut self, body: Bytes) -> Self {
+        self.inner.body = Some(KeptBody(body));
+        self
+    }
+
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.inner.attempts = attempts;
         self
@@ -197,6 +208,15 @@ impl HttpError {
         self.inner.excerpt.as_deref()
     }
 
+    /// The whole body of the refused response, for a caller that reads the API's own account of
+    /// the refusal where the excerpt would cut it (BigCommerce's 422 for an inventory adjustment
+    /// lists every bad item in its `title`). `None` for transport failures, for requests the budget
+    /// held back, and for confidential calls, whose bodies are never kept. Never part of `Display`
+    /// or `Debug`.
+    pub fn body(&self) -> Option<&[u8]> {
+        self.inner.body.as_ref().map(|body| &body.0[..])
+    }
+
     /// The request's method, when the request was built.
     pub fn method(&self) -> Option<&Method> {
         self.inner.request.as_ref().map(|(method, _)| method)
@@ -205,6 +225,15 @@ impl HttpError {
     /// The request's URL path (no query string), when the request was built.
     pub fn path(&self) -> Option<&str> {
         self.inner.request.as_ref().map(|(_, path)| path.as_str())
+    }
+}
+
+/// A kept response body; `Debug` shows only its length, so no log line carries it whole.
+struct KeptBody(Bytes);
+
+impl fmt::Debug for KeptBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes", self.0.len())
     }
 }
 
@@ -321,6 +350,25 @@ mod tests {
         let cut = excerpt(long.as_bytes()).expect("an excerpt");
         assert_eq!(cut.chars().count(), EXCERPT_CHARS);
         assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn a_kept_body_is_whole_but_neither_displayed_nor_debugged() {
+        let title = format!("[{}]", vec!["Item with variant_id 999 does not exist"; 20].join(", "));
+        let body = serde_json::json!({ "status": 422, "title": title }).to_string();
+        let error = HttpError::from_response(
+            Api::BigCommerce,
+            (Method::PUT, "/stores/abc/v3/inventory/adjustments/absolute".to_owned()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            failure(ErrorClass::Data, None),
+            Some(body.as_bytes()),
+        )
+        .with_body(Bytes::from(body.clone()));
+        assert_eq!(error.body(), Some(body.as_bytes()));
+        assert!(error.body_excerpt().is_some_and(|excerpt| excerpt.chars().count() == EXCERPT_CHARS));
+        let shown = format!("{error} {error:?}");
+        assert!(shown.contains(&format!("{} bytes", body.len())), "{shown}");
+        assert!(!shown.contains(&body), "only the excerpt is shown: {shown}");
     }
 
     #[test]

@@ -13,9 +13,12 @@
 //!   count against the retry deadline: a wait that cannot fit fails the call at once, rate
 //!   limited, with the wait in [`HttpError::retry_after`], instead of outliving the Lambda.
 //! - [`ApiClient`]: one `reqwest::Client` plus the above; the API crates build requests and decode
-//!   bodies, and leave every retry and classification decision here.
-//! - [`HttpError`]: what a failed call reports: class, status, a short body excerpt, the server's
-//!   wait, the number of attempts, and the transport error as its source.
+//!   bodies, and leave every retry and classification decision here. `send_streaming` hands a
+//!   successful body over as a [`BodyStream`] of chunks (a [`StreamingReply`]) for lists too big
+//!   to hold, retrying only before the body is handed over.
+//! - [`HttpError`]: what a failed call reports: class, status, a short body excerpt (and the whole
+//!   body, kept for callers that read a structured refusal, never shown), the server's wait, the
+//!   number of attempts, and the transport error as its source.
 //! - [`secret`]: reads credential fields out of a secret's JSON document without ever echoing a
 //!   value into an error.
 //!
@@ -32,7 +35,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use classify::{Failure, classify, classify_transport};
-pub use client::{ApiClient, Reply};
+pub use client::{ApiClient, BodyStream, Reply, StreamingReply};
 pub use domain::ErrorClass;
 pub use error::HttpError;
 pub use pacer::Pacer;

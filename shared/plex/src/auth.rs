@@ -283,7 +283,7 @@ impl OAuth2 {
             })
             .await?;
         let response: TokenResponse =
-            reply.json().map_err(|source| Error::Decode { what: "OAuth2 token response", source })?;
+            reply.json().map_err(|source| Error::Decode { what: "OAuth2 token response", element: None, source })?;
         if response.token_type.as_deref().is_some_and(|kind| !kind.eq_ignore_ascii_case("bearer")) {
             return Err(Error::Config {
                 what: "token endpoint",

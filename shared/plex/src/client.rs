@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use domain::ErrorClass;
 use domain::connection::PlexAuthMode;
-use millwright_http::{Api, ApiClient, HttpError, HttpSettings, Pacer, Reply};
+use millwright_http::{Api, ApiClient, HttpError, HttpSettings, Pacer, Reply, StreamingReply};
 use reqwest::header::{ACCEPT, HeaderValue};
 use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
@@ -193,6 +193,38 @@ impl PlexClient {
         }
     }
 
+    /// A GET whose successful body comes back unread, as a stream of chunks, for lists too big to
+    /// hold (`ApiClient::send_streaming`: retried only until the body is handed over).
+    pub(crate) async fn get_streaming(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        calls: &mut u32,
+    ) -> Result<StreamingReply, Error> {
+        let url = format!("{}{path}", self.connect_base);
+        let build = |http: &reqwest::Client| http.get(&url).query(query);
+        match &self.auth {
+            Auth::ApiKey { key, secret } => {
+                let outcome =
+                    self.api.send_streaming(|http| with_api_key(self.common(build(http)), key, secret.as_ref())).await;
+                Ok(counted(outcome, calls)?)
+            }
+            Auth::OAuth2(oauth) => {
+                let bearer = oauth.bearer(&self.api).await?;
+                let outcome = self.api.send_streaming(|http| with_bearer(self.common(build(http)), &bearer)).await;
+                match counted(outcome, calls) {
+                    Err(error) if error.class() == ErrorClass::Auth => {
+                        let bearer = oauth.refresh(&self.api, bearer.generation).await?;
+                        let outcome =
+                            self.api.send_streaming(|http| with_bearer(self.common(build(http)), &bearer)).await;
+                        Ok(counted(outcome, calls)?)
+                    }
+                    outcome => Ok(outcome?),
+                }
+            }
+        }
+    }
+
     /// Sends a Connect request with the credential and tenant headers, adding the requests sent
     /// to `calls`. With OAuth2, a 401 means the token lapsed or was revoked before its time: the
     /// request is sent once more with a new token, and a second 401 is returned as the auth error
@@ -201,13 +233,6 @@ impl PlexClient {
     where
         F: Fn(&reqwest::Client) -> RequestBuilder,
     {
-        let counted = |outcome: Result<Reply, HttpError>, calls: &mut u32| {
-            *calls += match &outcome {
-                Ok(reply) => reply.attempts,
-                Err(error) => error.attempts(),
-            };
-            outcome
-        };
         match &self.auth {
             Auth::ApiKey { key, secret } => {
                 let outcome = self.api.send(|http| with_api_key(self.common(build(http)), key, secret.as_ref())).await;
@@ -237,11 +262,37 @@ impl PlexClient {
     }
 }
 
-fn decode<T: DeserializeOwned>(reply: &Reply, what: &'static str) -> Result<T, Error> {
-    reply.json().map_err(|source| Error::Decode { what, source })
+/// What an exchange cost in requests, retries included.
+trait Attempted {
+    fn attempts(&self) -> u32;
 }
 
-fn is_not_found(error: &HttpError) -> bool {
+impl Attempted for Reply {
+    fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+impl Attempted for StreamingReply {
+    fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+/// Adds the requests an exchange sent, failed or not, to `calls`.
+fn counted<T: Attempted>(outcome: Result<T, HttpError>, calls: &mut u32) -> Result<T, HttpError> {
+    *calls += match &outcome {
+        Ok(reply) => reply.attempts(),
+        Err(error) => error.attempts(),
+    };
+    outcome
+}
+
+fn decode<T: DeserializeOwned>(reply: &Reply, what: &'static str) -> Result<T, Error> {
+    reply.json().map_err(|source| Error::Decode { what, element: None, source })
+}
+
+pub(crate) fn is_not_found(error: &HttpError) -> bool {
     error.status().is_some_and(|status| status.as_u16() == 404)
 }
 

@@ -179,7 +179,7 @@ impl DataSourceClient {
             .await;
         let reply = outcome.map_err(|error| datasource_error(id, error))?;
         let answer: wire::Answer =
-            reply.json().map_err(|source| Error::Decode { what: "data source result", source })?;
+            reply.json().map_err(|source| Error::Decode { what: "data source result", element: None, source })?;
         let result = answer.into_result(reply.attempts);
         if let Some((code, message)) = reported_failure(&result.outputs) {
             return Err(Error::Rejected {

@@ -23,17 +23,25 @@
 //! making a second one. [`DataSourceClient::create_sales_order_via_datasource`] does the same job
 //! through the tenant's data sources.
 //!
+//! Reading stock: [`PlexClient::on_hand`] streams the one unpaged array of active containers and
+//! sums it per part number and location over the connection's sellable statuses and locations
+//! (memory stays flat in the array's length); [`PlexClient::container_adjustments`] lists what
+//! changed in a window; [`PlexClient::locations`] the inventory locations.
+//!
 //! Layout: `credentials` (the secret document), `auth` (header auth, the OAuth2 token cache and its
 //! shared store),
 //! `client` (the Connect client and its request helpers), `mdm` (tenants' customers, addresses,
-//! parts), `sales` (sales orders, lines, prices, releases), `datasource` (the Data Source API
-//! client), `ports` (the order worker's `SalesOrderSink` over both), `wire` (Plex's date-time and
-//! number formats).
+//! parts), `sales` (sales orders, lines, prices, releases), `inventory` (containers summed into
+//! on-hand rows, container adjustments, locations), `json_array` (splitting a streamed top-level
+//! JSON array into its elements), `datasource` (the Data Source API client), `ports` (the order
+//! worker's `SalesOrderSink` over both), `wire` (Plex's date-time and number formats).
 
 mod auth;
 mod client;
 mod credentials;
 mod datasource;
+mod inventory;
+mod json_array;
 mod mdm;
 mod ports;
 mod sales;
@@ -49,6 +57,7 @@ pub use credentials::Credentials;
 pub use datasource::{
     DataSourceClient, DataSourceHeader, DataSourceOrder, DataSourceOrderIds, DataSourceResult, DataSourceSalesOrder,
 };
+pub use inventory::{Adjustment, Location, OnHandSummary};
 pub use mdm::{Customer, CustomerAddress, NewCustomer, NewCustomerAddress, Part};
 pub use ports::{PlexSalesOrders, Writer, api_error};
 pub use sales::{
@@ -65,10 +74,14 @@ pub enum Error {
     /// never its value.
     #[error("Plex credentials: `{field}` {reason}")]
     Credentials { field: &'static str, reason: String },
-    /// A successful response did not have the shape this client expects.
-    #[error("Plex {what}: the response body did not have the expected shape")]
+    /// A successful response did not have the shape this client expects. For a list read element
+    /// by element (the containers), `element` is the index of the element that did not decode, or
+    /// at which the body ended before the array closed (a cut-off body, which a later read may
+    /// get whole: that one is transient).
+    #[error("Plex {what}: {}", decode_problem(*.element, .source))]
     Decode {
         what: &'static str,
+        element: Option<u64>,
         #[source]
         source: serde_json::Error,
     },
@@ -117,6 +130,7 @@ impl Error {
             Error::Http(error) => error.class(),
             Error::DataSource { class, .. } => *class,
             Error::Credentials { .. } => ErrorClass::Auth,
+            Error::Decode { source, .. } if is_cut_off(source) => ErrorClass::Transient,
             Error::Decode { .. } | Error::Config { .. } | Error::Rejected { .. } | Error::Inconsistent { .. } => {
                 ErrorClass::Data
             }
@@ -129,6 +143,20 @@ impl Error {
             Error::Rejected { field, .. } => field.as_deref(),
             _ => None,
         }
+    }
+}
+
+/// Whether a decode error says the body ended early rather than had the wrong shape.
+fn is_cut_off(source: &serde_json::Error) -> bool {
+    source.is_eof() || source.io_error_kind() == Some(std::io::ErrorKind::UnexpectedEof)
+}
+
+fn decode_problem(element: Option<u64>, source: &serde_json::Error) -> String {
+    match element {
+        None if is_cut_off(source) => "the response body was cut off".to_owned(),
+        None => "the response body did not have the expected shape".to_owned(),
+        Some(index) if is_cut_off(source) => format!("the response body was cut off at element {index}"),
+        Some(index) => format!("element {index} of the response did not have the expected shape"),
     }
 }
 

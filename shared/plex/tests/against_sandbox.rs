@@ -1172,3 +1172,321 @@ mod shared_token {
         sandbox.shutdown().await;
     }
 }
+
+// ---- stock: containers, adjustments, locations -------------------------------------------------
+
+mod stock {
+    //! The inventory reads against the double's inventory: tens of thousands of generated
+    //! containers streamed and summed, the status and location filters, the adjustment window, a
+    //! cut-off body, and retries before the body is read.
+
+    use std::collections::BTreeMap;
+
+    use domain::stock::{ContainerFilter, OnHand};
+    use reqwest::Method;
+
+    use super::*;
+
+    fn filter(statuses: &[&str], locations: &[&str]) -> ContainerFilter {
+        ContainerFilter {
+            statuses: statuses.iter().map(|status| (*status).to_owned()).collect(),
+            locations: locations.iter().map(|location| (*location).to_owned()).collect(),
+        }
+    }
+
+    /// A client with time to read a body of tens of MB from a debug build of the double.
+    fn patient_client(sandbox: &Sandbox) -> PlexClient {
+        let mut settings = HttpSettings::for_local_double().with_timeout(Duration::from_secs(120));
+        settings.retry.deadline = Duration::from_secs(120);
+        api_key_client_with(sandbox, demo::PLEX_API_KEY, None, &settings)
+    }
+
+    /// What the double's own dump says each (part number, location code) holds in active
+    /// containers of the given statuses.
+    async fn sums_in_the_dump(sandbox: &Sandbox, statuses: &[&str]) -> BTreeMap<(String, String), Decimal> {
+        let dump = sandbox.plex_inventory(None).await;
+        let mut sums = BTreeMap::new();
+        for container in dump["containers"].as_array().expect("containers") {
+            let quantity = Decimal::from_str(&container["quantity"].to_string()).expect("a number");
+            let status = container["containerStatus"].as_str().unwrap_or_default();
+            if quantity > Decimal::ZERO && statuses.contains(&status) {
+                let key = (
+                    container["partNo"].as_str().expect("partNo").to_owned(),
+                    container["location"].as_str().expect("location").to_owned(),
+                );
+                *sums.entry(key).or_insert(Decimal::ZERO) += quantity;
+            }
+        }
+        sums
+    }
+
+    fn as_map(on_hand: &[OnHand]) -> BTreeMap<(String, String), Decimal> {
+        on_hand.iter().map(|row| ((row.part_no.clone(), row.location.clone()), row.quantity)).collect()
+    }
+
+    #[tokio::test]
+    async fn fifty_thousand_generated_containers_are_summed_per_part_and_location_as_the_doubles_dump_says() {
+        // GIVEN 50 000 containers of 2 000 parts over three locations, a third of them on hold
+        let sandbox = start_sandbox().await;
+        let generated = sandbox
+            .generate_plex_inventory(json!({
+                "parts": 2000, "containers": 50_000, "seed": 7,
+                "locations": ["FG-01", "FG-02", "QA"], "statuses": ["OK", "OK", "Hold"],
+                "quantity": {"min": 1, "max": 500}
+            }))
+            .await;
+        assert_eq!(generated["containers"], 50_000);
+
+        // WHEN the client reads them all
+        let summary = patient_client(&sandbox).on_hand(&filter(&["OK"], &[])).await.expect("on hand");
+
+        // THEN every sellable container is in its part's sum at its location, in one request
+        let expected = sums_in_the_dump(&sandbox, &["OK"]).await;
+        assert_eq!(as_map(&summary.on_hand), expected);
+        assert!(
+            summary
+                .on_hand
+                .windows(2)
+                .all(|pair| (&pair[0].part_no, &pair[0].location) < (&pair[1].part_no, &pair[1].location))
+        );
+        assert_eq!(summary.containers, 50_000);
+        assert_eq!(summary.counted + summary.skipped_by_status, 50_000);
+        assert!(summary.skipped_by_status > 10_000 && summary.skipped_by_status < 23_000, "{summary:?}");
+        assert_eq!((summary.skipped_by_location, summary.unidentified), (0, 0));
+        assert_eq!(
+            summary.parts,
+            expected.keys().map(|(part, _)| part).collect::<std::collections::BTreeSet<_>>().len()
+        );
+        assert_eq!(summary.calls, 1);
+        assert_eq!(sandbox.count_requests(System::Plex, "GET", "/inventory/v1/inventory-tracking/containers").await, 1);
+        sandbox.shutdown().await;
+    }
+
+    async fn seed_stock(sandbox: &Sandbox) {
+        control(
+            sandbox,
+            "seed",
+            json!({
+                "locations": [
+                    {"locationCode": "FG-01", "buildingCode": "MAIN"},
+                    {"locationCode": "FG-02", "buildingCode": "MAIN"},
+                    {"locationCode": "WIP-01", "locationType": "Production", "inventoryLocation": false}
+                ],
+                "containers": [
+                    {"serialNo": "S100", "partNo": "MW-BOLT-M8", "location": "FG-01", "quantity": 400},
+                    {"serialNo": "S101", "partNo": "MW-BOLT-M8", "location": "FG-01", "quantity": 25, "containerStatus": "Hold"},
+                    {"serialNo": "S102", "partNo": "MW-BOLT-M8", "location": "FG-02", "quantity": 12.5},
+                    {"serialNo": "S103", "partNo": "MW-BOLT-M8", "location": "FG-02", "quantity": 3, "containerStatus": "Released"},
+                    {"serialNo": "S104", "partNo": "MW-NUT-M8", "location": "WIP-01", "quantity": 60, "inventoryType": "WIP"},
+                    {"serialNo": "S105", "partNo": "MW-NUT-M8", "location": "FG-01", "quantity": 7}
+                ]
+            }),
+        )
+        .await;
+    }
+
+    fn row(part_no: &str, location: &str, quantity: &str) -> OnHand {
+        OnHand { part_no: part_no.to_owned(), location: location.to_owned(), quantity: decimal(quantity) }
+    }
+
+    #[tokio::test]
+    async fn only_containers_of_sellable_statuses_at_the_listed_locations_count() {
+        let sandbox = start_sandbox().await;
+        seed_stock(&sandbox).await;
+        let client = demo_client(&sandbox);
+
+        let everywhere = client.on_hand(&filter(&["OK"], &[])).await.expect("on hand");
+        assert_eq!(
+            everywhere.on_hand,
+            vec![
+                row("MW-BOLT-M8", "FG-01", "400"),
+                row("MW-BOLT-M8", "FG-02", "12.5"),
+                row("MW-NUT-M8", "FG-01", "7"),
+                row("MW-NUT-M8", "WIP-01", "60")
+            ]
+        );
+        assert_eq!((everywhere.containers, everywhere.counted, everywhere.skipped_by_status), (6, 4, 2));
+        assert_eq!(everywhere.parts, 2);
+
+        let finished_goods = client.on_hand(&filter(&["OK", "Released"], &["FG-01", "FG-02"])).await.expect("on hand");
+        assert_eq!(
+            finished_goods.on_hand,
+            vec![row("MW-BOLT-M8", "FG-01", "400"), row("MW-BOLT-M8", "FG-02", "15.5"), row("MW-NUT-M8", "FG-01", "7")]
+        );
+        assert_eq!(
+            (finished_goods.counted, finished_goods.skipped_by_status, finished_goods.skipped_by_location),
+            (4, 1, 1)
+        );
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn no_containers_at_all_is_an_empty_summary_even_when_plex_answers_404() {
+        let sandbox = start_sandbox().await;
+        let client = demo_client(&sandbox);
+        assert_eq!(client.on_hand(&filter(&["OK"], &[])).await.expect("[]").on_hand, vec![]);
+
+        control(&sandbox, "config", json!({ "empty_list_status": 404 })).await;
+        let summary = client.on_hand(&filter(&["OK"], &[])).await.expect("404 is no data");
+        assert_eq!((summary.containers, summary.on_hand.len(), summary.calls), (0, 0, 1));
+        sandbox.shutdown().await;
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).expect("a date-time").with_timezone(&Utc)
+    }
+
+    async fn set_clock(sandbox: &Sandbox, now: &str) {
+        let body = json!({ "now": now, "freeze": true });
+        sandbox.control_request(System::Plex, Method::PUT, "clock", Some(body)).await;
+    }
+
+    /// A change on the shop floor, recorded as an adjustment at the double's clock.
+    async fn change_container(sandbox: &Sandbox, serial_no: &str, change: Value) {
+        let path = format!("inventory/containers/{serial_no}");
+        sandbox.control_request(System::Plex, Method::PUT, &path, Some(change)).await;
+    }
+
+    #[tokio::test]
+    async fn adjustments_are_read_for_a_window_with_their_part_location_signed_quantity_and_time() {
+        // GIVEN stock, then three changes an hour apart on the double's clock
+        let sandbox = start_sandbox().await;
+        seed_stock(&sandbox).await;
+        set_clock(&sandbox, "2026-11-24T09:00:00Z").await;
+        change_container(&sandbox, "S100", json!({"quantity": 390})).await;
+        set_clock(&sandbox, "2026-11-24T10:00:00Z").await;
+        change_container(&sandbox, "S105", json!({"quantity": 10})).await;
+        change_container(&sandbox, "S101", json!({"containerStatus": "OK"})).await;
+        set_clock(&sandbox, "2026-11-24T11:00:00Z").await;
+        change_container(&sandbox, "S102", json!({"quantity": 0})).await;
+
+        // WHEN the client asks for the window around the second change
+        let adjustments = demo_client(&sandbox)
+            .container_adjustments(at("2026-11-24T09:30:00Z"), at("2026-11-24T10:30:00Z"))
+            .await
+            .expect("adjustments");
+
+        // THEN it gets exactly the changes in the window
+        let seen: Vec<(Option<&str>, Option<&str>, String, DateTime<Utc>)> = adjustments
+            .iter()
+            .map(|adjustment| {
+                (
+                    adjustment.part_no.as_deref(),
+                    adjustment.location.as_deref(),
+                    adjustment.quantity.to_string(),
+                    adjustment.at,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (Some("MW-NUT-M8"), Some("FG-01"), "3".to_owned(), at("2026-11-24T10:00:00Z")),
+                (Some("MW-BOLT-M8"), Some("FG-01"), "0".to_owned(), at("2026-11-24T10:00:00Z")),
+            ]
+        );
+        assert_eq!(adjustments[0].serial_no.as_deref(), Some("S105"));
+        let log = request_log(&sandbox).await;
+        let query = log.last().expect("a request")["query"].as_str().unwrap_or_default().replace("%3A", ":");
+        assert!(query.contains("beginDate=2026-11-24T09:30:00Z"), "{query}");
+        assert!(query.contains("endDate=2026-11-24T10:30:00Z"), "{query}");
+
+        // AND the later window holds the container taken to nothing, a negative change
+        let later = demo_client(&sandbox)
+            .container_adjustments(at("2026-11-24T10:30:00Z"), at("2026-11-24T11:00:00Z"))
+            .await
+            .expect("adjustments");
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].quantity, decimal("-12.5"));
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn locations_are_listed_with_their_codes() {
+        let sandbox = start_sandbox().await;
+        seed_stock(&sandbox).await;
+
+        let locations = demo_client(&sandbox).locations().await.expect("locations");
+
+        let codes: Vec<Option<&str>> = locations.iter().map(|location| location.code.as_deref()).collect();
+        assert_eq!(codes, vec![Some("FG-01"), Some("FG-02"), Some("WIP-01")]);
+        assert!(locations.iter().all(|location| !location.id.is_empty()));
+        assert_eq!(locations[2].inventory_location, Some(false));
+        assert_eq!(locations[0].building_code.as_deref(), Some("MAIN"));
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_containers_body_cut_off_is_a_decode_error_naming_the_element_and_is_not_retried() {
+        let sandbox = start_sandbox().await;
+        sandbox.generate_plex_inventory(json!({ "parts": 50, "containers": 2000, "seed": 3 })).await;
+        control(
+            &sandbox,
+            "faults",
+            json!({ "path_prefix": "/inventory/v1/inventory-tracking/containers",
+                                            "times": 1, "fault": "truncated_body" }),
+        )
+        .await;
+
+        let error = demo_client(&sandbox).on_hand(&filter(&["OK"], &[])).await.expect_err("cut off");
+
+        let Error::Decode { what, element: Some(element), .. } = &error else { panic!("a decode error: {error:?}") };
+        assert_eq!(*what, "containers");
+        assert!((500..=1500).contains(element), "the body was cut in half: element {element}");
+        assert_eq!(error.to_string(), format!("Plex containers: the response body was cut off at element {element}"));
+        assert_eq!(error.class(), ErrorClass::Transient, "the next read may get it whole");
+        assert_eq!(exchanges(&sandbox).await, vec!["GET /inventory/v1/inventory-tracking/containers 200"]);
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_5xx_before_the_containers_body_is_retried() {
+        let sandbox = start_sandbox().await;
+        seed_stock(&sandbox).await;
+        control(
+            &sandbox,
+            "faults",
+            json!({ "path_prefix": "/inventory/", "times": 1,
+                                            "fault": { "kind": "server_error", "status": 503 } }),
+        )
+        .await;
+
+        let summary = demo_client(&sandbox).on_hand(&filter(&["OK"], &[])).await.expect("retried");
+
+        assert_eq!(summary.counted, 4);
+        assert_eq!(summary.calls, 2);
+        assert_eq!(
+            exchanges(&sandbox).await,
+            vec![
+                "GET /inventory/v1/inventory-tracking/containers 503",
+                "GET /inventory/v1/inventory-tracking/containers 200"
+            ]
+        );
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_expired_oauth2_token_on_the_containers_read_is_refreshed_once() {
+        let sandbox = start_sandbox().await;
+        seed_stock(&sandbox).await;
+        use_oauth2(&sandbox).await;
+        let client = oauth_client(&sandbox, demo::PLEX_OAUTH_CLIENT_SECRET);
+        client.tenants().await.expect("a token");
+        control(&sandbox, "tokens/expire-all", json!({})).await;
+
+        let summary = client.on_hand(&filter(&["OK"], &[])).await.expect("refreshed");
+
+        assert_eq!(summary.counted, 4);
+        assert_eq!(
+            exchanges(&sandbox).await,
+            vec![
+                "POST /oauth2/token 200",
+                "GET /mdm/v1/tenants 200",
+                "GET /inventory/v1/inventory-tracking/containers 401",
+                "POST /oauth2/token 200",
+                "GET /inventory/v1/inventory-tracking/containers 200",
+            ]
+        );
+        sandbox.shutdown().await;
+    }
+}

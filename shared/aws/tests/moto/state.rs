@@ -390,6 +390,7 @@ fn profile(id: &str, store_hash: &str) -> ConnectionProfile {
         },
         monday: None,
         orders: Default::default(),
+        stock: Default::default(),
         parked_at: None,
     }
 }

@@ -41,6 +41,7 @@ pub fn profile(id: ConnectionId, orders: OrderSettings) -> ConnectionProfile {
         },
         monday: None,
         orders,
+        stock: Default::default(),
         parked_at: None,
     }
 }
