@@ -36,5 +36,5 @@ pub use queue::{SqsEventSource, SqsJobQueue, SqsQueue};
 pub use secrets::SecretsManagerStore;
 pub use state::{
     DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoHoldStore, DynamoIdMap, DynamoJobLeases,
-    DynamoOpenOrders, DynamoOrderLedger, DynamoQueueMarks,
+    DynamoOpenOrders, DynamoOrderLedger, DynamoQueueMarks, DynamoStockState,
 };

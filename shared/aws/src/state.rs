@@ -10,6 +10,7 @@
 //! | connection profile | `connection` | connection id | `profile` (JSON [`domain::ConnectionProfile`]) |
 //! | held order | `hold#{connection}` | order id | `hold` (JSON [`domain::hold::Hold`]), `held_at` (epoch ns) |
 //! | open order | `open#{connection}` | order id | `open` (JSON [`domain::open_order::OpenOrder`]: the lines BigCommerce took that Plex does not hold yet) |
+//! | stock pushed | `stock#{connection}` | `{location}#{sku}` | `sku`, `location`, `quantity` (the level last pushed to BigCommerce and accepted) |
 //! | job lease | `lease#{connection}#{job}` | `-` | `holder`, `held_until` (epoch ns), `covered_through` (epoch ns, when the latest finished job started) |
 //! | queued mark | `queued#{connection}#{order_id}` | `-` | `queued_at` (epoch ns, the newest time a message for the order was queued), `expires_at` (epoch s, TTL) |
 //!
@@ -39,6 +40,7 @@ mod job_leases;
 mod ledger;
 mod open_orders;
 mod queued;
+mod stock;
 
 pub use checkpoint::DynamoCheckpointStore;
 pub use connections::DynamoConnectionStore;
@@ -49,6 +51,7 @@ pub use job_leases::DynamoJobLeases;
 pub use ledger::DynamoOrderLedger;
 pub use open_orders::DynamoOpenOrders;
 pub use queued::DynamoQueueMarks;
+pub use stock::DynamoStockState;
 
 use domain::{ConnectionId, OrderRef, SyncStream};
 
@@ -82,6 +85,10 @@ pub(crate) fn queued_pk(order: &OrderRef) -> String {
 
 pub(crate) fn open_pk(connection: &ConnectionId) -> String {
     format!("open#{connection}")
+}
+
+pub(crate) fn stock_pk(connection: &ConnectionId) -> String {
+    format!("stock#{connection}")
 }
 
 pub(crate) fn job_lease_pk(connection: &ConnectionId, job: &str) -> String {

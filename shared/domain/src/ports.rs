@@ -6,6 +6,7 @@
 //! `fakes` feature, which only tests and the bench enable. Every trait takes and
 //! returns domain types, never SDK outputs, and every method documents what its errors mean.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -24,6 +25,7 @@ use crate::job::{JobMessage, LeaseRefusal};
 use crate::ledger::{LedgerEntry, OrderRef};
 use crate::message::OrderMessage;
 use crate::open_order::OpenOrder;
+use crate::stock::{ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation, StockRow};
 use crate::order::{
     CustomerKey, NewCustomer, OrderChange, PartRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder,
 };
@@ -163,6 +165,33 @@ pub trait OpenOrders: Send + Sync {
     async fn close(&self, order: &OrderRef) -> Result<(), PortError>;
     /// Every open order of the connection (one query).
     async fn list(&self, connection: &ConnectionId) -> Result<Vec<OpenOrder>, PortError>;
+}
+
+/// The stock flow's calls to Plex and BigCommerce for one connection.
+#[async_trait]
+pub trait StockApis: Send + Sync {
+    /// Plex's sellable on-hand by part number and Plex location (one read of every active
+    /// container), and the HTTP requests it took.
+    async fn plex_on_hand(&self, profile: &ConnectionProfile, filter: &ContainerFilter)
+    -> Result<(Vec<OnHand>, u32), ApiError>;
+    /// How BigCommerce addresses each tracked SKU (by product or by variant), and the requests.
+    async fn catalog(&self, profile: &ConnectionProfile) -> Result<(BTreeMap<Sku, ItemAddress>, u32), ApiError>;
+    /// One absolute adjustment of at most 2,000 rows.
+    async fn set_absolute(
+        &self,
+        profile: &ConnectionProfile,
+        reason: &str,
+        rows: &[(ItemAddress, StockLocation, i64)],
+    ) -> Result<PushOutcome, ApiError>;
+}
+
+/// What the stock flow last pushed to BigCommerce per SKU and location, saved only after
+/// BigCommerce accepted it.
+#[async_trait]
+pub trait StockState: Send + Sync {
+    async fn last_pushed(&self, connection: &ConnectionId) -> Result<BTreeMap<(Sku, StockLocation), i64>, PortError>;
+    /// Records `rows` as pushed (replacing what was recorded for their SKU and location).
+    async fn save_pushed(&self, connection: &ConnectionId, rows: &[StockRow]) -> Result<(), PortError>;
 }
 
 /// A scheduled function's job queue: one message per connection and run (`domain::job`).

@@ -930,3 +930,13 @@ mod tests {
         assert_eq!(paths, vec!["stock.sellable_statuses", "stock.locations", "stock.full_read"]);
     }
 }
+
+/// What became of one push of absolute levels (one request of at most [`MAX_ADJUSTMENT_ROWS`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// Every row was taken; BigCommerce's transaction id.
+    Applied { transaction_id: String },
+    /// The request was refused whole for some rows (their indexes into the rows sent, and why);
+    /// nothing was applied, and the other rows may be sent again without them.
+    Refused { rows: BTreeSet<usize>, reasons: Vec<String> },
+}

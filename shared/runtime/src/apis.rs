@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use domain::ports::{ApiError, ConnectionApis, SalesOrderSink, WebOrderSource, WebhookApis, WebhookRegistry};
+use domain::ports::{
+    ApiError, ConnectionApis, SalesOrderSink, StockApis, WebOrderSource, WebhookApis, WebhookRegistry,
+};
+use domain::stock::{ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation};
 use domain::{ConnectionId, ConnectionProfile};
 
 use crate::deps::{Deps, DepsError};
@@ -92,5 +95,56 @@ impl Deps {
     /// The connections' hook registries, for the webhook health check.
     pub fn webhook_apis(&self) -> Arc<dyn WebhookApis> {
         Arc::new(DepsWebhookApis(self.clone()))
+    }
+}
+
+/// [`StockApis`] over `Deps`: each run builds the connection's Plex and BigCommerce clients (a
+/// run every few minutes has nothing worth caching), and converts their answers to domain terms.
+struct DepsStockApis(Deps);
+
+#[async_trait]
+impl StockApis for DepsStockApis {
+    async fn plex_on_hand(
+        &self,
+        profile: &ConnectionProfile,
+        filter: &ContainerFilter,
+    ) -> Result<(Vec<OnHand>, u32), ApiError> {
+        let plex = self.0.plex(profile).await.map_err(api_error)?;
+        let summary = plex.on_hand(filter).await.map_err(plex::api_error)?;
+        Ok((summary.on_hand, summary.calls))
+    }
+
+    async fn catalog(
+        &self,
+        profile: &ConnectionProfile,
+    ) -> Result<(std::collections::BTreeMap<Sku, ItemAddress>, u32), ApiError> {
+        let bigcommerce = self.0.bigcommerce(profile).await.map_err(api_error)?;
+        let catalog = bigcommerce.catalog_addresses().await.map_err(bigcommerce::api_error)?;
+        Ok((catalog.addresses, catalog.pages))
+    }
+
+    async fn set_absolute(
+        &self,
+        profile: &ConnectionProfile,
+        reason: &str,
+        rows: &[(ItemAddress, StockLocation, i64)],
+    ) -> Result<PushOutcome, ApiError> {
+        let bigcommerce = self.0.bigcommerce(profile).await.map_err(api_error)?;
+        let outcome = bigcommerce.set_absolute(reason, rows).await.map_err(bigcommerce::api_error)?;
+        Ok(match outcome {
+            bigcommerce::AdjustmentOutcome::Applied { transaction_id } => PushOutcome::Applied { transaction_id },
+            refused @ bigcommerce::AdjustmentOutcome::Refused { .. } => {
+                let rows = refused.refused_rows();
+                let bigcommerce::AdjustmentOutcome::Refused { errors } = refused else { unreachable!() };
+                PushOutcome::Refused { rows, reasons: errors.into_iter().map(|error| error.reason).collect() }
+            }
+        })
+    }
+}
+
+impl Deps {
+    /// The connections' Plex inventory and BigCommerce stock, for the stock flow.
+    pub fn stock_apis(&self) -> Arc<dyn StockApis> {
+        Arc::new(DepsStockApis(self.clone()))
     }
 }

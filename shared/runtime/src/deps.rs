@@ -12,12 +12,12 @@ use std::sync::Arc;
 use domain::connection::{PlexAuthMode, WebhookAuth};
 use domain::ports::{
     Alerter, AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, JobLeases, JobQueue,
-    OpenOrders, OrderLedger, Queue, QueueMarks, SecretStore,
+    OpenOrders, OrderLedger, Queue, QueueMarks, SecretStore, StockState,
 };
 use domain::{ConnectionId, ConnectionProfile, ErrorClass, PortError, SecretName, System};
 use millwright_aws::{
     DynamoAuditLog, DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoHoldStore, DynamoIdMap,
-    DynamoJobLeases, DynamoOpenOrders, DynamoOrderLedger, DynamoQueueMarks, SecretsManagerStore, SnsAlerter,
+    DynamoJobLeases, DynamoOpenOrders, DynamoOrderLedger, DynamoQueueMarks, DynamoStockState, SecretsManagerStore, SnsAlerter,
     SqsJobQueue, SqsQueue,
 };
 use millwright_http::{HttpSettings, RetryPolicy};
@@ -77,6 +77,8 @@ pub struct Deps {
     /// Orders BigCommerce took that Plex does not hold yet (the worker writes them, the stock flow
     /// deducts them).
     pub open_orders: Arc<dyn OpenOrders>,
+    /// What the stock flow last pushed to BigCommerce per SKU and location.
+    pub stock_state: Arc<dyn StockState>,
     /// The scheduled function's job queue (`Config::job_queue_url`), where it has one.
     pub job_queue: Option<Arc<dyn JobQueue>>,
     /// Timeout and retry policy of every API client.
@@ -113,6 +115,7 @@ impl Deps {
             connections: Arc::new(DynamoConnectionStore::new(sdk, &config.state_table)),
             job_leases: Arc::new(DynamoJobLeases::new(sdk, &config.state_table)),
             open_orders: Arc::new(DynamoOpenOrders::new(sdk, &config.state_table)),
+            stock_state: Arc::new(DynamoStockState::new(sdk, &config.state_table)),
             job_queue: config
                 .job_queue_url
                 .as_ref()

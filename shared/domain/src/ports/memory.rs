@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     AuditLog, CheckpointStore, ConnectionStore, DedupeStore, HoldStore, IdMap, JobLeases, JobQueue, OpenOrders,
-    OrderLedger, Queue, QueueMarks, SecretStore,
+    OrderLedger, Queue, QueueMarks, SecretStore, StockState,
 };
 use crate::alert::{Alert, AlertOutcome, AlertWindow};
 use crate::audit::{AuditEvent, Outcome};
@@ -27,6 +27,7 @@ use crate::job::{JobLeaseState, JobMessage, LeaseRefusal};
 use crate::ledger::{Lease, LedgerEntry, OrderRef};
 use crate::message::{OrderMessage, QUEUED_MARK_TTL};
 use crate::open_order::OpenOrder;
+use crate::stock::{Sku, StockLocation, StockRow};
 use crate::ports::Alerter;
 
 #[derive(Default)]
@@ -308,6 +309,28 @@ impl OpenOrders for InMemoryOpenOrders {
             self.orders.lock().unwrap().values().filter(|open| &open.order.connection == connection).cloned().collect();
         open.sort_by_key(|open| open.order.order_id);
         Ok(open)
+    }
+}
+
+/// Last-pushed stock levels in memory.
+#[derive(Default)]
+pub struct InMemoryStockState {
+    levels: Mutex<HashMap<ConnectionId, BTreeMap<(Sku, StockLocation), i64>>>,
+}
+
+#[async_trait]
+impl StockState for InMemoryStockState {
+    async fn last_pushed(&self, connection: &ConnectionId) -> Result<BTreeMap<(Sku, StockLocation), i64>, PortError> {
+        Ok(self.levels.lock().unwrap().get(connection).cloned().unwrap_or_default())
+    }
+
+    async fn save_pushed(&self, connection: &ConnectionId, rows: &[StockRow]) -> Result<(), PortError> {
+        let mut levels = self.levels.lock().unwrap();
+        let levels = levels.entry(connection.clone()).or_default();
+        for row in rows {
+            levels.insert((row.sku.clone(), row.location), row.quantity);
+        }
+        Ok(())
     }
 }
 

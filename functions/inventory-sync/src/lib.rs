@@ -1,0 +1,338 @@
+//! The stock sync: Plex inventory to BigCommerce, one connection per scheduled job.
+//!
+//! A run of one connection ([`StockSync::sync`]):
+//! 1. reads Plex's sellable on-hand (every active container, streamed, summed per part number and
+//!    Plex location over the connection's `StockSettings`);
+//! 2. reads how BigCommerce addresses each tracked SKU (by product or by variant);
+//! 3. computes each SKU and location's target (`domain::stock::stock_targets`: the SKU rule, the
+//!    location mapping, the safety stock) and compares it with what was last pushed
+//!    (`StockState`), so only the rows that changed are sent;
+//! 4. for each request of at most 2,000 rows, one at a time: reads the open orders again (what
+//!    BigCommerce sold that Plex does not hold yet, `OpenOrders`, kept by the order worker), takes
+//!    their units off each row, and pushes the absolute levels; rows BigCommerce refuses (an
+//!    unknown item, a disabled location) are dropped and the rest sent again once;
+//! 5. saves what BigCommerce accepted as last pushed, and each pushed row as an event on
+//!    `{connection}#sku-stock#{sku}` (Plex on-hand, in flight, safety stock, the value sent and
+//!    BigCommerce's transaction id).
+//!
+//! Nothing is saved before BigCommerce accepted it, so a run that fails half-way leaves the rest
+//! to the next run, which finds those rows still changed. The window in which an order placed
+//! during a run can be overwritten by an absolute write is one request long: from the open orders'
+//! read just before a request until BigCommerce applies it, plus the time the order worker takes to
+//! read a new order (ARCHITECTURE.md, "The stock window").
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::audit::{AuditEvent, Outcome, Stage};
+use domain::open_order::{OpenOrder, units_by_sku};
+use domain::ports::{ApiError, AuditLog, OpenOrders, OrderLedger, StockApis, StockState};
+use domain::stock::{
+    ItemAddress, MAX_ADJUSTMENT_ROWS, PushOutcome, Sku, StockChange, StockLocation, StockRow, available_to_sell,
+    batches, plan_changes, stock_targets,
+};
+use domain::{ConnectionProfile, ErrorClass, LedgerStatus, PortError, RecordKey, RecordKind};
+use serde::Serialize;
+use serde_json::json;
+
+/// The job's name: its queue's jobs, its audit record `{connection}#run#inventory-sync`, its lease.
+pub const JOB: &str = "inventory-sync";
+
+/// The function's timeout in the template, which the local runtime gives each job's invocation.
+pub const FUNCTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The reason BigCommerce records with each adjustment.
+const REASON: &str = "Millwright: Plex on-hand";
+
+/// The ports the sync uses; production builds them once per container (`runtime::Deps`).
+#[derive(Clone)]
+pub struct Ports {
+    pub apis: Arc<dyn StockApis>,
+    pub stock: Arc<dyn StockState>,
+    pub open_orders: Arc<dyn OpenOrders>,
+    /// To tell an open order Plex holds already (the worker could not remove its record).
+    pub ledger: Arc<dyn OrderLedger>,
+    pub audit: Arc<dyn AuditLog>,
+}
+
+impl Ports {
+    pub fn from_deps(deps: &runtime::Deps) -> Ports {
+        Ports {
+            apis: deps.stock_apis(),
+            stock: deps.stock_state.clone(),
+            open_orders: deps.open_orders.clone(),
+            ledger: deps.ledger.clone(),
+            audit: deps.audit.clone(),
+        }
+    }
+}
+
+/// What one connection's run found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StockRun {
+    /// Plex on-hand rows (part number × Plex location) and the Plex requests.
+    pub on_hand_rows: usize,
+    pub plex_calls: u32,
+    /// Catalog pages read.
+    pub catalog_calls: u32,
+    /// SKU × location targets, and those that differed from the last push.
+    pub targets: usize,
+    pub changed: usize,
+    /// Rows BigCommerce took, and its transaction ids.
+    pub pushed: usize,
+    pub transactions: Vec<String>,
+    /// Absolute-adjustment requests sent.
+    pub write_calls: u32,
+    /// Rows BigCommerce refused, each with why (the rest were sent again without them).
+    pub refused: Vec<String>,
+    /// Part numbers whose SKU BigCommerce does not know (reported once per run), and how many.
+    pub not_in_catalog: usize,
+    pub not_in_catalog_sample: Vec<String>,
+    /// Plex locations mapped to no BigCommerce location.
+    pub unmapped_locations: Vec<String>,
+    /// Units of open orders (sold in BigCommerce, not yet held by Plex) taken off the levels.
+    pub in_flight_units: u64,
+    /// What stopped the run early, if anything; the next run finishes the work.
+    pub problem: Option<String>,
+}
+
+/// The stock sync. Cheap to clone (ports are shared).
+#[derive(Clone)]
+pub struct StockSync {
+    ports: Ports,
+}
+
+#[derive(Debug)]
+enum Failure {
+    Api(ApiError),
+    Port(PortError),
+}
+
+impl Failure {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Failure::Api(error) => error.class,
+            Failure::Port(error) => error.class(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Api(error) => write!(f, "{error}"),
+            Failure::Port(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl StockSync {
+    pub fn new(ports: Ports) -> StockSync {
+        StockSync { ports }
+    }
+
+    /// One connection's run; see the crate documentation. A failure stops it where it stands
+    /// (what was pushed before is saved) and is the report's `problem`.
+    #[tracing::instrument(name = "inventory_sync", skip_all, fields(connection = %profile.id))]
+    pub async fn sync(&self, profile: &ConnectionProfile, now: DateTime<Utc>) -> (StockRun, Option<ErrorClass>) {
+        let mut run = StockRun::default();
+        match self.sync_into(profile, now, &mut run).await {
+            Ok(()) => (run, None),
+            Err(failure) => {
+                run.problem = Some(failure.to_string());
+                (run, Some(failure.class()))
+            }
+        }
+    }
+
+    async fn sync_into(&self, profile: &ConnectionProfile, now: DateTime<Utc>, run: &mut StockRun) -> Result<(), Failure> {
+        let settings = &profile.stock;
+        let (on_hand, plex_calls) =
+            self.ports.apis.plex_on_hand(profile, &settings.container_filter()).await.map_err(Failure::Api)?;
+        run.on_hand_rows = on_hand.len();
+        run.plex_calls = plex_calls;
+        let (addresses, catalog_calls) = self.ports.apis.catalog(profile).await.map_err(Failure::Api)?;
+        run.catalog_calls = catalog_calls;
+        let last = self.ports.stock.last_pushed(&profile.id).await.map_err(Failure::Port)?;
+
+        // What is in flight now; each request below reads it again just before it is sent.
+        let in_flight = self.in_flight(profile).await?;
+        let mut targets = stock_targets(&on_hand, &addresses, &in_flight, settings);
+        targets.zero_absent(&last, &addresses, &in_flight, &settings.safety_stock);
+        run.targets = targets.levels.len();
+        run.not_in_catalog = targets.not_in_catalog.len();
+        run.not_in_catalog_sample = targets.not_in_catalog.iter().take(20).map(|sku| sku.as_str().to_owned()).collect();
+        run.unmapped_locations = targets.unmapped_locations.iter().cloned().collect();
+        if !targets.not_in_catalog.is_empty() {
+            tracing::info!(count = targets.not_in_catalog.len(), sample = ?run.not_in_catalog_sample, "SKUs BigCommerce does not know");
+        }
+
+        let changes = plan_changes(&targets.levels, &last);
+        run.changed = changes.len();
+        for batch in batches(&changes, MAX_ADJUSTMENT_ROWS) {
+            let in_flight = self.in_flight(profile).await?;
+            let batch: Vec<StockChange> = batch
+                .iter()
+                .map(|change| {
+                    let units = in_flight.get(&(change.sku.clone(), change.location)).copied().unwrap_or(0);
+                    StockChange {
+                        in_flight: units,
+                        computed: available_to_sell(change.plex_on_hand, units, change.safety),
+                        ..change.clone()
+                    }
+                })
+                .collect();
+            run.in_flight_units = run.in_flight_units.max(batch.iter().map(|change| change.in_flight).sum());
+            self.push(profile, &batch, now, run).await?;
+        }
+        Ok(())
+    }
+
+    /// The open orders' units per SKU at the location BigCommerce sells from (the default
+    /// location). An open order whose ledger entry says Plex holds it (or it will never be
+    /// written) is closed here, in case the worker could not.
+    async fn in_flight(&self, profile: &ConnectionProfile) -> Result<BTreeMap<(Sku, StockLocation), u64>, Failure> {
+        let mut open = self.ports.open_orders.list(&profile.id).await.map_err(Failure::Port)?;
+        let mut still_open: Vec<OpenOrder> = Vec::with_capacity(open.len());
+        for order in open.drain(..) {
+            let entry = self.ports.ledger.get(&order.order).await.map_err(Failure::Port)?;
+            if entry.is_some_and(|entry| matches!(entry.status, LedgerStatus::Committed | LedgerStatus::Skipped)) {
+                if let Err(error) = self.ports.open_orders.close(&order.order).await {
+                    tracing::warn!(error.message = %error, order = %order.order, "a stale open order was not removed");
+                }
+            } else {
+                still_open.push(order);
+            }
+        }
+        Ok(units_by_sku(&still_open)
+            .into_iter()
+            .map(|(sku, units)| ((Sku::new(sku), StockLocation::DEFAULT), units))
+            .collect())
+    }
+
+    /// One request: push, drop what BigCommerce refused and push the rest once more, then save and
+    /// audit what it took.
+    async fn push(
+        &self,
+        profile: &ConnectionProfile,
+        batch: &[StockChange],
+        now: DateTime<Utc>,
+        run: &mut StockRun,
+    ) -> Result<(), Failure> {
+        let mut rows: Vec<&StockChange> = batch.iter().collect();
+        for attempt in 0..2 {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let adjustments: Vec<(ItemAddress, StockLocation, i64)> = rows.iter().map(|change| change.adjustment()).collect();
+            run.write_calls += 1;
+            match self.ports.apis.set_absolute(profile, REASON, &adjustments).await.map_err(Failure::Api)? {
+                PushOutcome::Applied { transaction_id } => {
+                    let pushed: Vec<StockRow> = rows.iter().map(|change| change.row()).collect();
+                    self.ports.stock.save_pushed(&profile.id, &pushed).await.map_err(Failure::Port)?;
+                    for change in &rows {
+                        self.audit_push(profile, change, &transaction_id, now).await;
+                    }
+                    run.pushed += rows.len();
+                    run.transactions.push(transaction_id);
+                    return Ok(());
+                }
+                PushOutcome::Refused { rows: refused, reasons } if attempt == 0 && !refused.is_empty() => {
+                    let refused: BTreeSet<usize> = refused;
+                    for index in &refused {
+                        if let Some(change) = rows.get(*index) {
+                            run.refused.push(format!("{} at location {}", change.sku, change.location.id()));
+                        }
+                    }
+                    run.refused.extend(reasons);
+                    rows = rows.into_iter().enumerate().filter(|(index, _)| !refused.contains(index)).map(|(_, c)| c).collect();
+                }
+                PushOutcome::Refused { reasons, .. } => {
+                    let error = ApiError {
+                        class: ErrorClass::Data,
+                        message: format!("BigCommerce refused the stock levels again: {}", reasons.join("; ")),
+                        retry_after: None,
+                    };
+                    return Err(Failure::Api(error));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn audit_push(&self, profile: &ConnectionProfile, change: &StockChange, transaction: &str, now: DateTime<Utc>) {
+        let key = RecordKey::new(profile.id.clone(), RecordKind::SkuStock, change.sku.as_str());
+        let event = AuditEvent::new(key, now, Stage::Written, Outcome::Ok, JOB)
+            .with_message(format!(
+                "{} set to {} at location {} (Plex on hand {}, in flight {}, safety stock {})",
+                change.sku,
+                change.computed,
+                change.location.id(),
+                change.plex_on_hand,
+                change.in_flight,
+                change.safety
+            ))
+            .with_detail(json!({
+                "location": change.location.id(),
+                "previous": change.previous,
+                "sent": change.computed,
+                "plex_on_hand": change.plex_on_hand,
+                "in_flight": change.in_flight,
+                "safety": change.safety,
+                "address": change.address.to_string(),
+                "transaction_id": transaction,
+            }));
+        if let Err(error) = self.ports.audit.append(&event).await {
+            tracing::warn!(error.message = %error, sku = %change.sku, "the push's audit event was not stored");
+        }
+    }
+}
+
+impl StockRun {
+    pub fn summary(&self) -> String {
+        let mut summary = format!(
+            "{} of {} level(s) changed, {} pushed in {} request(s)",
+            self.changed,
+            self.targets,
+            self.pushed,
+            self.write_calls
+        );
+        if self.in_flight_units > 0 {
+            summary.push_str(&format!(", {} unit(s) of open orders held back", self.in_flight_units));
+        }
+        if !self.refused.is_empty() {
+            summary.push_str(&format!(", {} refused", self.refused.len()));
+        }
+        if self.not_in_catalog > 0 {
+            summary.push_str(&format!(", {} part(s) with no BigCommerce SKU", self.not_in_catalog));
+        }
+        if let Some(problem) = &self.problem {
+            summary.push_str(&format!("; stopped: {problem}"));
+        }
+        summary
+    }
+}
+
+/// One connection's sync as a scheduled job: its report is the job's detail, and a run stopped
+/// early fails the job (its queue retries it; what was pushed is saved).
+#[async_trait]
+impl jobs::Job for StockSync {
+    fn name(&self) -> &'static str {
+        JOB
+    }
+
+    async fn run(&self, profile: &ConnectionProfile, now: DateTime<Utc>) -> jobs::JobReport {
+        let (run, failure) = self.sync(profile, now).await;
+        let summary = run.summary();
+        let detail = json!(run);
+        match (failure, &run.problem) {
+            (Some(class), Some(problem)) => jobs::JobReport::failed(summary, detail, class, problem.clone()),
+            _ => jobs::JobReport::done(summary, detail),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

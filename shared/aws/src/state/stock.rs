@@ -1,0 +1,86 @@
+//! [`DynamoStockState`]: what the stock flow last pushed per SKU and BigCommerce location, one item
+//! per row under `stock#{connection}` (sort key `{location}#{sku}`), so one query reads a
+//! connection's whole picture and a push saves only the rows it changed, 25 to a request.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use domain::ports::StockState;
+use domain::stock::{Sku, StockLocation, StockRow};
+use domain::{ConnectionId, PortError};
+
+use super::{key, stock_pk};
+use crate::error::{from_build, from_sdk};
+use crate::item;
+
+/// `BatchWriteItem` takes at most 25 writes.
+const WRITE_BATCH: usize = 25;
+/// Tries of the writes DynamoDB leaves unprocessed (throttled) before the save fails.
+const UNPROCESSED_TRIES: u32 = 5;
+
+/// [`StockState`] over the state table (`stock#…` items).
+pub struct DynamoStockState {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStockState {
+    pub fn new(sdk: &SdkConfig, state_table: impl Into<String>) -> Self {
+        Self { client: Client::new(sdk), table: state_table.into() }
+    }
+}
+
+#[async_trait]
+impl StockState for DynamoStockState {
+    async fn last_pushed(&self, connection: &ConnectionId) -> Result<BTreeMap<(Sku, StockLocation), i64>, PortError> {
+        let context = format!("reading the stock last pushed for {connection}");
+        let items = crate::partition::read_all(&self.client, &self.table, &stock_pk(connection), &context).await?;
+        let mut levels = BTreeMap::new();
+        for item in &items {
+            let sku = Sku::new(item::get_string(item, "sku", &context)?);
+            let location = StockLocation(item::get_number(item, "location", &context)?);
+            levels.insert((sku, location), item::get_number(item, "quantity", &context)?);
+        }
+        Ok(levels)
+    }
+
+    async fn save_pushed(&self, connection: &ConnectionId, rows: &[StockRow]) -> Result<(), PortError> {
+        let context = format!("saving the stock pushed for {connection}");
+        for chunk in rows.chunks(WRITE_BATCH) {
+            let mut writes = Vec::with_capacity(chunk.len());
+            for row in chunk {
+                let mut item = key(stock_pk(connection), format!("{}#{}", row.location.id(), row.sku.as_str()));
+                item.insert("sku".to_owned(), item::string(row.sku.as_str()));
+                item.insert("location".to_owned(), item::number(row.location.id()));
+                item.insert("quantity".to_owned(), item::number(row.quantity));
+                let put = PutRequest::builder().set_item(Some(item)).build().map_err(|e| from_build(&context, e))?;
+                writes.push(WriteRequest::builder().put_request(put).build());
+            }
+            let mut tries = 0;
+            while !writes.is_empty() {
+                tries += 1;
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, writes)
+                    .send()
+                    .await
+                    .map_err(|err| from_sdk(&context, err))?;
+                writes = output.unprocessed_items.and_then(|mut left| left.remove(&self.table)).unwrap_or_default();
+                if !writes.is_empty() {
+                    if tries >= UNPROCESSED_TRIES {
+                        let reason = format!("{} write(s) still unprocessed after {tries} tries", writes.len());
+                        return Err(PortError::unavailable(context, std::io::Error::other(reason)));
+                    }
+                    // DynamoDB left them for throttling: back off before sending them again.
+                    tokio::time::sleep(Duration::from_millis(50 << tries)).await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
