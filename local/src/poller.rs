@@ -51,13 +51,8 @@ impl SqsFunction for Worker {
         "order worker"
     }
 
-    fn invoke(
-        self,
-        request_id: String,
-        deadline: tokio::time::Instant,
-        event: SqsEvent,
-    ) -> impl Future<Output = SqsBatchResponse> + Send + 'static {
-        async move { self.for_invocation(&request_id).until(deadline).handle_batch(event, chrono::Utc::now()).await }
+    async fn invoke(self, request_id: String, deadline: tokio::time::Instant, event: SqsEvent) -> SqsBatchResponse {
+        self.for_invocation(&request_id).until(deadline).handle_batch(event, chrono::Utc::now()).await
     }
 }
 
@@ -66,13 +61,8 @@ impl<J: jobs::Job> SqsFunction for jobs::Runner<J> {
         self.job().name()
     }
 
-    fn invoke(
-        self,
-        request_id: String,
-        deadline: tokio::time::Instant,
-        event: SqsEvent,
-    ) -> impl Future<Output = SqsBatchResponse> + Send + 'static {
-        async move { self.handle_jobs(event, &request_id, Some(deadline)).await }
+    async fn invoke(self, request_id: String, deadline: tokio::time::Instant, event: SqsEvent) -> SqsBatchResponse {
+        self.handle_jobs(event, &request_id, Some(deadline)).await
     }
 }
 
