@@ -19,6 +19,7 @@
 use std::time::{Duration, Instant};
 
 pub mod drain;
+pub mod fan_out;
 pub mod orders;
 pub mod receiver;
 pub mod scheduled;
@@ -52,6 +53,9 @@ pub struct Options {
     pub unknown_skus: usize,
     /// Orders the order sweep's reconciliation recovers in one run.
     pub missed_orders: usize,
+    /// Connections of the scheduled-job runner's fan-out (the webhook health check's run over
+    /// them, against its run over one).
+    pub fan_out_connections: usize,
     /// The local runtime's receiver, when the environment names one (`WEBHOOK_RECEIVER_URL`).
     pub receiver_url: Option<String>,
     /// The fault soak's plan for its rows.
@@ -80,6 +84,7 @@ impl Options {
             unknown_skus: 5,
             // Three pages of the order list at 250 a page.
             missed_orders: 600,
+            fan_out_connections: 200,
             receiver_url,
             soak: millwright_e2e::soak::SoakPlan::small(millwright_e2e::soak::DEFAULT_SEED),
         }
@@ -101,6 +106,7 @@ impl Options {
             drain_runs: 1,
             held_orders: 10,
             missed_orders: 300,
+            fan_out_connections: 20,
             soak: millwright_e2e::soak::SoakPlan::small(millwright_e2e::soak::DEFAULT_SEED).with_orders(12),
             ..Options::full(receiver_url)
         }
@@ -176,7 +182,11 @@ pub async fn run(options: &Options) -> anyhow::Result<Table> {
     eprintln!("webhook health check: healthy hooks, then one deactivated and one missing ...");
     let health = scheduled::webhook_health(&env).await?;
     push_health_rows(&mut table, &health);
-    let scheduled = Scheduled { released, reconciled, health };
+
+    eprintln!("webhook health check: one run over 1 connection, then one over {} ...", options.fan_out_connections);
+    let fanned = fan_out::webhook_health(&env, options.fan_out_connections).await?;
+    push_fan_out_rows(&mut table, &fanned);
+    let scheduled = Scheduled { released, reconciled, health, fanned };
 
     eprintln!("fault soak: {} orders under faults, seed {} ...", options.soak.orders, options.soak.seed);
     let soak = millwright_e2e::soak::run(&options.soak).await;
@@ -312,6 +322,7 @@ struct Scheduled {
     released: scheduled::ReleaseFigures,
     reconciled: scheduled::ReconcileFigures,
     health: scheduled::HealthFigures,
+    fanned: fan_out::FanOutFigures,
 }
 
 fn push_release_rows(table: &mut Table, figures: &scheduled::ReleaseFigures) {
@@ -371,6 +382,25 @@ fn push_health_rows(table: &mut Table, figures: &scheduled::HealthFigures) {
         )
         .goal("3 (list + reactivate + register)")
         .ratio(ratio(3.0, figures.repairing as f64)),
+    );
+}
+
+fn push_fan_out_rows(table: &mut Table, figures: &fan_out::FanOutFigures) {
+    let (one, many) = (&figures.one, &figures.many);
+    table.push(Row::new("webhook health run, 1 connection: wall time", millis(one.wall), "ms"));
+    table.push(
+        Row::new(format!("webhook health run, {} connections: wall time", many.connections), millis(many.wall), "ms")
+            .goal(format!("≤ 2 × 1 connection ({})", millis(one.wall * 2)))
+            .ratio(ratio(2.0 * one.wall.as_secs_f64(), many.wall.as_secs_f64())),
+    );
+    table.push(
+        Row::new(
+            format!("webhook health run, {} connections: BigCommerce calls", many.connections),
+            many.bigcommerce_calls.to_string(),
+            "calls",
+        )
+        .goal(format!("{} × 1 connection's {}", many.connections, one.bigcommerce_calls))
+        .ratio(ratio((many.connections * one.bigcommerce_calls) as f64, many.bigcommerce_calls as f64)),
     );
 }
 
@@ -500,6 +530,20 @@ fn add_notes(
         if health.repairs.is_empty() { "repaired nothing".to_owned() } else { health.repairs.join(" and ") },
         health.after_repair,
         if health.healthy_after_repair { "healthy" } else { "NOT healthy" }
+    ));
+    let fanned = &scheduled.fanned;
+    table.note(format!(
+        "Webhook health runs: the scheduled invocation fans out one job per connection onto a job queue in moto; the \
+         local runtime's JobPoller runs up to {} jobs at once, one per invocation (the template's \
+         ScheduledJobConcurrency default); wall time until the queue is empty, every job audited Ok. Every connection \
+         is a store of its own in the double, and each hook listing is held {} ms, a real store's round trip. Each job \
+         costs about seven calls to moto (receive share, profile, lease, secret, audit, lease done, delete), which \
+         answers about 100 calls a second on two cores: many connections' jobs wait on moto, not on each other or on \
+         their stores ({} connections one after another would take about {} s).",
+        fanned.concurrency,
+        fan_out::BIGCOMMERCE_LATENCY.as_millis(),
+        fanned.many.connections,
+        format_args!("{:.1}", fanned.one.wall.as_secs_f64() * fanned.many.connections as f64)
     ));
     table.note("Ratio: goal or bound over the measured value; 1.00 meets it exactly.");
 }

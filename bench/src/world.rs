@@ -131,7 +131,7 @@ impl Doubles {
     }
 
     /// One control-plane request; the answer's JSON (`null` for an empty body).
-    async fn control(
+    pub(crate) async fn control(
         &self,
         api: Api,
         method: reqwest::Method,

@@ -51,7 +51,7 @@ fn report(run: jobs::JobRun) -> Option<ConnectionSweep> {
                 ..ConnectionSweep::default()
             }))
         }
-        jobs::JobRun::Skipped { connection, reason } => {
+        jobs::JobRun::Skipped { connection, reason, .. } => {
             Some(ConnectionSweep { connection: Some(connection), problems: vec![reason], ..ConnectionSweep::default() })
         }
         jobs::JobRun::HandedBack { connection } => Some(ConnectionSweep {

@@ -165,8 +165,9 @@ pub enum JobRun {
     Done { connection: ConnectionId, report: JobReport },
     /// The job ran and failed; `retry` when the queue should deliver it again.
     Failed { connection: ConnectionId, report: JobReport, retry: bool },
-    /// Not run: the lease was refused, or the connection is gone or parked.
-    Skipped { connection: ConnectionId, reason: String },
+    /// Not run: the lease was refused (`busy_until`: held by another invocation until then), or
+    /// the connection is gone or parked.
+    Skipped { connection: ConnectionId, reason: String, busy_until: Option<DateTime<Utc>> },
     /// Stopped at the invocation's deadline; the next run carries on.
     HandedBack { connection: ConnectionId },
     /// The message could not be run at all (unreadable, or another job's); it is retried and ends
@@ -180,6 +181,9 @@ impl JobRun {
         matches!(self, JobRun::Failed { retry: true, .. } | JobRun::Refused { .. })
     }
 }
+
+/// How long an operator's run waits for a scheduled job of the same connection to finish.
+pub const OPERATOR_WAIT: Duration = Duration::from_secs(30);
 
 /// The runner of one scheduled job. Cheap to clone (the job and the ports are shared).
 pub struct Runner<J> {
@@ -256,7 +260,9 @@ impl<J: Job> Runner<J> {
     }
 
     /// An operator's run (the CLI): the job for each connection in `only` (all when empty), here
-    /// and one after another, each under its lease and audited like a scheduled one.
+    /// and one after another, each under its lease and audited like a scheduled one. A connection
+    /// whose lease a scheduled job holds is tried again every half second until that job is done,
+    /// for up to [`OPERATOR_WAIT`].
     pub async fn run_here(
         &self,
         only: &[ConnectionId],
@@ -272,7 +278,15 @@ impl<J: Job> Runner<J> {
                     run: holder.to_owned(),
                     requested_at: now,
                 };
-                runs.push(self.run_job(&message, 1, holder, None, now).await);
+                let given_up = tokio::time::Instant::now() + OPERATOR_WAIT;
+                let mut run = self.run_job(&message, 1, holder, None, now).await;
+                while matches!(run, JobRun::Skipped { busy_until: Some(_), .. })
+                    && tokio::time::Instant::now() < given_up
+                {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    run = self.run_job(&message, 1, holder, None, Utc::now()).await;
+                }
+                runs.push(run);
             }
         }
         Ok(runs)
@@ -311,7 +325,7 @@ impl<J: Job> Runner<J> {
                         .with_detail(base),
                 )
                 .await;
-                return JobRun::Skipped { connection: connection.clone(), reason: reason.to_owned() };
+                return JobRun::Skipped { connection: connection.clone(), reason: reason.to_owned(), busy_until: None };
             }
             Err(error) => return self.failed_early(message, attempt, error, started).await,
         };
@@ -323,9 +337,9 @@ impl<J: Job> Runner<J> {
         match self.ports.leases.take(connection, name, holder, message.requested_at, started, until).await {
             Ok(Ok(())) => {}
             Ok(Err(refusal)) => {
-                let outcome = match refusal {
-                    LeaseRefusal::Covered { .. } => Outcome::Duplicate,
-                    LeaseRefusal::Held { .. } => Outcome::Skipped,
+                let (outcome, busy_until) = match refusal {
+                    LeaseRefusal::Covered { .. } => (Outcome::Duplicate, None),
+                    LeaseRefusal::Held { until, .. } => (Outcome::Skipped, Some(until)),
                 };
                 let reason = format!("not run: {refusal}");
                 self.record(
@@ -335,7 +349,7 @@ impl<J: Job> Runner<J> {
                         .with_detail(base),
                 )
                 .await;
-                return JobRun::Skipped { connection: connection.clone(), reason };
+                return JobRun::Skipped { connection: connection.clone(), reason, busy_until };
             }
             Err(error) => return self.failed_early(message, attempt, error, started).await,
         }

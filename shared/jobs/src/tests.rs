@@ -305,3 +305,27 @@ async fn one_handler_takes_both_the_schedules_event_and_the_job_queues_batch() {
     let neither = crate::handle(&runner, json!({"hello": 1}), "invocation-3", None).await.unwrap_err();
     assert!(neither.to_string().contains("neither an SQS batch nor an EventBridge scheduled event"), "{neither}");
 }
+
+#[tokio::test]
+async fn an_operators_run_waits_for_a_scheduled_job_of_the_same_connection_then_runs() {
+    // GIVEN a scheduled job holding acme's lease for another 700 ms
+    let world = World::with(&["acme"]).await;
+    let now = Utc::now();
+    world
+        .leases
+        .take(&id("acme"), "probe", "scheduled", now, now, now + chrono::Duration::milliseconds(700))
+        .await
+        .unwrap()
+        .unwrap();
+    let runner = world.runner(Probe::default());
+
+    // WHEN an operator runs the job here
+    let runs = runner.run_here(&[id("acme")], "cli:ops", Utc::now()).await.unwrap();
+
+    // THEN it ran once the lease was free, and its refused try is on the record too
+    assert!(matches!(runs.as_slice(), [JobRun::Done { .. }]), "{runs:?}");
+    assert_eq!(runner.job().runs.load(Ordering::SeqCst), 1);
+    let outcomes: Vec<Outcome> = world.trail("acme").await.into_iter().map(|(outcome, _)| outcome).collect();
+    assert_eq!(outcomes.first(), Some(&Outcome::Skipped));
+    assert_eq!(outcomes.last(), Some(&Outcome::Ok));
+}
