@@ -569,7 +569,7 @@ mod tests {
         document["stock"] = serde_json::json!({"locations": {"mapp": {}}});
         let Invalid(problems) = parse_profile(&document.to_string()).unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].starts_with("stock.locations: unknown field `mapp`"), "{problems:?}");
+        assert!(problems[0].starts_with("stock.locations.mapp: unknown field `mapp`"), "{problems:?}");
     }
 
     #[test]

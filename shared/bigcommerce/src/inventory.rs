@@ -11,6 +11,7 @@
 //! absolute level is idempotent: the shared retry policy may send the same request again after a
 //! 5xx or a 429 without harm. BigCommerce asks for such requests one at a time, never in parallel.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::stock::{ItemAddress, MAX_ADJUSTMENT_ROWS, MAX_QUANTITY, Sku, StockLocation};
@@ -298,11 +299,13 @@ impl CatalogAddresses {
             self.without_sku += 1;
             return;
         };
-        let sku = Sku::new(sku);
-        if self.addresses.contains_key(&sku) {
-            self.duplicates.insert(sku);
-        } else {
-            self.addresses.insert(sku, address);
+        match self.addresses.entry(Sku::new(sku)) {
+            Entry::Occupied(taken) => {
+                self.duplicates.insert(taken.key().clone());
+            }
+            Entry::Vacant(free) => {
+                free.insert(address);
+            }
         }
     }
 }

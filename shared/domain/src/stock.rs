@@ -762,8 +762,10 @@ mod tests {
 
     #[test]
     fn safety_stock_per_sku_wins_over_the_connections_and_in_flight_comes_off_too() {
-        let mut settings = StockSettings::default();
-        settings.safety_stock = SafetyStock { default: 2, per_sku: BTreeMap::from([(Sku::from("NUT"), 0)]) };
+        let settings = StockSettings {
+            safety_stock: SafetyStock { default: 2, per_sku: BTreeMap::from([(Sku::from("NUT"), 0)]) },
+            ..StockSettings::default()
+        };
         let rows = [on_hand("BOLT", "FG", "10"), on_hand("NUT", "FG", "10")];
         let in_flight = BTreeMap::from([(key("NUT", 1), 4)]);
 
