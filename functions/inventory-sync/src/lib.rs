@@ -147,7 +147,12 @@ impl StockSync {
         }
     }
 
-    async fn sync_into(&self, profile: &ConnectionProfile, now: DateTime<Utc>, run: &mut StockRun) -> Result<(), Failure> {
+    async fn sync_into(
+        &self,
+        profile: &ConnectionProfile,
+        now: DateTime<Utc>,
+        run: &mut StockRun,
+    ) -> Result<(), Failure> {
         let settings = &profile.stock;
         let (on_hand, plex_calls) =
             self.ports.apis.plex_on_hand(profile, &settings.container_filter()).await.map_err(Failure::Api)?;
@@ -226,7 +231,8 @@ impl StockSync {
             if rows.is_empty() {
                 return Ok(());
             }
-            let adjustments: Vec<(ItemAddress, StockLocation, i64)> = rows.iter().map(|change| change.adjustment()).collect();
+            let adjustments: Vec<(ItemAddress, StockLocation, i64)> =
+                rows.iter().map(|change| change.adjustment()).collect();
             run.write_calls += 1;
             match self.ports.apis.set_absolute(profile, REASON, &adjustments).await.map_err(Failure::Api)? {
                 PushOutcome::Applied { transaction_id } => {
@@ -247,7 +253,12 @@ impl StockSync {
                         }
                     }
                     run.refused.extend(reasons);
-                    rows = rows.into_iter().enumerate().filter(|(index, _)| !refused.contains(index)).map(|(_, c)| c).collect();
+                    rows = rows
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(index, _)| !refused.contains(index))
+                        .map(|(_, c)| c)
+                        .collect();
                 }
                 PushOutcome::Refused { reasons, .. } => {
                     let error = ApiError {
@@ -262,7 +273,13 @@ impl StockSync {
         Ok(())
     }
 
-    async fn audit_push(&self, profile: &ConnectionProfile, change: &StockChange, transaction: &str, now: DateTime<Utc>) {
+    async fn audit_push(
+        &self,
+        profile: &ConnectionProfile,
+        change: &StockChange,
+        transaction: &str,
+        now: DateTime<Utc>,
+    ) {
         let key = RecordKey::new(profile.id.clone(), RecordKind::SkuStock, change.sku.as_str());
         let event = AuditEvent::new(key, now, Stage::Written, Outcome::Ok, JOB)
             .with_message(format!(
@@ -294,10 +311,7 @@ impl StockRun {
     pub fn summary(&self) -> String {
         let mut summary = format!(
             "{} of {} level(s) changed, {} pushed in {} request(s)",
-            self.changed,
-            self.targets,
-            self.pushed,
-            self.write_calls
+            self.changed, self.targets, self.pushed, self.write_calls
         );
         if self.in_flight_units > 0 {
             summary.push_str(&format!(", {} unit(s) of open orders held back", self.in_flight_units));

@@ -8,6 +8,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = runtime::Config::from_env()?;
     let deps = runtime::Deps::build(&config).await;
     let sync = inventory_sync::StockSync::new(inventory_sync::Ports::from_deps(&deps));
-    jobs::run_lambda(jobs::Runner::new(sync, jobs::Ports::from_deps(&deps), jobs::Settings::from_config(&config)))
-        .await
+    jobs::run_lambda(jobs::Runner::new(sync, jobs::Ports::from_deps(&deps), jobs::Settings::from_config(&config))).await
 }

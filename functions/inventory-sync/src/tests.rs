@@ -1,1 +1,261 @@
+//! The stock sync against in-memory ports and a scripted stock API: only changes are pushed, 2,000
+//! rows to a request; open orders lower the levels; refusals and failures lose nothing.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::connection::OrderSettings;
+use domain::open_order::{OpenLine, OpenOrder};
+use domain::ports::memory::{InMemoryAuditLog, InMemoryOpenOrders, InMemoryOrderLedger, InMemoryStockState};
+use domain::ports::{ApiError, AuditLog, OpenOrders, OrderLedger, StockApis, StockState, fakes};
+use domain::stock::{ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation};
+use domain::{ConnectionId, ConnectionProfile, ErrorClass, LedgerEntry, LedgerStatus, OrderRef, RecordKey, RecordKind};
+use rust_decimal::Decimal;
+
+use crate::{Ports, StockSync};
+
+fn acme() -> ConnectionId {
+    ConnectionId::new("acme").unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+fn sku(n: usize) -> String {
+    format!("SKU-{n:05}")
+}
+
+/// Plex and BigCommerce as the sync sees them: on-hand per part, a catalog of variant-tracked
+/// SKUs, and BigCommerce's levels after each accepted request.
+#[derive(Default)]
+struct Store {
+    on_hand: Mutex<BTreeMap<String, i64>>,
+    levels: Mutex<BTreeMap<(ItemAddress, StockLocation), i64>>,
+    writes: Mutex<Vec<usize>>,
+    /// SKUs BigCommerce refuses (their rows are named in a refusal).
+    refuse: Mutex<BTreeSet<String>>,
+    /// The write (1-based) that fails as BigCommerce down would.
+    fail_write: Mutex<Option<usize>>,
+}
+
+fn address(n: usize) -> ItemAddress {
+    ItemAddress::Variant { variant_id: 1_000 + n as u64 }
+}
+
+impl Store {
+    fn with_parts(parts: usize, quantity: i64) -> Arc<Store> {
+        let store = Arc::new(Store::default());
+        *store.on_hand.lock().unwrap() = (0..parts).map(|n| (sku(n), quantity)).collect();
+        store
+    }
+
+    fn set(&self, n: usize, quantity: i64) {
+        self.on_hand.lock().unwrap().insert(sku(n), quantity);
+    }
+
+    fn level(&self, n: usize) -> Option<i64> {
+        self.levels.lock().unwrap().get(&(address(n), StockLocation::DEFAULT)).copied()
+    }
+
+    fn writes(&self) -> Vec<usize> {
+        self.writes.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl StockApis for Store {
+    async fn plex_on_hand(&self, _: &ConnectionProfile, _: &ContainerFilter) -> Result<(Vec<OnHand>, u32), ApiError> {
+        let on_hand = self.on_hand.lock().unwrap();
+        let rows = on_hand
+            .iter()
+            .map(|(part, quantity)| OnHand {
+                part_no: part.clone(),
+                location: "FG".into(),
+                quantity: Decimal::from(*quantity),
+            })
+            .collect();
+        Ok((rows, 1))
+    }
+
+    async fn catalog(&self, _: &ConnectionProfile) -> Result<(BTreeMap<Sku, ItemAddress>, u32), ApiError> {
+        let parts = self.on_hand.lock().unwrap().len();
+        Ok(((0..parts).map(|n| (Sku::new(sku(n)), address(n))).collect(), 1))
+    }
+
+    async fn set_absolute(
+        &self,
+        _: &ConnectionProfile,
+        _: &str,
+        rows: &[(ItemAddress, StockLocation, i64)],
+    ) -> Result<PushOutcome, ApiError> {
+        assert!(rows.len() <= 2_000, "{} rows in one request", rows.len());
+        let mut writes = self.writes.lock().unwrap();
+        writes.push(rows.len());
+        if *self.fail_write.lock().unwrap() == Some(writes.len()) {
+            return Err(ApiError { class: ErrorClass::Transient, message: "HTTP 503".into(), retry_after: None });
+        }
+        let refuse = self.refuse.lock().unwrap();
+        let refused: BTreeSet<usize> = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, (address, _, _))| refuse.iter().any(|sku| Some(*address) == sku_address(sku)))
+            .map(|(index, _)| index)
+            .collect();
+        if !refused.is_empty() {
+            return Ok(PushOutcome::Refused {
+                rows: refused,
+                reasons: vec!["Item with variant_id 9 is unknown".into()],
+            });
+        }
+        let mut levels = self.levels.lock().unwrap();
+        for (address, location, quantity) in rows {
+            levels.insert((*address, *location), *quantity);
+        }
+        Ok(PushOutcome::Applied { transaction_id: format!("tx-{}", writes.len()) })
+    }
+}
+
+fn sku_address(sku: &str) -> Option<ItemAddress> {
+    sku.strip_prefix("SKU-").and_then(|n| n.parse::<usize>().ok()).map(address)
+}
+
+struct World {
+    store: Arc<Store>,
+    stock: Arc<InMemoryStockState>,
+    open_orders: Arc<InMemoryOpenOrders>,
+    ledger: Arc<InMemoryOrderLedger>,
+    audit: Arc<InMemoryAuditLog>,
+    sync: StockSync,
+    profile: ConnectionProfile,
+}
+
+impl World {
+    fn new(store: Arc<Store>) -> World {
+        let stock = Arc::new(InMemoryStockState::default());
+        let open_orders = Arc::new(InMemoryOpenOrders::default());
+        let ledger = Arc::new(InMemoryOrderLedger::default());
+        let audit = Arc::new(InMemoryAuditLog::default());
+        let ports = Ports {
+            apis: store.clone(),
+            stock: stock.clone(),
+            open_orders: open_orders.clone(),
+            ledger: ledger.clone(),
+            audit: audit.clone(),
+        };
+        let profile = fakes::profile(acme(), OrderSettings::default());
+        World { store, stock, open_orders, ledger, audit, sync: StockSync::new(ports), profile }
+    }
+
+    async fn run(&self) -> crate::StockRun {
+        let (run, _) = self.sync.sync(&self.profile, now()).await;
+        run
+    }
+
+    async fn open(&self, order_id: u64, lines: &[(usize, u32)]) {
+        let lines = lines.iter().map(|(n, qty)| OpenLine { sku: sku(*n), quantity: Decimal::from(*qty) }).collect();
+        self.open_orders
+            .open(&OpenOrder { order: OrderRef::new(acme(), order_id), lines, read_at: now() })
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn ten_thousand_skus_with_300_changed_cost_one_write_and_an_unchanged_run_none() {
+    // GIVEN 10,000 SKUs pushed once (five requests of 2,000)
+    let world = World::new(Store::with_parts(10_000, 50));
+    let first = world.run().await;
+    assert_eq!((first.changed, first.pushed, first.write_calls), (10_000, 10_000, 5), "{first:?}");
+    assert_eq!(world.store.writes(), vec![2_000; 5]);
+
+    // WHEN 300 of them change in Plex
+    for n in (0..10_000).step_by(33).take(300) {
+        world.store.set(n, 7);
+    }
+    let second = world.run().await;
+
+    // THEN exactly those 300 rows go out, in one request, and BigCommerce shows them
+    assert_eq!((second.changed, second.pushed, second.write_calls), (300, 300, 1), "{second:?}");
+    assert_eq!(world.store.level(33), Some(7));
+    assert_eq!(world.store.level(1), Some(50));
+
+    // AND a run with nothing changed sends nothing
+    let third = world.run().await;
+    assert_eq!((third.changed, third.write_calls), (0, 0), "{third:?}");
+    assert_eq!(world.store.writes().len(), 6);
+}
+
+#[tokio::test]
+async fn an_order_bigcommerce_sold_and_plex_does_not_hold_yet_lowers_the_level_until_plex_holds_it() {
+    // GIVEN a SKU of 10 units pushed, then an order for 3 of them read by the worker
+    let world = World::new(Store::with_parts(2, 10));
+    world.run().await;
+    world.open(1042, &[(0, 3)]).await;
+
+    // WHEN the sync runs
+    let run = world.run().await;
+
+    // THEN BigCommerce is told 7, not 10, and the push says why
+    assert_eq!(world.store.level(0), Some(7));
+    assert_eq!((run.changed, run.in_flight_units), (1, 3), "{run:?}");
+    let trail = world.audit.history(&RecordKey::new(acme(), RecordKind::SkuStock, &sku(0))).await.unwrap();
+    let last = trail.last().unwrap().detail.clone().unwrap();
+    assert_eq!(
+        (last["plex_on_hand"].as_str(), &last["in_flight"], &last["sent"]),
+        (Some("10"), &serde_json::json!(3), &serde_json::json!(7))
+    );
+
+    // WHEN Plex holds the order (the ledger committed it) but its open record was left behind,
+    // and Plex's on-hand still counts the units
+    let order = OrderRef::new(acme(), 1042);
+    let mut entry: LedgerEntry =
+        world.ledger.acquire(&order, "worker", now(), chrono::Duration::minutes(2)).await.unwrap();
+    entry.status = LedgerStatus::Committed;
+    world.ledger.save(&entry, "worker", true).await.unwrap();
+    let run = world.run().await;
+
+    // THEN the stale record is dropped and the level rises back
+    assert_eq!(world.store.level(0), Some(10));
+    assert_eq!(run.in_flight_units, 0);
+    assert!(world.open_orders.list(&acme()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn rows_bigcommerce_refuses_are_dropped_and_the_rest_pushed_in_a_second_request() {
+    let world = World::new(Store::with_parts(5, 4));
+    world.store.refuse.lock().unwrap().insert(sku(2));
+
+    let run = world.run().await;
+
+    assert_eq!(world.store.writes(), vec![5, 4]);
+    assert_eq!((run.pushed, run.write_calls), (4, 2), "{run:?}");
+    assert!(run.refused.iter().any(|refused| refused.starts_with("SKU-00002 at location 1")), "{run:?}");
+    assert_eq!(world.store.level(2), None);
+    // Nothing recorded for the refused row, so a later run tries it again.
+    let last = world.stock.last_pushed(&acme()).await.unwrap();
+    assert!(!last.contains_key(&(Sku::new(sku(2)), StockLocation::DEFAULT)));
+    assert_eq!(last.len(), 4);
+}
+
+#[tokio::test]
+async fn a_failure_mid_run_saves_what_was_taken_and_the_next_run_finishes_the_rest() {
+    // GIVEN 4,500 SKUs and BigCommerce failing the second of three requests
+    let world = World::new(Store::with_parts(4_500, 9));
+    *world.store.fail_write.lock().unwrap() = Some(2);
+
+    // WHEN the sync runs
+    let (run, failure) = world.sync.sync(&world.profile, now()).await;
+
+    // THEN it stops there, the first request's rows are saved, the rest are not
+    assert_eq!(failure, Some(ErrorClass::Transient));
+    assert!(run.problem.as_deref().is_some_and(|problem| problem.contains("HTTP 503")), "{run:?}");
+    assert_eq!(world.stock.last_pushed(&acme()).await.unwrap().len(), 2_000);
+
+    // AND the next run pushes exactly what is left
+    let next = world.run().await;
+    assert_eq!((next.changed, next.pushed, next.write_calls), (2_500, 2_500, 2), "{next:?}");
+    assert_eq!(world.stock.last_pushed(&acme()).await.unwrap().len(), 4_500);
+}

@@ -25,10 +25,10 @@ use crate::job::{JobMessage, LeaseRefusal};
 use crate::ledger::{LedgerEntry, OrderRef};
 use crate::message::OrderMessage;
 use crate::open_order::OpenOrder;
-use crate::stock::{ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation, StockRow};
 use crate::order::{
     CustomerKey, NewCustomer, OrderChange, PartRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder,
 };
+use crate::stock::{ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation, StockRow};
 
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
@@ -172,8 +172,11 @@ pub trait OpenOrders: Send + Sync {
 pub trait StockApis: Send + Sync {
     /// Plex's sellable on-hand by part number and Plex location (one read of every active
     /// container), and the HTTP requests it took.
-    async fn plex_on_hand(&self, profile: &ConnectionProfile, filter: &ContainerFilter)
-    -> Result<(Vec<OnHand>, u32), ApiError>;
+    async fn plex_on_hand(
+        &self,
+        profile: &ConnectionProfile,
+        filter: &ContainerFilter,
+    ) -> Result<(Vec<OnHand>, u32), ApiError>;
     /// How BigCommerce addresses each tracked SKU (by product or by variant), and the requests.
     async fn catalog(&self, profile: &ConnectionProfile) -> Result<(BTreeMap<Sku, ItemAddress>, u32), ApiError>;
     /// One absolute adjustment of at most 2,000 rows.

@@ -17,8 +17,8 @@ use domain::ports::{
 use domain::{ConnectionId, ConnectionProfile, ErrorClass, PortError, SecretName, System};
 use millwright_aws::{
     DynamoAuditLog, DynamoCheckpointStore, DynamoConnectionStore, DynamoDedupeStore, DynamoHoldStore, DynamoIdMap,
-    DynamoJobLeases, DynamoOpenOrders, DynamoOrderLedger, DynamoQueueMarks, DynamoStockState, SecretsManagerStore, SnsAlerter,
-    SqsJobQueue, SqsQueue,
+    DynamoJobLeases, DynamoOpenOrders, DynamoOrderLedger, DynamoQueueMarks, DynamoStockState, SecretsManagerStore,
+    SnsAlerter, SqsJobQueue, SqsQueue,
 };
 use millwright_http::{HttpSettings, RetryPolicy};
 

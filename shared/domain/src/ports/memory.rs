@@ -27,8 +27,8 @@ use crate::job::{JobLeaseState, JobMessage, LeaseRefusal};
 use crate::ledger::{Lease, LedgerEntry, OrderRef};
 use crate::message::{OrderMessage, QUEUED_MARK_TTL};
 use crate::open_order::OpenOrder;
-use crate::stock::{Sku, StockLocation, StockRow};
 use crate::ports::Alerter;
+use crate::stock::{Sku, StockLocation, StockRow};
 
 #[derive(Default)]
 pub struct InMemoryAuditLog {
