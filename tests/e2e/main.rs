@@ -15,6 +15,7 @@ mod fault_soak;
 mod health;
 mod mapping;
 mod orders;
+mod stock;
 mod webhook;
 
 use millwright_e2e::support;
