@@ -16,7 +16,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 FN    ?=
 EVENT ?=
 # The Lambda functions (`infra/template.yaml`), built by `make build`.
-FUNCTION_PACKAGES := webhook-receiver order-worker order-sweep webhook-health
+FUNCTION_PACKAGES := webhook-receiver order-worker order-sweep webhook-health inventory-sync
 # `make bench BENCH_ARGS=--quick`: every scenario with small numbers, in seconds.
 BENCH_ARGS ?=
 # `make soak SOAK_SEED=N` reruns a seed; `SOAK_ARGS='--small'` is the run of `make test`,
@@ -54,14 +54,14 @@ bench: setup ## Measure the orders flow and the scheduled functions against the 
 	$(CARGO) build --locked -p millwright-cli
 	$(CARGO) build --locked --profile bench-fast -p millwright-bench
 	# No sweep: the drain keeps its ledger in memory, so a sweep would take its orders for missed ones.
-	scripts/with-local-world.sh --stack millwright-bench --sweep-every 0 --webhook-health-every 0 -- target/bench-fast/millwright-bench $(BENCH_ARGS)
+	scripts/with-local-world.sh --stack millwright-bench --sweep-every 0 --webhook-health-every 0 --inventory-sync-every 0 -- target/bench-fast/millwright-bench $(BENCH_ARGS)
 
 # Not part of `test` either (a small seeded run is): 1,000 orders and about half an hour at most.
 soak: setup ## The fault soak: 1,000 orders under faults on both APIs, every order checked against both doubles; one table (README, "Soak").
 	$(CARGO) build --locked -p millwright-cli
 	$(CARGO) build --locked --profile bench-fast -p millwright-bench --bin millwright-soak
 	# The soak runs its own sweep and health check on its own connection, at the deployed ratio.
-	scripts/with-local-world.sh --stack millwright-soak --sweep-every 0 --webhook-health-every 0 -- target/bench-fast/millwright-soak $(if $(SOAK_SEED),--seed $(SOAK_SEED)) $(SOAK_ARGS)
+	scripts/with-local-world.sh --stack millwright-soak --sweep-every 0 --webhook-health-every 0 --inventory-sync-every 0 -- target/bench-fast/millwright-soak $(if $(SOAK_SEED),--seed $(SOAK_SEED)) $(SOAK_ARGS)
 
 lint: setup ## rustfmt, clippy with warnings denied, cfn-lint.
 	$(CARGO) fmt --all -- --check

@@ -41,6 +41,8 @@ pub struct UpOptions {
     pub sweep_every: Option<Duration>,
     /// How often the webhook health check runs; `None` runs none.
     pub webhook_health_every: Option<Duration>,
+    /// How often the stock sync runs; `None` runs none.
+    pub inventory_sync_every: Option<Duration>,
     /// The scheduled functions' connections; every connection when empty.
     pub schedule_connections: Vec<domain::ConnectionId>,
 }
@@ -95,6 +97,7 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
     };
     let sweep = schedule(options.sweep_every, order_sweep::JOB, order_sweep::FUNCTION_TIMEOUT)?;
     let webhook_health = schedule(options.webhook_health_every, webhook_health::JOB, webhook_health::FUNCTION_TIMEOUT)?;
+    let inventory_sync = schedule(options.inventory_sync_every, inventory_sync::JOB, inventory_sync::FUNCTION_TIMEOUT)?;
     let functions = LocalRuntime::start(
         deps.clone(),
         &sdk,
@@ -102,6 +105,7 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
             receiver_port: options.webhook_port,
             sweep: sweep.clone(),
             webhook_health: webhook_health.clone(),
+            inventory_sync: inventory_sync.clone(),
             // The worker knows the last receive from the queue's own redrive policy.
             ..RuntimeOptions::for_visibility_timeout(options.visibility_timeout)
                 .with_max_receive_count(provision_options.max_receive_count)
@@ -125,6 +129,7 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
         // Each scheduled function's own JOB_QUEUE_URL, for invoking it by hand (events/README.md).
         ("ORDER_SWEEP_JOB_QUEUE_URL", provisioned.job_queue_url(order_sweep::JOB).unwrap_or_default().to_owned()),
         ("WEBHOOK_HEALTH_JOB_QUEUE_URL", provisioned.job_queue_url(webhook_health::JOB).unwrap_or_default().to_owned()),
+        ("INVENTORY_SYNC_JOB_QUEUE_URL", provisioned.job_queue_url(inventory_sync::JOB).unwrap_or_default().to_owned()),
         // Hooks are registered at `{WEBHOOK_RECEIVER_URL}/webhooks/bigcommerce/{connection}`.
         ("WEBHOOK_RECEIVER_URL", receiver_url.clone()),
         ("MILLWRIGHT_STACK", options.stack.clone()),
@@ -145,7 +150,9 @@ async fn run_world(options: &UpOptions, moto_port: u16, moto_pid: Option<u32>) -
         provisioned.queue_url,
         options.visibility_timeout.as_secs()
     );
-    for (name, schedule) in [("order sweep", &sweep), ("webhook health", &webhook_health)] {
+    for (name, schedule) in
+        [("order sweep", &sweep), ("webhook health", &webhook_health), ("stock sync", &inventory_sync)]
+    {
         match schedule {
             Some(schedule) => println!(
                 "  {name:<19} every {} s, its jobs on {} ({} at once)",

@@ -95,6 +95,10 @@ enum LocalCommand {
         /// 0 runs none. The template's schedule is every 15 minutes.
         #[arg(long, default_value_t = 30)]
         webhook_health_every: u64,
+        /// Seconds between stock syncs (Plex on-hand to BigCommerce); 0 runs none. The template's
+        /// schedule is every 5 minutes.
+        #[arg(long, default_value_t = 30)]
+        inventory_sync_every: u64,
         /// The scheduled functions (order sweep, webhook health) work only on this connection
         /// (repeatable); on every connection when omitted.
         #[arg(long = "schedule-connection")]
@@ -135,6 +139,7 @@ async fn main() -> ExitCode {
                     visibility_timeout,
                     sweep_every,
                     webhook_health_every,
+                    inventory_sync_every,
                     schedule_connections,
                 },
         } => {
@@ -155,6 +160,7 @@ async fn main() -> ExitCode {
                 visibility_timeout: std::time::Duration::from_secs(visibility_timeout),
                 sweep_every: every(sweep_every),
                 webhook_health_every: every(webhook_health_every),
+                inventory_sync_every: every(inventory_sync_every),
                 schedule_connections,
             };
             local::up(options).await

@@ -6,7 +6,7 @@
 //!   127.0.0.1 calling `webhook_receiver::handle_http`, as the function's `main` does);
 //! - [`OrderPoller`]: the SQS event source mapping of the order worker (batches as `SqsEvent`s,
 //!   partial batch failures, the function timeout; visibility timeout and redrive are the queue's);
-//! - [`Timer`]: the EventBridge schedules of the order sweep and the webhook health check (moto
+//! - [`Timer`]: the EventBridge schedules of the order sweep, the webhook health check and the stock sync (moto
 //!   never fires schedules), whose invocations fan each run out onto the function's job queue;
 //! - [`JobPoller`]: each scheduled function's job-queue event source (one job per invocation, many
 //!   at once);
@@ -56,6 +56,8 @@ pub struct RuntimeOptions {
     /// When the webhook health check runs (repairing hooks to this runtime's receiver); `None`
     /// runs none.
     pub webhook_health: Option<Schedule>,
+    /// When the stock sync runs; `None` runs none.
+    pub inventory_sync: Option<Schedule>,
 }
 
 impl RuntimeOptions {
@@ -107,6 +109,9 @@ pub struct RuntimeReport {
     /// The webhook health check's scheduled invocations, and its jobs' invocations.
     pub health_checks: TimerStats,
     pub health_jobs: PollerStats,
+    /// The stock sync's scheduled invocations, and its jobs' invocations.
+    pub stock_syncs: TimerStats,
+    pub stock_jobs: PollerStats,
 }
 
 /// A scheduled function's two event sources in the local world: its timer and its job poller.
@@ -164,6 +169,7 @@ pub struct LocalRuntime {
     order_poller: JoinHandle<PollerStats>,
     sweep: Option<ScheduledTasks>,
     health: Option<ScheduledTasks>,
+    stock: Option<ScheduledTasks>,
 }
 
 impl LocalRuntime {
@@ -201,8 +207,16 @@ impl LocalRuntime {
                 jobs::Runner::new(check, jobs::Ports::from_deps(&deps), jobs::Settings::from_config(&deps.config));
             ScheduledTasks::start(runner, schedule, sdk, &shutdown)
         });
+        // The stock sync as its `main` builds it.
+        let stock = options.inventory_sync.map(|schedule| {
+            let deps = deps.with_job_queue(&schedule.job_queue_url);
+            let sync = inventory_sync::StockSync::new(inventory_sync::Ports::from_deps(&deps));
+            let runner =
+                jobs::Runner::new(sync, jobs::Ports::from_deps(&deps), jobs::Settings::from_config(&deps.config));
+            ScheduledTasks::start(runner, schedule, sdk, &shutdown)
+        });
         tracing::info!(%receiver_url, queue = %deps.config.order_queue_url, "local runtime started");
-        Ok(LocalRuntime { receiver_url, trigger, receiver, order_poller, sweep, health })
+        Ok(LocalRuntime { receiver_url, trigger, receiver, order_poller, sweep, health, stock })
     }
 
     /// Invokes the scheduled function whose job is `job` (`order-sweep`, `webhook-health`) with a
@@ -213,6 +227,7 @@ impl LocalRuntime {
         let tasks = match job {
             order_sweep::JOB => self.sweep.as_ref(),
             webhook_health::JOB => self.health.as_ref(),
+            inventory_sync::JOB => self.stock.as_ref(),
             other => anyhow::bail!("no scheduled function runs the {other} job"),
         };
         let tasks = tasks.with_context(|| format!("the {job} function is not scheduled in this runtime"))?;
@@ -234,6 +249,7 @@ impl LocalRuntime {
         };
         let (sweeps, sweep_jobs) = ScheduledTasks::finished(self.sweep, "order sweep").await;
         let (health_checks, health_jobs) = ScheduledTasks::finished(self.health, "webhook health").await;
-        RuntimeReport { orders, sweeps, sweep_jobs, health_checks, health_jobs }
+        let (stock_syncs, stock_jobs) = ScheduledTasks::finished(self.stock, "stock sync").await;
+        RuntimeReport { orders, sweeps, sweep_jobs, health_checks, health_jobs, stock_syncs, stock_jobs }
     }
 }

@@ -41,7 +41,7 @@ use serde_json::json;
 pub const JOB: &str = "inventory-sync";
 
 /// The function's timeout in the template, which the local runtime gives each job's invocation.
-pub const FUNCTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+pub const FUNCTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// The reason BigCommerce records with each adjustment.
 const REASON: &str = "Millwright: Plex on-hand";

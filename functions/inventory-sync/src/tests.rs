@@ -259,3 +259,35 @@ async fn a_failure_mid_run_saves_what_was_taken_and_the_next_run_finishes_the_re
     assert_eq!((next.changed, next.pushed, next.write_calls), (2_500, 2_500, 2), "{next:?}");
     assert_eq!(world.stock.last_pushed(&acme()).await.unwrap().len(), 4_500);
 }
+
+/// The committed samples `events/inventory-sync/{scheduled,job}.json`: the schedule's event and one
+/// demo job, which the handler takes as Lambda hands them over.
+#[tokio::test]
+async fn the_sample_events_are_the_schedules_and_a_demo_job_and_the_handler_takes_both() {
+    use domain::ports::memory::{InMemoryConnectionStore, InMemoryJobLeases, RecordingAlerter, RecordingJobQueue};
+    let world = World::new(Store::with_parts(1, 1));
+    let connections = Arc::new(InMemoryConnectionStore::default());
+    let queue = Arc::new(RecordingJobQueue::default());
+    let ports = jobs::Ports {
+        connections,
+        leases: Arc::new(InMemoryJobLeases::default()),
+        queue: Some(queue.clone()),
+        audit: world.audit.clone(),
+        alerter: Arc::new(RecordingAlerter::new(chrono::Duration::hours(1))),
+    };
+    let runner = jobs::Runner::new(world.sync.clone(), ports, jobs::Settings::default());
+
+    let scheduled: serde_json::Value =
+        serde_json::from_str(include_str!("../../../events/inventory-sync/scheduled.json")).unwrap();
+    assert_eq!(scheduled["detail-type"], "Scheduled Event");
+    let fanned = jobs::handle(&runner, scheduled, "invocation-1", None).await.unwrap();
+    assert_eq!(fanned["queued"], serde_json::json!([]), "no connection in this world");
+
+    let job: serde_json::Value = serde_json::from_str(include_str!("../../../events/inventory-sync/job.json")).unwrap();
+    let body: domain::job::JobMessage = serde_json::from_str(job["Records"][0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!((body.connection.as_str(), body.job.as_str()), ("demo", crate::JOB));
+    let answer = jobs::handle(&runner, job, "invocation-2", None).await.unwrap();
+    assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
+    let key = RecordKey::new(ConnectionId::new("demo").unwrap(), RecordKind::Run, crate::JOB);
+    assert_eq!(world.audit.history(&key).await.unwrap().len(), 1, "the unknown connection's job is recorded skipped");
+}

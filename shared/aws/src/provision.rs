@@ -36,7 +36,7 @@ const QUEUE_RETENTION_SECONDS: i32 = 345_600;
 const DLQ_RETENTION_SECONDS: i32 = 1_209_600;
 
 /// The scheduled functions, each with a job queue of its own (`{stack}-{job}-jobs`).
-pub const SCHEDULED_JOBS: [&str; 2] = ["order-sweep", "webhook-health"];
+pub const SCHEDULED_JOBS: [&str; 3] = ["order-sweep", "webhook-health", "inventory-sync"];
 
 /// Resource names derived from a stack name, exactly as the template derives them.
 #[derive(Debug, Clone, PartialEq, Eq)]
