@@ -649,22 +649,24 @@ async fn a_tenants_own_plex_order_codes_from_the_profile_are_what_plex_receives(
 
 #[tokio::test]
 async fn an_order_whose_plex_calls_are_slow_is_handed_back_before_the_deadline_and_written_once_on_redelivery() {
-    // GIVEN worker invocations of 5 s (a message is handed back 2 s before the deadline), and
-    // Plex taking 2 s, under the client's timeout, for each of the next two sales-order creates
+    // GIVEN worker invocations of 6 s (a message is handed back 2 s before the deadline, so 4 s
+    // for a message), and Plex taking 4.5 s, under the client's timeout, for each of the next two
+    // sales-order creates: a slow create never fits, and the rest fits with room for a busy moto
     let options = FlowOptions {
-        function_timeout: Duration::from_secs(5),
-        http_timeout: Duration::from_secs(4),
+        function_timeout: Duration::from_secs(6),
+        http_timeout: Duration::from_secs(6),
         ..Default::default()
     };
     let flow = OrderFlow::start_with(World::start().await, options).await;
-    let slow = json!({"method": "POST", "path_prefix": "/sales/", "times": 2, "fault": {"kind": "delay", "ms": 2000}});
+    let slow = json!({"method": "POST", "path_prefix": "/sales/", "times": 2, "fault": {"kind": "delay", "ms": 4500}});
     flow.world.inject_fault("plex", slow).await;
 
     // WHEN an order of two lines is placed
     let order_id = flow.place_order(registered_order(&[("MW-BOLT-M8", 3), ("MW-NUT-M8", 4)])).await;
 
-    // THEN it ends as exactly one Plex sales order with both lines
-    flow.wait_for_commit(order_id, WAIT).await;
+    // THEN it ends as exactly one Plex sales order with both lines (two attempts of 4 s handed back
+    // and the queue's redeliveries come first)
+    flow.wait_for_commit(order_id, Duration::from_secs(40)).await;
     let orders = flow.plex_orders(order_id).await;
     assert_eq!(orders.len(), 1, "{orders:#?}");
     assert_eq!(plex_lines(&orders[0]), lines(&[("MW-BOLT-M8", 3), ("MW-NUT-M8", 4)]));

@@ -201,7 +201,7 @@ async fn an_order_bigcommerce_sold_and_plex_does_not_hold_yet_lowers_the_level_u
     // THEN BigCommerce is told 7, not 10, and the push says why
     assert_eq!(world.store.level(0), Some(7));
     assert_eq!((run.changed, run.in_flight_units), (1, 3), "{run:?}");
-    let trail = world.audit.history(&RecordKey::new(acme(), RecordKind::SkuStock, &sku(0))).await.unwrap();
+    let trail = world.audit.history(&RecordKey::new(acme(), RecordKind::SkuStock, sku(0))).await.unwrap();
     let last = trail.last().unwrap().detail.clone().unwrap();
     assert_eq!(
         (last["plex_on_hand"].as_str(), &last["in_flight"], &last["sent"]),

@@ -312,15 +312,18 @@ impl OpenOrders for InMemoryOpenOrders {
     }
 }
 
+/// One connection's last-pushed levels, by SKU and location.
+type PushedLevels = BTreeMap<(Sku, StockLocation), i64>;
+
 /// Last-pushed stock levels in memory.
 #[derive(Default)]
 pub struct InMemoryStockState {
-    levels: Mutex<HashMap<ConnectionId, BTreeMap<(Sku, StockLocation), i64>>>,
+    levels: Mutex<HashMap<ConnectionId, PushedLevels>>,
 }
 
 #[async_trait]
 impl StockState for InMemoryStockState {
-    async fn last_pushed(&self, connection: &ConnectionId) -> Result<BTreeMap<(Sku, StockLocation), i64>, PortError> {
+    async fn last_pushed(&self, connection: &ConnectionId) -> Result<PushedLevels, PortError> {
         Ok(self.levels.lock().unwrap().get(connection).cloned().unwrap_or_default())
     }
 
