@@ -51,10 +51,8 @@ async fn plex_stock_reaches_bigcommerce_once_only_changes_follow_and_an_open_ord
     world.sandbox.generate_plex_inventory(plex).await;
     world.sandbox.generate_bigcommerce_catalog(json!({"skus": 200, "seed": 3, "variant_share": 0.3})).await;
     let sync = inventory_sync::StockSync::new(inventory_sync::Ports::from_deps(&world.deps));
-    let now = chrono::Utc::now();
-
     // WHEN the sync runs
-    let (first, failure) = sync.sync(&world.profile, now).await;
+    let (first, failure) = sync.sync(&world.profile, chrono::Utc::now()).await;
 
     // THEN every SKU's level is Plex's sellable on-hand, sent in one request
     assert_eq!(failure, None, "{first:?}");
@@ -67,7 +65,7 @@ async fn plex_stock_reaches_bigcommerce_once_only_changes_follow_and_an_open_ord
     assert_eq!(first.pushed, first.changed);
 
     // WHEN it runs again with nothing changed
-    let (second, _) = sync.sync(&world.profile, now).await;
+    let (second, _) = sync.sync(&world.profile, chrono::Utc::now()).await;
     // THEN nothing is written
     assert_eq!((second.changed, second.write_calls), (0, 0), "{second:?}");
     assert_eq!(world.sandbox.count_requests(System::BigCommerce, "PUT", ABSOLUTE).await, 1);
@@ -76,8 +74,9 @@ async fn plex_stock_reaches_bigcommerce_once_only_changes_follow_and_an_open_ord
     let (part, quantity) = expected.iter().find(|(_, quantity)| **quantity >= 2).expect("a part with stock");
     let order = OrderRef::new(world.connection.clone(), 9001);
     let lines = vec![OpenLine { sku: part.clone(), quantity: Decimal::from(2) }];
-    world.deps.open_orders.open(&OpenOrder { order: order.clone(), lines, read_at: now }).await.unwrap();
-    let (third, _) = sync.sync(&world.profile, now).await;
+    world.deps.open_orders.open(&OpenOrder { order: order.clone(), lines, read_at: chrono::Utc::now() }).await.unwrap();
+    // Each run's events are stamped with its own time, so the SKU's history sorts run by run.
+    let (third, _) = sync.sync(&world.profile, chrono::Utc::now()).await;
 
     // THEN only that SKU is pushed, two units lower, and its history says why
     assert_eq!((third.changed, third.write_calls), (1, 1), "{third:?}");
@@ -90,7 +89,7 @@ async fn plex_stock_reaches_bigcommerce_once_only_changes_follow_and_an_open_ord
 
     // WHEN the order is no longer open (Plex holds it), the level rises back on the next run
     world.deps.open_orders.close(&order).await.unwrap();
-    sync.sync(&world.profile, now).await;
+    sync.sync(&world.profile, chrono::Utc::now()).await;
     assert_eq!(bigcommerce_levels(&world).await.get(part), Some(quantity));
     world.sandbox.shutdown().await;
 }
