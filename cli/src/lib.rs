@@ -9,6 +9,7 @@
 //! - [`backfill`]: queue the orders of a time window the worker has not read.
 //! - [`webhooks`]: the order hooks' state, and their repair.
 //! - [`map`]: map a SKU to a Plex part or a shopper to a Plex customer, and release what waited.
+//! - [`stock`]: what the next stock sync would push (`stock diff`), writing nothing.
 //! - [`since`]: the `--since` argument (an age or a time).
 //!
 //! Each command module has a clap `…Args` (the binary's subcommand), functions that return what
@@ -20,6 +21,7 @@ pub mod failures;
 pub mod map;
 pub mod replay;
 pub mod since;
+pub mod stock;
 pub mod sweep;
 pub mod trace;
 pub mod webhooks;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use millwright_cli::{backfill, connections, failures, map, replay, sweep, trace, webhooks};
+use millwright_cli::{backfill, connections, failures, map, replay, stock, sweep, trace, webhooks};
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +46,8 @@ enum Command {
     Webhooks(webhooks::WebhooksArgs),
     /// Queue the orders modified in a time window that the worker has not read (e.g. from before the first sweep).
     Backfill(backfill::BackfillArgs),
+    /// The stock sync: `stock diff` prints what its next run would push, writing nothing.
+    Stock(stock::StockArgs),
     /// Map a SKU to a Plex part or a shopper to a Plex customer, and release the orders waiting for it.
     Map(map::MapArgs),
     /// The local world: moto (AWS) and the sandbox doubles, with the template's resources.
@@ -123,6 +125,7 @@ async fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args).await,
         Command::Sweep(args) => sweep::run(args).await,
         Command::Map(args) => map::run(args).await,
+        Command::Stock(args) => stock::run(args).await,
         Command::Backfill(args) => backfill::run(args).await,
         Command::Webhooks(args) => webhooks::run(args).await,
         Command::Local {

@@ -11,16 +11,20 @@ use runtime::Deps;
 /// `millwright trace <connection> <order-id>` or `millwright trace --record <key>`.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
-    group(clap::ArgGroup::new("what").required(true).args(["order_id", "record"])),
-    override_usage = "millwright trace CONNECTION ORDER_ID [--json]\n       millwright trace --record KEY [--json]"
+    group(clap::ArgGroup::new("what").required(true).args(["order_id", "sku", "record"])),
+    override_usage = "millwright trace CONNECTION ORDER_ID [--json]\n       millwright trace CONNECTION --sku SKU \
+                      [--json]\n       millwright trace --record KEY [--json]"
 )]
 pub struct TraceArgs {
-    /// The connection of the order.
-    #[arg(requires = "order_id")]
+    /// The connection of the order or the SKU.
     pub connection: Option<ConnectionId>,
     /// The BigCommerce order id.
     #[arg(requires = "connection")]
     pub order_id: Option<u64>,
+    /// A SKU's stock history instead of an order: each push (Plex on hand, in flight, safety
+    /// stock, the level sent, BigCommerce's transaction) and each drift found.
+    #[arg(long, requires = "connection", conflicts_with = "order_id")]
+    pub sku: Option<String>,
     /// Any record instead of an order: `{connection}#{kind}#{id}`, e.g. `demo#bc-webhook#abc`.
     #[arg(long, conflicts_with_all = ["connection", "order_id"])]
     pub record: Option<RecordKey>,
@@ -34,8 +38,12 @@ impl TraceArgs {
     pub fn key(&self) -> anyhow::Result<RecordKey> {
         match (&self.record, &self.connection, self.order_id) {
             (Some(key), _, _) => Ok(key.clone()),
+            (None, Some(connection), _) if self.sku.is_some() => {
+                let sku = self.sku.as_deref().unwrap_or_default();
+                Ok(RecordKey::new(connection.clone(), RecordKind::SkuStock, sku))
+            }
             (None, Some(connection), Some(order_id)) => Ok(OrderRef::new(connection.clone(), order_id).record_key()),
-            _ => anyhow::bail!("give a connection and an order id, or --record KEY"),
+            _ => anyhow::bail!("give a connection and an order id, a connection and --sku SKU, or --record KEY"),
         }
     }
 }
@@ -183,6 +191,7 @@ mod tests {
         let record = parse(&["--record", "demo#bc-webhook#abc", "--json"]).unwrap();
         assert_eq!(record.key().unwrap().to_string(), "demo#bc-webhook#abc");
         assert!(record.json);
+        assert_eq!(parse(&["acme", "--sku", "BOLT-M8"]).unwrap().key().unwrap().to_string(), "acme#stock#BOLT-M8");
     }
 
     #[test]
@@ -193,6 +202,8 @@ mod tests {
         assert!(parse(&["acme", "1042", "--record", "acme#bc-order#1042"]).is_err());
         assert!(parse(&["--record", "acme#order#1"]).is_err());
         assert!(parse(&["Acme", "1042"]).is_err());
+        assert!(parse(&["--sku", "BOLT-M8"]).is_err());
+        assert!(parse(&["acme", "1042", "--sku", "BOLT-M8"]).is_err());
     }
 
     #[test]

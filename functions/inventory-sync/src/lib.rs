@@ -12,8 +12,15 @@
 //!    their units off each row, and pushes the absolute levels; rows BigCommerce refuses (an
 //!    unknown item, a disabled location) are dropped and the rest sent again once;
 //! 5. saves what BigCommerce accepted as last pushed, and each pushed row as an event on
-//!    `{connection}#sku-stock#{sku}` (Plex on-hand, in flight, safety stock, the value sent and
+//!    `{connection}#stock#{sku}` (Plex on-hand, in flight, safety stock, the value sent and
 //!    BigCommerce's transaction id).
+//!
+//! When the drift report is due (`stock.drift`, hourly by default), the run first reads
+//! BigCommerce's levels back and compares them with the computed ones: a row it will not write but
+//! where BigCommerce shows something else drifted (someone edited it in BigCommerce, or another app
+//! did). Each drifting row is audited on its SKU's record, the report is kept, and rows that drift
+//! in two reports running are alerted once. A dry run (`stock.dry_run`) and `millwright stock
+//! diff` ([`StockSync::diff`]) make the same comparison and write nothing.
 //!
 //! Nothing is saved before BigCommerce accepted it, so a run that fails half-way leaves the rest
 //! to the next run, which finds those rows still changed. The window in which an order placed
@@ -26,12 +33,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use domain::alert::Alert;
 use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::open_order::{OpenOrder, units_by_sku};
-use domain::ports::{ApiError, AuditLog, OpenOrders, OrderLedger, StockApis, StockState};
+use domain::ports::{Alerter, ApiError, AuditLog, OpenOrders, OrderLedger, StockApis, StockState};
 use domain::stock::{
-    ItemAddress, MAX_ADJUSTMENT_ROWS, PushOutcome, Sku, StockChange, StockLocation, StockRow, available_to_sell,
-    batches, plan_changes, stock_targets,
+    Comparison, DriftCheck, DriftRow, ItemAddress, MAX_ADJUSTMENT_ROWS, PushOutcome, Sku, StockChange, StockLocation,
+    StockRow, Targets, available_to_sell, batches, compare_levels, plan_changes, stock_targets,
 };
 use domain::{ConnectionProfile, ErrorClass, LedgerStatus, PortError, RecordKey, RecordKind};
 use serde::Serialize;
@@ -55,6 +63,8 @@ pub struct Ports {
     /// To tell an open order Plex holds already (the worker could not remove its record).
     pub ledger: Arc<dyn OrderLedger>,
     pub audit: Arc<dyn AuditLog>,
+    /// For drift that persists across two reports.
+    pub alerter: Arc<dyn Alerter>,
 }
 
 impl Ports {
@@ -65,6 +75,7 @@ impl Ports {
             open_orders: deps.open_orders.clone(),
             ledger: deps.ledger.clone(),
             audit: deps.audit.clone(),
+            alerter: deps.alerter.clone(),
         }
     }
 }
@@ -94,8 +105,67 @@ pub struct StockRun {
     pub unmapped_locations: Vec<String>,
     /// Units of open orders (sold in BigCommerce, not yet held by Plex) taken off the levels.
     pub in_flight_units: u64,
+    /// Pages of BigCommerce's levels read back (for the drift report or a dry run).
+    pub level_calls: u32,
+    /// The drift report, when this run made one: rows drifting, and those that drifted at the
+    /// report before too (alerted).
+    pub drift: Option<DriftSummary>,
+    /// A dry run's report: what a run would push, and what BigCommerce would refuse.
+    pub dry_run: Option<DryRun>,
     /// What stopped the run early, if anything; the next run finishes the work.
     pub problem: Option<String>,
+}
+
+/// A drift report's figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DriftSummary {
+    pub drifting: usize,
+    pub persisting: usize,
+    /// The first rows that persisted, `SKU at location L: BigCommerce shows S, computed C`.
+    pub sample: Vec<String>,
+}
+
+/// What a dry run found: the rows a run would push, and those BigCommerce would refuse.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DryRun {
+    pub would_push: usize,
+    pub would_refuse: usize,
+    /// The first rows, each `SKU at location L: BigCommerce N -> computed M (why)`.
+    pub sample: Vec<String>,
+}
+
+/// How many rows a run's report names (its audit event stays small however much changed).
+const REPORT_SAMPLE: usize = 20;
+
+/// What `millwright stock diff` prints: every level BigCommerce shows beside the computed one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StockDiff {
+    pub comparison: Comparison,
+    /// Part numbers with stock whose SKU BigCommerce does not know, and a sample of them.
+    pub not_in_catalog: usize,
+    pub not_in_catalog_sample: Vec<String>,
+    /// Plex locations with stock that map to no BigCommerce location.
+    pub unmapped_locations: Vec<String>,
+}
+
+impl StockDiff {
+    /// Whether a run would send a row BigCommerce would refuse.
+    pub fn would_fail(&self) -> bool {
+        self.comparison.refused().next().is_some()
+    }
+}
+
+/// What stopped a run or a diff: an API call or a port.
+#[derive(Debug)]
+pub enum StockError {
+    Api(ApiError),
+    Port(PortError),
+}
+
+/// One run's reads: the targets and what was last pushed.
+struct Plan {
+    targets: Targets,
+    last: BTreeMap<(Sku, StockLocation), i64>,
 }
 
 /// The stock sync. Cheap to clone (ports are shared).
@@ -104,29 +174,27 @@ pub struct StockSync {
     ports: Ports,
 }
 
-#[derive(Debug)]
-enum Failure {
-    Api(ApiError),
-    Port(PortError),
-}
-
-impl Failure {
-    fn class(&self) -> ErrorClass {
+impl StockError {
+    pub fn class(&self) -> ErrorClass {
         match self {
-            Failure::Api(error) => error.class,
-            Failure::Port(error) => error.class(),
+            StockError::Api(error) => error.class,
+            StockError::Port(error) => error.class(),
         }
     }
 }
 
-impl std::fmt::Display for Failure {
+impl std::fmt::Display for StockError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Api(error) => write!(f, "{error}"),
-            Failure::Port(error) => write!(f, "{error}"),
+            StockError::Api(error) => write!(f, "{error}"),
+            StockError::Port(error) => write!(f, "{error}"),
         }
     }
 }
+
+impl std::error::Error for StockError {}
+
+type Failure = StockError;
 
 impl StockSync {
     pub fn new(ports: Ports) -> StockSync {
@@ -147,6 +215,20 @@ impl StockSync {
         }
     }
 
+    /// What a run would do now, writing nothing: every target beside BigCommerce's level. The
+    /// same reads as a run's, plus BigCommerce's levels and locations.
+    pub async fn diff(&self, profile: &ConnectionProfile) -> Result<StockDiff, StockError> {
+        let mut run = StockRun::default();
+        let plan = self.plan(profile, &mut run).await?;
+        let comparison = self.compare(profile, &plan, &mut run).await?;
+        Ok(StockDiff {
+            comparison,
+            not_in_catalog: run.not_in_catalog,
+            not_in_catalog_sample: run.not_in_catalog_sample,
+            unmapped_locations: run.unmapped_locations,
+        })
+    }
+
     async fn sync_into(
         &self,
         profile: &ConnectionProfile,
@@ -154,27 +236,20 @@ impl StockSync {
         run: &mut StockRun,
     ) -> Result<(), Failure> {
         let settings = &profile.stock;
-        let (on_hand, plex_calls) =
-            self.ports.apis.plex_on_hand(profile, &settings.container_filter()).await.map_err(Failure::Api)?;
-        run.on_hand_rows = on_hand.len();
-        run.plex_calls = plex_calls;
-        let (addresses, catalog_calls) = self.ports.apis.catalog(profile).await.map_err(Failure::Api)?;
-        run.catalog_calls = catalog_calls;
-        let last = self.ports.stock.last_pushed(&profile.id).await.map_err(Failure::Port)?;
-
-        // What is in flight now; each request below reads it again just before it is sent.
-        let in_flight = self.in_flight(profile).await?;
-        let mut targets = stock_targets(&on_hand, &addresses, &in_flight, settings);
-        targets.zero_absent(&last, &addresses, &in_flight, &settings.safety_stock);
-        run.targets = targets.levels.len();
-        run.not_in_catalog = targets.not_in_catalog.len();
-        run.not_in_catalog_sample = targets.not_in_catalog.iter().take(20).map(|sku| sku.as_str().to_owned()).collect();
-        run.unmapped_locations = targets.unmapped_locations.iter().cloned().collect();
-        if !targets.not_in_catalog.is_empty() {
-            tracing::info!(count = targets.not_in_catalog.len(), sample = ?run.not_in_catalog_sample, "SKUs BigCommerce does not know");
+        let plan = self.plan(profile, run).await?;
+        if settings.dry_run {
+            let comparison = self.compare(profile, &plan, run).await?;
+            run.dry_run = Some(DryRun::of(&comparison));
+            return Ok(());
+        }
+        let last_check = self.ports.stock.last_drift_check(&profile.id).await.map_err(Failure::Port)?;
+        if settings.drift.is_due(last_check.as_ref().map(|check| check.at), now) {
+            // Before the push: the rows it writes are not drift, whatever BigCommerce shows now.
+            let comparison = self.compare(profile, &plan, run).await?;
+            self.report_drift(profile, &comparison, last_check.as_ref(), now, run).await?;
         }
 
-        let changes = plan_changes(&targets.levels, &last);
+        let changes = plan_changes(&plan.targets.levels, &plan.last);
         run.changed = changes.len();
         for batch in batches(&changes, MAX_ADJUSTMENT_ROWS) {
             let in_flight = self.in_flight(profile).await?;
@@ -193,6 +268,123 @@ impl StockSync {
             self.push(profile, &batch, now, run).await?;
         }
         Ok(())
+    }
+
+    /// Reads Plex's on-hand, the catalog, the last push and the open orders, and computes every
+    /// target; `run` gets the figures.
+    async fn plan(&self, profile: &ConnectionProfile, run: &mut StockRun) -> Result<Plan, Failure> {
+        let settings = &profile.stock;
+        let (on_hand, plex_calls) =
+            self.ports.apis.plex_on_hand(profile, &settings.container_filter()).await.map_err(Failure::Api)?;
+        run.on_hand_rows = on_hand.len();
+        run.plex_calls = plex_calls;
+        let (addresses, catalog_calls) = self.ports.apis.catalog(profile).await.map_err(Failure::Api)?;
+        run.catalog_calls = catalog_calls;
+        let last = self.ports.stock.last_pushed(&profile.id).await.map_err(Failure::Port)?;
+
+        // What is in flight now; each request of a run reads it again just before it is sent.
+        let in_flight = self.in_flight(profile).await?;
+        let mut targets = stock_targets(&on_hand, &addresses, &in_flight, settings);
+        targets.zero_absent(&last, &addresses, &in_flight, &settings.safety_stock);
+        run.targets = targets.levels.len();
+        run.not_in_catalog = targets.not_in_catalog.len();
+        run.not_in_catalog_sample =
+            targets.not_in_catalog.iter().take(REPORT_SAMPLE).map(|sku| sku.as_str().to_owned()).collect();
+        run.unmapped_locations = targets.unmapped_locations.iter().cloned().collect();
+        if !targets.not_in_catalog.is_empty() {
+            tracing::info!(count = targets.not_in_catalog.len(), sample = ?run.not_in_catalog_sample, "SKUs BigCommerce does not know");
+        }
+        Ok(Plan { targets, last })
+    }
+
+    /// BigCommerce's levels (at every location a target is for) and locations beside the plan.
+    async fn compare(
+        &self,
+        profile: &ConnectionProfile,
+        plan: &Plan,
+        run: &mut StockRun,
+    ) -> Result<Comparison, Failure> {
+        let locations: BTreeSet<StockLocation> = plan.targets.levels.keys().map(|(_, location)| *location).collect();
+        let locations: Vec<StockLocation> = locations.into_iter().collect();
+        let (levels, calls) = self.ports.apis.levels(profile, &locations).await.map_err(Failure::Api)?;
+        run.level_calls += calls;
+        let store_locations = self.ports.apis.locations(profile).await.map_err(Failure::Api)?;
+        run.level_calls += 1;
+        Ok(compare_levels(&plan.targets.levels, &plan.last, &levels, &store_locations))
+    }
+
+    /// Audits each drifting row on its SKU's record, keeps the report, and alerts the rows that
+    /// drifted at the report before too.
+    async fn report_drift(
+        &self,
+        profile: &ConnectionProfile,
+        comparison: &Comparison,
+        previous: Option<&DriftCheck>,
+        now: DateTime<Utc>,
+        run: &mut StockRun,
+    ) -> Result<(), Failure> {
+        let check = DriftCheck::new(now, comparison.drift(&profile.stock.drift));
+        let persisting = check.persisting(previous);
+        let persisting_keys: BTreeSet<(&Sku, StockLocation)> =
+            persisting.iter().map(|row| (&row.sku, row.location)).collect();
+        for row in &check.rows {
+            let persists = persisting_keys.contains(&(&row.sku, row.location));
+            self.audit_drift(profile, row, persists, now).await;
+        }
+        let sample: Vec<String> = persisting.iter().take(REPORT_SAMPLE).map(|row| drift_line(row)).collect();
+        run.drift = Some(DriftSummary { drifting: check.total, persisting: persisting.len(), sample });
+        if !persisting.is_empty() {
+            self.alert_drift(profile, &persisting).await;
+        }
+        self.ports.stock.save_drift_check(&profile.id, &check).await.map_err(Failure::Port)
+    }
+
+    async fn audit_drift(&self, profile: &ConnectionProfile, row: &DriftRow, persists: bool, now: DateTime<Utc>) {
+        let key = RecordKey::new(profile.id.clone(), RecordKind::SkuStock, row.sku.as_str());
+        let (outcome, tail) = if persists {
+            (Outcome::NeedsAttention, "at the report before too (alerted)")
+        } else {
+            (Outcome::Ok, "for the first time (alerted if it persists at the next report)")
+        };
+        let event = AuditEvent::new(key, now, Stage::Checked, outcome, JOB)
+            .with_message(format!("drift: {}, {tail}", drift_line(row)))
+            .with_detail(json!({
+                "location": row.location.id(),
+                "bigcommerce": row.seen,
+                "computed": row.computed,
+                "persists": persists,
+            }));
+        if let Err(error) = self.ports.audit.append(&event).await {
+            tracing::warn!(error.message = %error, sku = %row.sku, "the drift's audit event was not stored");
+        }
+    }
+
+    async fn alert_drift(&self, profile: &ConnectionProfile, persisting: &[&DriftRow]) {
+        let display = profile.display_name.clone().unwrap_or_else(|| profile.id.to_string());
+        let lines: Vec<String> =
+            persisting.iter().take(REPORT_SAMPLE).map(|row| format!("  {}", drift_line(row))).collect();
+        let more = persisting.len().saturating_sub(REPORT_SAMPLE);
+        let alert = Alert {
+            connection: profile.id.clone(),
+            cause: "stock-drift".to_owned(),
+            subject: format!("[{display}] {} stock level(s) in BigCommerce differ from Plex", persisting.len()),
+            body: format!(
+                "At two drift reports running, BigCommerce showed other stock levels than the ones computed \
+                 from Plex (on hand, less open orders and safety stock) for these rows, which the sync does \
+                 not write again because Plex did not change:\n\n{}{}\n\nSomeone edited them in \
+                 BigCommerce, or another app writes stock there. `millwright stock diff --connection {}` \
+                 shows every row; each row's history is on `millwright trace --record {}#stock#SKU`. The \
+                 next change in Plex overwrites them. This alert is sent once per alert window.",
+                lines.join("\n"),
+                if more > 0 { format!("\n  ... and {more} more") } else { String::new() },
+                profile.id,
+                profile.id,
+            ),
+            record: None,
+        };
+        if let Err(error) = self.ports.alerter.alert(&alert).await {
+            tracing::warn!(error.message = %error, "the drift alert was not sent");
+        }
     }
 
     /// The open orders' units per SKU at the location BigCommerce sells from (the default
@@ -283,13 +475,14 @@ impl StockSync {
         let key = RecordKey::new(profile.id.clone(), RecordKind::SkuStock, change.sku.as_str());
         let event = AuditEvent::new(key, now, Stage::Written, Outcome::Ok, JOB)
             .with_message(format!(
-                "{} set to {} at location {} (Plex on hand {}, in flight {}, safety stock {})",
+                "{} set to {} at location {} (Plex on hand {}, in flight {}, safety stock {}; transaction {})",
                 change.sku,
                 change.computed,
                 change.location.id(),
-                change.plex_on_hand,
+                change.plex_on_hand.normalize(),
                 change.in_flight,
-                change.safety
+                change.safety,
+                transaction
             ))
             .with_detail(json!({
                 "location": change.location.id(),
@@ -307,8 +500,39 @@ impl StockSync {
     }
 }
 
+/// `SKU at location L: BigCommerce shows S, computed C`.
+fn drift_line(row: &DriftRow) -> String {
+    format!("{} at location {}: BigCommerce shows {}, computed {}", row.sku, row.location.id(), row.seen, row.computed)
+}
+
+impl DryRun {
+    fn of(comparison: &Comparison) -> DryRun {
+        let sample = comparison
+            .pending()
+            .take(REPORT_SAMPLE)
+            .map(|row| {
+                let now = row.bigcommerce.map_or("none".to_owned(), |level| level.to_string());
+                format!(
+                    "{} at location {}: BigCommerce {now} -> computed {} ({})",
+                    row.sku,
+                    row.location.id(),
+                    row.computed,
+                    row.why()
+                )
+            })
+            .collect();
+        DryRun { would_push: comparison.pending().count(), would_refuse: comparison.refused().count(), sample }
+    }
+}
+
 impl StockRun {
     pub fn summary(&self) -> String {
+        if let Some(dry) = &self.dry_run {
+            return format!(
+                "dry run: {} of {} level(s) would be pushed, {} of them refused; nothing written",
+                dry.would_push, self.targets, dry.would_refuse
+            );
+        }
         let mut summary = format!(
             "{} of {} level(s) changed, {} pushed in {} request(s)",
             self.changed, self.targets, self.pushed, self.write_calls
@@ -321,6 +545,12 @@ impl StockRun {
         }
         if self.not_in_catalog > 0 {
             summary.push_str(&format!(", {} part(s) with no BigCommerce SKU", self.not_in_catalog));
+        }
+        if let Some(drift) = &self.drift {
+            summary.push_str(&format!(", drift report: {} row(s) drifting", drift.drifting));
+            if drift.persisting > 0 {
+                summary.push_str(&format!(" ({} for two reports, alerted)", drift.persisting));
+            }
         }
         if let Some(problem) = &self.problem {
             summary.push_str(&format!("; stopped: {problem}"));

@@ -8,9 +8,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::connection::OrderSettings;
 use domain::open_order::{OpenLine, OpenOrder};
-use domain::ports::memory::{InMemoryAuditLog, InMemoryOpenOrders, InMemoryOrderLedger, InMemoryStockState};
+use domain::ports::memory::{
+    InMemoryAuditLog, InMemoryOpenOrders, InMemoryOrderLedger, InMemoryStockState, RecordingAlerter,
+};
 use domain::ports::{ApiError, AuditLog, OpenOrders, OrderLedger, StockApis, StockState, fakes};
-use domain::stock::{ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation};
+use domain::stock::{ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation, StoreLocation};
 use domain::{ConnectionId, ConnectionProfile, ErrorClass, LedgerEntry, LedgerStatus, OrderRef, RecordKey, RecordKind};
 use rust_decimal::Decimal;
 
@@ -63,6 +65,11 @@ impl Store {
     fn writes(&self) -> Vec<usize> {
         self.writes.lock().unwrap().clone()
     }
+
+    /// Someone sets a level in BigCommerce by hand.
+    fn edit_by_hand(&self, n: usize, quantity: i64) {
+        self.levels.lock().unwrap().insert((address(n), StockLocation::DEFAULT), quantity);
+    }
 }
 
 #[async_trait]
@@ -83,6 +90,26 @@ impl StockApis for Store {
     async fn catalog(&self, _: &ConnectionProfile) -> Result<(BTreeMap<Sku, ItemAddress>, u32), ApiError> {
         let parts = self.on_hand.lock().unwrap().len();
         Ok(((0..parts).map(|n| (Sku::new(sku(n)), address(n))).collect(), 1))
+    }
+
+    async fn levels(
+        &self,
+        _: &ConnectionProfile,
+        locations: &[StockLocation],
+    ) -> Result<(BTreeMap<(Sku, StockLocation), i64>, u32), ApiError> {
+        let parts = self.on_hand.lock().unwrap().len();
+        let levels = self.levels.lock().unwrap();
+        let by_sku = (0..parts)
+            .flat_map(|n| locations.iter().map(move |location| (n, *location)))
+            .filter_map(|(n, location)| {
+                levels.get(&(address(n), location)).map(|level| ((Sku::new(sku(n)), location), *level))
+            })
+            .collect();
+        Ok((by_sku, 1))
+    }
+
+    async fn locations(&self, _: &ConnectionProfile) -> Result<Vec<StoreLocation>, ApiError> {
+        Ok(vec![StoreLocation { id: StockLocation::DEFAULT, label: "Default".into(), enabled: true }])
     }
 
     async fn set_absolute(
@@ -128,6 +155,7 @@ struct World {
     open_orders: Arc<InMemoryOpenOrders>,
     ledger: Arc<InMemoryOrderLedger>,
     audit: Arc<InMemoryAuditLog>,
+    alerter: Arc<RecordingAlerter>,
     sync: StockSync,
     profile: ConnectionProfile,
 }
@@ -138,19 +166,26 @@ impl World {
         let open_orders = Arc::new(InMemoryOpenOrders::default());
         let ledger = Arc::new(InMemoryOrderLedger::default());
         let audit = Arc::new(InMemoryAuditLog::default());
+        let alerter = Arc::new(RecordingAlerter::new(chrono::Duration::hours(24)));
         let ports = Ports {
             apis: store.clone(),
             stock: stock.clone(),
             open_orders: open_orders.clone(),
             ledger: ledger.clone(),
             audit: audit.clone(),
+            alerter: alerter.clone(),
         };
         let profile = fakes::profile(acme(), OrderSettings::default());
-        World { store, stock, open_orders, ledger, audit, sync: StockSync::new(ports), profile }
+        World { store, stock, open_orders, ledger, audit, alerter, sync: StockSync::new(ports), profile }
     }
 
     async fn run(&self) -> crate::StockRun {
-        let (run, _) = self.sync.sync(&self.profile, now()).await;
+        self.run_at(now()).await
+    }
+
+    async fn run_at(&self, at: DateTime<Utc>) -> crate::StockRun {
+        let (run, failure) = self.sync.sync(&self.profile, at).await;
+        assert_eq!(failure, None, "{run:?}");
         run
     }
 
@@ -258,6 +293,126 @@ async fn a_failure_mid_run_saves_what_was_taken_and_the_next_run_finishes_the_re
     let next = world.run().await;
     assert_eq!((next.changed, next.pushed, next.write_calls), (2_500, 2_500, 2), "{next:?}");
     assert_eq!(world.stock.last_pushed(&acme()).await.unwrap().len(), 4_500);
+}
+
+#[tokio::test]
+async fn a_level_edited_in_bigcommerce_is_drift_alerted_once_when_it_persists_across_two_reports() {
+    // GIVEN 3 SKUs pushed (the first run's report finds nothing: it runs before the push)
+    let world = World::new(Store::with_parts(3, 10));
+    let first = world.run_at(now()).await;
+    assert_eq!(first.drift.as_ref().map(|drift| drift.drifting), Some(0), "{first:?}");
+
+    // WHEN someone sets one of them to 25 in BigCommerce, and the report runs an hour later
+    world.store.edit_by_hand(1, 25);
+    let second = world.run_at(now() + chrono::Duration::minutes(60)).await;
+
+    // THEN it is drift, audited on the SKU, not yet alerted, and not written over
+    let drift = second.drift.clone().expect("a drift report");
+    assert_eq!((drift.drifting, drift.persisting, second.write_calls), (1, 0, 0), "{second:?}");
+    assert!(world.alerter.sent().is_empty());
+    let trail = world.audit.history(&RecordKey::new(acme(), RecordKind::SkuStock, sku(1))).await.unwrap();
+    let event = trail.last().unwrap();
+    assert_eq!((event.stage, event.outcome), (domain::Stage::Checked, domain::Outcome::Ok));
+    assert!(event.message.as_deref().unwrap().contains("BigCommerce shows 25, computed 10"), "{event:?}");
+
+    // WHEN a run inside the hour comes, no report is made
+    let between = world.run_at(now() + chrono::Duration::minutes(90)).await;
+    assert_eq!(between.drift, None);
+
+    // WHEN the next report finds it still drifting, and the one after that too
+    let third = world.run_at(now() + chrono::Duration::minutes(120)).await;
+    let fourth = world.run_at(now() + chrono::Duration::minutes(180)).await;
+
+    // THEN it is alerted, once, naming the row; and its record says it needs attention
+    assert_eq!(third.drift.as_ref().map(|drift| drift.persisting), Some(1), "{third:?}");
+    assert_eq!(fourth.drift.as_ref().map(|drift| drift.persisting), Some(1), "{fourth:?}");
+    let alerts = world.alerter.sent();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].cause, "stock-drift");
+    assert!(
+        alerts[0].body.contains("SKU-00001 at location 1: BigCommerce shows 25, computed 10"),
+        "{}",
+        alerts[0].body
+    );
+    let trail = world.audit.history(&RecordKey::new(acme(), RecordKind::SkuStock, sku(1))).await.unwrap();
+    assert_eq!(trail.last().unwrap().outcome, domain::Outcome::NeedsAttention);
+
+    // WHEN Plex changes that part, the sync writes it and the drift is gone
+    world.store.set(1, 12);
+    world.run_at(now() + chrono::Duration::minutes(200)).await;
+    assert_eq!(world.store.level(1), Some(12));
+    let after = world.run_at(now() + chrono::Duration::minutes(260)).await;
+    assert_eq!(after.drift.map(|drift| drift.drifting), Some(0));
+}
+
+#[tokio::test]
+async fn a_drift_that_goes_away_between_reports_is_never_alerted() {
+    let world = World::new(Store::with_parts(2, 10));
+    world.run_at(now()).await;
+    world.store.edit_by_hand(0, 9);
+    world.run_at(now() + chrono::Duration::minutes(60)).await;
+    // The order that BigCommerce had counted is now among the open orders the sync reads.
+    world.store.edit_by_hand(0, 10);
+    let next = world.run_at(now() + chrono::Duration::minutes(120)).await;
+    assert_eq!(next.drift.map(|drift| (drift.drifting, drift.persisting)), Some((0, 0)));
+    assert!(world.alerter.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_what_it_would_push_and_writes_nothing() {
+    // GIVEN 3 SKUs pushed, then one changed in Plex, and the connection set to dry run
+    let mut world = World::new(Store::with_parts(3, 10));
+    world.run().await;
+    world.store.set(2, 4);
+    world.profile.stock.dry_run = true;
+
+    // WHEN the sync runs
+    let run = world.run().await;
+
+    // THEN it reports the one row with why, and neither BigCommerce nor the last push changed
+    let dry = run.dry_run.clone().expect("a dry run's report");
+    assert_eq!((dry.would_push, dry.would_refuse), (1, 0), "{run:?}");
+    assert_eq!(
+        dry.sample,
+        vec![
+            "SKU-00002 at location 1: BigCommerce 10 -> computed 4 (Plex on hand 4 - in flight 0 - safety 0 = 4; last pushed 10)"
+        ]
+    );
+    assert!(run.summary().starts_with("dry run: 1 of 3"), "{}", run.summary());
+    assert_eq!((run.write_calls, world.store.writes().len()), (0, 1));
+    assert_eq!(world.store.level(2), Some(10));
+    assert_eq!(
+        world.stock.last_pushed(&acme()).await.unwrap().get(&(Sku::new(sku(2)), StockLocation::DEFAULT)),
+        Some(&10)
+    );
+
+    // AND once dry run is off, the next run pushes it
+    world.profile.stock.dry_run = false;
+    world.run().await;
+    assert_eq!(world.store.level(2), Some(4));
+}
+
+#[tokio::test]
+async fn the_diff_shows_bigcommerce_now_beside_the_computed_level_and_a_row_bigcommerce_would_refuse() {
+    // GIVEN 2 SKUs pushed, one since changed in Plex, and a location map sending a second Plex
+    // location's stock to a BigCommerce location that does not exist
+    let mut world = World::new(Store::with_parts(2, 10));
+    world.run().await;
+    world.store.set(0, 3);
+    let diff = world.sync.diff(&world.profile).await.unwrap();
+    let pending: Vec<(String, Option<i64>, i64)> =
+        diff.comparison.pending().map(|row| (row.sku.to_string(), row.bigcommerce, row.computed)).collect();
+    assert_eq!(pending, vec![(sku(0), Some(10), 3)]);
+    assert!(!diff.would_fail());
+
+    world.profile.stock.locations.map.insert("FG".into(), StockLocation(7));
+    let diff = world.sync.diff(&world.profile).await.unwrap();
+    assert!(diff.would_fail());
+    let refused: Vec<String> = diff.comparison.refused().map(|row| row.refusal.clone().unwrap()).collect();
+    assert_eq!(refused, vec!["BigCommerce has no inventory location 7"; 2]);
+    // Writing nothing: BigCommerce still has the first run's levels only.
+    assert_eq!(world.store.writes().len(), 1);
+    assert_eq!(world.store.level(0), Some(10));
 }
 
 /// The committed samples `events/inventory-sync/{scheduled,job}.json`: the schedule's event and one

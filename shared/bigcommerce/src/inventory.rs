@@ -145,30 +145,31 @@ impl BigCommerceClient {
 
     /// The on-hand level (`total_inventory_onhand`) of every inventory item at each of
     /// `locations` (all locations when empty), by SKU: `GET /v3/inventory/items?location_id:in=
-    /// &limit=1000`, every page. Items without a SKU are left out; they cannot be matched to a
-    /// part either.
+    /// &limit=1000`, every page; and the pages read. Items without a SKU are left out; they cannot
+    /// be matched to a part either.
     pub async fn inventory_levels(
         &self,
         locations: &[StockLocation],
-    ) -> Result<BTreeMap<(Sku, StockLocation), i64>, Error> {
+    ) -> Result<(BTreeMap<(Sku, StockLocation), i64>, u32), Error> {
         let mut path = "/v3/inventory/items".to_owned();
         if !locations.is_empty() {
             let ids: Vec<String> = locations.iter().map(ToString::to_string).collect();
             path = format!("{path}?location_id:in={}", ids.join(","));
         }
         let mut levels = BTreeMap::new();
-        self.v3_pages(&path, ITEMS_PAGE_SIZE, "inventory items", |item| {
-            let identity = item.object("identity")?;
-            let key = format!("{}/{}", identity.text("product_id")?, identity.text("variant_id")?);
-            let Some(sku) = identity.optional_text("sku")? else { return Ok(key) };
-            for level in item.objects("locations")? {
-                let location = StockLocation(level.u64("location_id")?);
-                levels.insert((Sku::new(sku.clone()), location), level.i64("total_inventory_onhand")?);
-            }
-            Ok(key)
-        })
-        .await?;
-        Ok(levels)
+        let pages = self
+            .v3_pages(&path, ITEMS_PAGE_SIZE, "inventory items", |item| {
+                let identity = item.object("identity")?;
+                let key = format!("{}/{}", identity.text("product_id")?, identity.text("variant_id")?);
+                let Some(sku) = identity.optional_text("sku")? else { return Ok(key) };
+                for level in item.objects("locations")? {
+                    let location = StockLocation(level.u64("location_id")?);
+                    levels.insert((Sku::new(sku.clone()), location), level.i64("total_inventory_onhand")?);
+                }
+                Ok(key)
+            })
+            .await?;
+        Ok((levels, pages))
     }
 
     /// Every inventory location of the store (`GET /v3/inventory/locations`, every page), the

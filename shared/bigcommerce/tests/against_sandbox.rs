@@ -661,7 +661,7 @@ mod stock {
         let recorded = transactions.last().expect("one transaction");
         assert_eq!(recorded["transaction_id"], transaction_id.as_str());
         assert_eq!(recorded["reason"], "Plex stock");
-        let levels = bigcommerce.inventory_levels(&[default, east]).await.expect("levels");
+        let (levels, _) = bigcommerce.inventory_levels(&[default, east]).await.expect("levels");
         let level = |sku: &str, location: StockLocation| levels.get(&(Sku::from(sku), location)).copied();
         assert_eq!(level("MW-BOLT-M8", default), Some(150));
         assert_eq!(level("MW-BOLT-M8", east), Some(40));
@@ -684,7 +684,7 @@ mod stock {
         let sandbox = start_sandbox().await;
         sandbox.generate_bigcommerce_catalog(json!({"skus": 2100, "seed": 6, "variant_share": 0.0})).await;
 
-        let levels = demo_client(&sandbox).inventory_levels(&[StockLocation::DEFAULT]).await.expect("levels");
+        let (levels, _) = demo_client(&sandbox).inventory_levels(&[StockLocation::DEFAULT]).await.expect("levels");
 
         assert_eq!(levels.len(), 2100 + 4);
         assert_eq!(sandbox.count_requests(System::BigCommerce, "GET", "/v3/inventory/items").await, 3);
@@ -763,7 +763,7 @@ mod stock {
         assert_eq!(errors[1].subject, Refused::Item(variant(999_999)));
         assert_eq!(errors[1].reason, "Item with variant_id 999999 does not exist");
         assert_eq!(errors[1].rows, vec![3]);
-        let levels = bigcommerce.inventory_levels(&[StockLocation::DEFAULT]).await.expect("levels");
+        let (levels, _) = bigcommerce.inventory_levels(&[StockLocation::DEFAULT]).await.expect("levels");
         assert_eq!(levels[&(Sku::from("MW-BOLT-M8"), StockLocation::DEFAULT)], 1200, "nothing applied");
 
         // AND the rest, sent again without them, is applied
@@ -773,7 +773,7 @@ mod stock {
             batch.iter().enumerate().filter(|(index, _)| !refused.contains(index)).map(|(_, row)| *row).collect();
         let retried = bigcommerce.set_absolute("Plex stock", &rest).await.expect("applied");
         assert!(matches!(retried, AdjustmentOutcome::Applied { .. }), "{retried:?}");
-        let levels = bigcommerce.inventory_levels(&[StockLocation::DEFAULT]).await.expect("levels");
+        let (levels, _) = bigcommerce.inventory_levels(&[StockLocation::DEFAULT]).await.expect("levels");
         assert_eq!(levels[&(Sku::from("MW-BOLT-M8"), StockLocation::DEFAULT)], 10);
         assert_eq!(levels[&(Sku::from("MW-BRKT-100-ZN"), StockLocation::DEFAULT)], 30);
         sandbox.shutdown().await;

@@ -76,7 +76,8 @@ pub enum RecordKind {
     BcOrder,
     /// A webhook delivery that could not be tied to an order (rejected, malformed).
     BcWebhook,
-    /// Stock of one SKU (stock flow).
+    /// Stock of one SKU (stock flow): its pushes and drift, `{connection}#stock#{sku}`.
+    #[serde(rename = "stock")]
     SkuStock,
     /// A BigCommerce webhook subscription (health flow).
     BcHook,
@@ -112,7 +113,7 @@ impl RecordKind {
         match self {
             RecordKind::BcOrder => "bc-order",
             RecordKind::BcWebhook => "bc-webhook",
-            RecordKind::SkuStock => "sku-stock",
+            RecordKind::SkuStock => "stock",
             RecordKind::BcHook => "bc-hook",
             RecordKind::PlexPurchaseOrder => "plex-purchase-order",
             RecordKind::PlexApInvoice => "plex-ap-invoice",

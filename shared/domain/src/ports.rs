@@ -28,7 +28,9 @@ use crate::open_order::OpenOrder;
 use crate::order::{
     CustomerKey, NewCustomer, OrderChange, PartRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder,
 };
-use crate::stock::{ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation, StockRow};
+use crate::stock::{
+    ContainerFilter, DriftCheck, ItemAddress, OnHand, PushOutcome, Sku, StockLocation, StockRow, StoreLocation,
+};
 
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
@@ -179,6 +181,15 @@ pub trait StockApis: Send + Sync {
     ) -> Result<(Vec<OnHand>, u32), ApiError>;
     /// How BigCommerce addresses each tracked SKU (by product or by variant), and the requests.
     async fn catalog(&self, profile: &ConnectionProfile) -> Result<(BTreeMap<Sku, ItemAddress>, u32), ApiError>;
+    /// BigCommerce's on-hand level of every inventory item at each of `locations`, by SKU, and the
+    /// requests it took.
+    async fn levels(
+        &self,
+        profile: &ConnectionProfile,
+        locations: &[StockLocation],
+    ) -> Result<(BTreeMap<(Sku, StockLocation), i64>, u32), ApiError>;
+    /// BigCommerce's inventory locations.
+    async fn locations(&self, profile: &ConnectionProfile) -> Result<Vec<StoreLocation>, ApiError>;
     /// One absolute adjustment of at most 2,000 rows.
     async fn set_absolute(
         &self,
@@ -195,6 +206,10 @@ pub trait StockState: Send + Sync {
     async fn last_pushed(&self, connection: &ConnectionId) -> Result<BTreeMap<(Sku, StockLocation), i64>, PortError>;
     /// Records `rows` as pushed (replacing what was recorded for their SKU and location).
     async fn save_pushed(&self, connection: &ConnectionId, rows: &[StockRow]) -> Result<(), PortError>;
+    /// The connection's last drift report, `None` before the first.
+    async fn last_drift_check(&self, connection: &ConnectionId) -> Result<Option<DriftCheck>, PortError>;
+    /// Replaces the connection's last drift report.
+    async fn save_drift_check(&self, connection: &ConnectionId, check: &DriftCheck) -> Result<(), PortError>;
 }
 
 /// A scheduled function's job queue: one message per connection and run (`domain::job`).

@@ -28,6 +28,10 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
+mod compare;
+
+pub use compare::{Comparison, DriftCheck, DriftRow, LevelComparison, StoreLocation, compare_levels};
+
 /// The most BigCommerce holds for one item at one location: 2 147 483 647 (`i32::MAX`). The
 /// Inventory API refuses a larger value instead of clamping it (BigCommerce notes §7.1).
 pub const MAX_QUANTITY: i64 = i32::MAX as i64;
@@ -316,9 +320,12 @@ pub struct StockSettings {
     pub safety_stock: SafetyStock,
     /// How often a run reads every container instead of only the parts adjusted since the last one.
     pub full_read: FullReadCadence,
-    /// How many units BigCommerce's level may differ from what was last pushed before a drift report
-    /// names the row (someone changed stock in BigCommerce by hand). Default 0: any difference.
-    pub drift_threshold: u64,
+    /// The drift report: how often BigCommerce's levels are read back and compared with the
+    /// computed ones, and how far they may differ.
+    pub drift: DriftSettings,
+    /// Compute and report what a run would push (`millwright stock diff`'s report, in the run's
+    /// audit event), and write nothing: neither BigCommerce nor the last-pushed levels.
+    pub dry_run: bool,
 }
 
 impl Default for StockSettings {
@@ -330,7 +337,8 @@ impl Default for StockSettings {
             sku: SkuRule::default(),
             safety_stock: SafetyStock::default(),
             full_read: FullReadCadence::default(),
-            drift_threshold: 0,
+            drift: DriftSettings::default(),
+            dry_run: false,
         }
     }
 }
@@ -436,15 +444,42 @@ impl FullReadCadence {
     }
 }
 
+/// The drift report's cadence and tolerance: someone edits stock in BigCommerce by hand, or
+/// another app writes it, and the sync (which pushes only what changed in Plex) would never notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriftSettings {
+    /// At least this often a run reads BigCommerce's levels back (default 60 minutes); `null` turns
+    /// the report off.
+    pub every_minutes: Option<u32>,
+    /// How many units BigCommerce's level may differ from the computed one before the row counts as
+    /// drift. Default 0: any difference.
+    pub threshold: u64,
+}
+
+impl Default for DriftSettings {
+    fn default() -> Self {
+        DriftSettings { every_minutes: Some(60), threshold: 0 }
+    }
+}
+
+impl DriftSettings {
+    /// Whether a run at `now` should check for drift, the last check having been at `last_check`.
+    pub fn is_due(&self, last_check: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        let Some(minutes) = self.every_minutes else { return false };
+        last_check.is_none_or(|last| now - last >= Duration::minutes(i64::from(minutes)))
+    }
+
+    /// Whether BigCommerce's `seen` level differs from the `computed` one by more than the threshold.
+    pub fn is_drift(&self, computed: i64, seen: i64) -> bool {
+        computed.abs_diff(seen) > self.threshold
+    }
+}
+
 impl StockSettings {
     /// Which containers count, for the Plex read.
     pub fn container_filter(&self) -> ContainerFilter {
         ContainerFilter { statuses: self.sellable_statuses.clone(), locations: self.plex_locations.clone() }
-    }
-
-    /// Whether BigCommerce's `seen` level differs from the `pushed` one by more than the threshold.
-    pub fn is_drift(&self, pushed: i64, seen: i64) -> bool {
-        pushed.abs_diff(seen) > self.drift_threshold
     }
 
     /// Every value that parses but cannot work, each with its path in the profile (`stock.…`), all
@@ -521,6 +556,9 @@ impl StockSettings {
                 }
             }
         }
+        if self.drift.every_minutes == Some(0) {
+            problem("stock.drift.every_minutes".to_owned(), "must be at least 1 (null turns the drift report off)");
+        }
         problems
     }
 }
@@ -560,6 +598,16 @@ impl ContainerFilter {
         self.locations.is_empty()
             || location.is_some_and(|location| self.locations.iter().any(|listed| listed == location))
     }
+}
+
+/// What became of one push of absolute levels (one request of at most [`MAX_ADJUSTMENT_ROWS`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// Every row was taken; BigCommerce's transaction id.
+    Applied { transaction_id: String },
+    /// The request was refused whole for some rows (their indexes into the rows sent, and why);
+    /// nothing was applied, and the other rows may be sent again without them.
+    Refused { rows: BTreeSet<usize>, reasons: Vec<String> },
 }
 
 #[cfg(test)]
@@ -852,10 +900,10 @@ mod tests {
 
     #[test]
     fn drift_is_a_difference_above_the_threshold() {
-        let mut settings = StockSettings::default();
+        let mut settings = StockSettings::default().drift;
         assert!(!settings.is_drift(5, 5));
         assert!(settings.is_drift(5, 4));
-        settings.drift_threshold = 2;
+        settings.threshold = 2;
         assert!(!settings.is_drift(5, 3));
         assert!(settings.is_drift(5, 8));
     }
@@ -901,6 +949,7 @@ mod tests {
             "sku": {"strip_prefix": ""},
             "safety_stock": {"default": 3_000_000_000_u64, "per_sku": {"A": 1, "B": 2_147_483_648_u64}},
             "full_read": {"every_runs": 0, "every_minutes": null},
+            "drift": {"every_minutes": 0},
         }))
         .unwrap();
 
@@ -919,6 +968,7 @@ mod tests {
                 "stock.safety_stock.default: is above BigCommerce's maximum of 2147483647",
                 "stock.safety_stock.per_sku.B: is above BigCommerce's maximum of 2147483647",
                 "stock.full_read.every_runs: must be at least 1",
+                "stock.drift.every_minutes: must be at least 1 (null turns the drift report off)",
             ]
         );
     }
@@ -931,14 +981,4 @@ mod tests {
         let paths: Vec<String> = settings.validate().into_iter().map(|problem| problem.path).collect();
         assert_eq!(paths, vec!["stock.sellable_statuses", "stock.locations", "stock.full_read"]);
     }
-}
-
-/// What became of one push of absolute levels (one request of at most [`MAX_ADJUSTMENT_ROWS`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PushOutcome {
-    /// Every row was taken; BigCommerce's transaction id.
-    Applied { transaction_id: String },
-    /// The request was refused whole for some rows (their indexes into the rows sent, and why);
-    /// nothing was applied, and the other rows may be sent again without them.
-    Refused { rows: BTreeSet<usize>, reasons: Vec<String> },
 }

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use domain::ports::{
     ApiError, ConnectionApis, SalesOrderSink, StockApis, WebOrderSource, WebhookApis, WebhookRegistry,
 };
-use domain::stock::{ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation};
+use domain::stock::{ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation, StoreLocation};
 use domain::{ConnectionId, ConnectionProfile};
 
 use crate::deps::{Deps, DepsError};
@@ -121,6 +121,24 @@ impl StockApis for DepsStockApis {
         let bigcommerce = self.0.bigcommerce(profile).await.map_err(api_error)?;
         let catalog = bigcommerce.catalog_addresses().await.map_err(bigcommerce::api_error)?;
         Ok((catalog.addresses, catalog.pages))
+    }
+
+    async fn levels(
+        &self,
+        profile: &ConnectionProfile,
+        locations: &[StockLocation],
+    ) -> Result<(std::collections::BTreeMap<(Sku, StockLocation), i64>, u32), ApiError> {
+        let bigcommerce = self.0.bigcommerce(profile).await.map_err(api_error)?;
+        bigcommerce.inventory_levels(locations).await.map_err(bigcommerce::api_error)
+    }
+
+    async fn locations(&self, profile: &ConnectionProfile) -> Result<Vec<StoreLocation>, ApiError> {
+        let bigcommerce = self.0.bigcommerce(profile).await.map_err(api_error)?;
+        let locations = bigcommerce.locations().await.map_err(bigcommerce::api_error)?;
+        Ok(locations
+            .into_iter()
+            .map(|location| StoreLocation { id: location.id, label: location.label, enabled: location.enabled })
+            .collect())
     }
 
     async fn set_absolute(

@@ -1,6 +1,7 @@
 //! [`DynamoStockState`]: what the stock flow last pushed per SKU and BigCommerce location, one item
 //! per row under `stock#{connection}` (sort key `{location}#{sku}`), so one query reads a
-//! connection's whole picture and a push saves only the rows it changed, 25 to a request.
+//! connection's whole picture and a push saves only the rows it changed, 25 to a request; and its
+//! last drift report, one item `stockdrift#{connection}`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,10 +11,10 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use domain::ports::StockState;
-use domain::stock::{Sku, StockLocation, StockRow};
+use domain::stock::{DriftCheck, Sku, StockLocation, StockRow};
 use domain::{ConnectionId, PortError};
 
-use super::{key, stock_pk};
+use super::{key, stock_drift_pk, stock_pk};
 use crate::error::{from_build, from_sdk};
 use crate::item;
 
@@ -81,6 +82,34 @@ impl StockState for DynamoStockState {
                 }
             }
         }
+        Ok(())
+    }
+
+    async fn last_drift_check(&self, connection: &ConnectionId) -> Result<Option<DriftCheck>, PortError> {
+        let context = format!("reading the last drift report of {connection}");
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(stock_drift_pk(connection), "-")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| from_sdk(&context, err))?;
+        output.item.map(|item| item::get_json(&item, "check", &context)).transpose()
+    }
+
+    async fn save_drift_check(&self, connection: &ConnectionId, check: &DriftCheck) -> Result<(), PortError> {
+        let context = format!("saving the drift report of {connection}");
+        let mut item = key(stock_drift_pk(connection), "-");
+        item.insert("check".to_owned(), item::json(check, &context)?);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|err| from_sdk(context, err))?;
         Ok(())
     }
 }

@@ -28,7 +28,7 @@ use crate::ledger::{Lease, LedgerEntry, OrderRef};
 use crate::message::{OrderMessage, QUEUED_MARK_TTL};
 use crate::open_order::OpenOrder;
 use crate::ports::Alerter;
-use crate::stock::{Sku, StockLocation, StockRow};
+use crate::stock::{DriftCheck, Sku, StockLocation, StockRow};
 
 #[derive(Default)]
 pub struct InMemoryAuditLog {
@@ -315,10 +315,11 @@ impl OpenOrders for InMemoryOpenOrders {
 /// One connection's last-pushed levels, by SKU and location.
 type PushedLevels = BTreeMap<(Sku, StockLocation), i64>;
 
-/// Last-pushed stock levels in memory.
+/// Last-pushed stock levels and drift reports in memory.
 #[derive(Default)]
 pub struct InMemoryStockState {
     levels: Mutex<HashMap<ConnectionId, PushedLevels>>,
+    drift: Mutex<HashMap<ConnectionId, DriftCheck>>,
 }
 
 #[async_trait]
@@ -333,6 +334,15 @@ impl StockState for InMemoryStockState {
         for row in rows {
             levels.insert((row.sku.clone(), row.location), row.quantity);
         }
+        Ok(())
+    }
+
+    async fn last_drift_check(&self, connection: &ConnectionId) -> Result<Option<DriftCheck>, PortError> {
+        Ok(self.drift.lock().unwrap().get(connection).cloned())
+    }
+
+    async fn save_drift_check(&self, connection: &ConnectionId, check: &DriftCheck) -> Result<(), PortError> {
+        self.drift.lock().unwrap().insert(connection.clone(), check.clone());
         Ok(())
     }
 }
