@@ -16,6 +16,7 @@ mod health;
 mod mapping;
 mod orders;
 mod stock;
+mod stock_report;
 mod webhook;
 
 use millwright_e2e::support;

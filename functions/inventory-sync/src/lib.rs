@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::alert::Alert;
+use domain::alert::{Alert, AlertOutcome};
 use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::open_order::{OpenOrder, units_by_sku};
 use domain::ports::{Alerter, ApiError, AuditLog, OpenOrders, OrderLedger, StockApis, StockState};
@@ -334,7 +334,7 @@ impl StockSync {
         let sample: Vec<String> = persisting.iter().take(REPORT_SAMPLE).map(|row| drift_line(row)).collect();
         run.drift = Some(DriftSummary { drifting: check.total, persisting: persisting.len(), sample });
         if !persisting.is_empty() {
-            self.alert_drift(profile, &persisting).await;
+            self.alert_drift(profile, &persisting, now).await;
         }
         self.ports.stock.save_drift_check(&profile.id, &check).await.map_err(Failure::Port)
     }
@@ -359,7 +359,7 @@ impl StockSync {
         }
     }
 
-    async fn alert_drift(&self, profile: &ConnectionProfile, persisting: &[&DriftRow]) {
+    async fn alert_drift(&self, profile: &ConnectionProfile, persisting: &[&DriftRow], now: DateTime<Utc>) {
         let display = profile.display_name.clone().unwrap_or_else(|| profile.id.to_string());
         let lines: Vec<String> =
             persisting.iter().take(REPORT_SAMPLE).map(|row| format!("  {}", drift_line(row))).collect();
@@ -380,10 +380,20 @@ impl StockSync {
                 profile.id,
                 profile.id,
             ),
-            record: None,
+            record: Some(RecordKey::new(profile.id.clone(), RecordKind::Run, JOB)),
         };
-        if let Err(error) = self.ports.alerter.alert(&alert).await {
-            tracing::warn!(error.message = %error, "the drift alert was not sent");
+        match self.ports.alerter.alert(&alert).await {
+            Ok(AlertOutcome::Sent { message_id }) => {
+                let key = RecordKey::new(profile.id.clone(), RecordKind::Run, JOB);
+                let event = AuditEvent::new(key, now, Stage::Alerted, Outcome::Ok, JOB)
+                    .with_message(alert.subject.clone())
+                    .with_detail(json!({ "cause": alert.cause, "message_id": message_id }));
+                if let Err(error) = self.ports.audit.append(&event).await {
+                    tracing::warn!(error.message = %error, "the drift alert's audit event was not stored");
+                }
+            }
+            Ok(AlertOutcome::Suppressed) => {}
+            Err(error) => tracing::warn!(error.message = %error, "the drift alert was not sent"),
         }
     }
 

@@ -1,0 +1,94 @@
+//! What the stock flow reports without writing, against moto and the sandbox: `millwright stock
+//! diff` (the CLI's own code) and the drift report, when another app changes a level in BigCommerce.
+
+use chrono::{Duration, Utc};
+use domain::open_order::{OpenLine, OpenOrder};
+use domain::stock::StockLocation;
+use domain::{OrderRef, Outcome, RecordKey, RecordKind, Stage};
+use rust_decimal::Decimal;
+use sandbox::System;
+use serde_json::json;
+
+use crate::support::World;
+
+const ABSOLUTE: &str = "/v3/inventory/adjustments/absolute";
+
+#[tokio::test]
+async fn the_diff_shows_a_pending_change_and_a_drifted_level_and_a_level_edited_elsewhere_is_alerted_once() {
+    // GIVEN 40 parts in Plex and their SKUs in BigCommerce, synced once
+    let world = World::start().await;
+    let plex =
+        json!({"parts": 40, "containers": 120, "seed": 11, "statuses": ["OK"], "quantity": {"min": 5, "max": 30}});
+    world.sandbox.generate_plex_inventory(plex).await;
+    world.sandbox.generate_bigcommerce_catalog(json!({"skus": 40, "seed": 5, "variant_share": 0.5})).await;
+    let sync = inventory_sync::StockSync::new(inventory_sync::Ports::from_deps(&world.deps));
+    let t0 = Utc::now();
+    let (first, failure) = sync.sync(&world.profile, t0).await;
+    assert_eq!(failure, None, "{first:?}");
+    let pushed = world.deps.stock_state.last_pushed(&world.connection).await.unwrap();
+    let mut skus = pushed.iter().filter(|(_, level)| **level >= 3).map(|((sku, _), level)| (sku.clone(), *level));
+    let (edited, edited_level) = skus.next().expect("a SKU with stock");
+    let (sold, sold_level) = skus.next().expect("another SKU with stock");
+
+    // WHEN another app sets one SKU to 999 in BigCommerce, and a shopper's order for 2 units of
+    // another is read by the worker (Plex does not hold it yet)
+    let bigcommerce = world.deps.bigcommerce(&world.profile).await.unwrap();
+    let catalog = bigcommerce.catalog_addresses().await.unwrap();
+    let address = catalog.addresses[&edited];
+    bigcommerce.set_absolute("another app", &[(address, StockLocation::DEFAULT, 999)]).await.unwrap();
+    let order = OrderRef::new(world.connection.clone(), 7001);
+    let lines = vec![OpenLine { sku: sold.to_string(), quantity: Decimal::from(2) }];
+    world.deps.open_orders.open(&OpenOrder { order, lines, read_at: Utc::now() }).await.unwrap();
+    let writes_before = world.sandbox.count_requests(System::BigCommerce, "PUT", ABSOLUTE).await;
+
+    // THEN the diff shows the order's SKU as pending (BigCommerce now, computed two lower, why),
+    // the edited one as drift, and writes nothing
+    let diffs = millwright_cli::stock::diff(&world.deps, std::slice::from_ref(&world.connection)).await.unwrap();
+    let diff = &diffs[0].diff;
+    let pending: Vec<_> = diff.comparison.pending().collect();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(
+        (&pending[0].sku, pending[0].bigcommerce, pending[0].computed),
+        (&sold, Some(sold_level), sold_level - 2)
+    );
+    assert!(pending[0].why().contains("in flight 2"), "{}", pending[0].why());
+    let drifted = diff.comparison.drift(&world.profile.stock.drift);
+    assert_eq!(drifted.len(), 1, "{drifted:?}");
+    assert_eq!((&drifted[0].sku, drifted[0].seen, drifted[0].computed), (&edited, 999, edited_level));
+    assert!(!diff.would_fail());
+    let text = millwright_cli::stock::lines(&diffs).join("\n");
+    assert!(text.contains("1 of 40 level(s) would be pushed, 0 of them refused; 1 drifted"), "{text}");
+    assert_eq!(world.sandbox.count_requests(System::BigCommerce, "PUT", ABSOLUTE).await, writes_before);
+
+    // WHEN the sync runs at the next drift report, and at the one after
+    let (second, _) = sync.sync(&world.profile, t0 + Duration::minutes(60)).await;
+    let (third, _) = sync.sync(&world.profile, t0 + Duration::minutes(120)).await;
+
+    // THEN the order's SKU is pushed, the edited level is left as the other app set it, drift is
+    // reported at both and alerted once, at the second
+    assert_eq!((second.pushed, third.pushed), (1, 0), "{second:?} {third:?}");
+    let (levels, _) = bigcommerce.inventory_levels(&[StockLocation::DEFAULT]).await.unwrap();
+    assert_eq!(levels[&(edited.clone(), StockLocation::DEFAULT)], 999);
+    let drift = |run: &inventory_sync::StockRun| run.drift.as_ref().map(|drift| (drift.drifting, drift.persisting));
+    assert_eq!((drift(&second), drift(&third)), (Some((1, 0)), Some((1, 1))));
+    let run_key = RecordKey::new(world.connection.clone(), RecordKind::Run, inventory_sync::JOB);
+    let alerted: Vec<_> = world
+        .deps
+        .audit
+        .history(&run_key)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.stage == Stage::Alerted)
+        .collect();
+    assert_eq!(alerted.len(), 1, "{alerted:?}");
+    let history = world
+        .deps
+        .audit
+        .history(&RecordKey::new(world.connection.clone(), RecordKind::SkuStock, edited.as_str()))
+        .await
+        .unwrap();
+    let last = history.last().expect("the drift's events");
+    assert_eq!((last.stage, last.outcome), (Stage::Checked, Outcome::NeedsAttention));
+    world.sandbox.shutdown().await;
+}
