@@ -424,7 +424,11 @@ fn push_stock_rows(table: &mut Table, figures: &stock::StockFigures) {
     let stem = format!("stock sync, {} SKUs over {} containers", plan.skus, plan.containers);
     table.push(Row::new(format!("{stem}: full first run, wall time"), millis(full.wall), "ms"));
     let rss = figures.full_peak_rss_kib.map(|kib| format!("{:.1}", kib as f64 / 1024.0));
-    table.push(Row::new(format!("{stem}: peak RSS of the bench process, full run"), rss.unwrap_or("n/a".into()), "MiB"));
+    table.push(Row::new(
+        format!("{stem}: peak RSS of the bench process, full run"),
+        rss.unwrap_or("n/a".into()),
+        "MiB",
+    ));
     table.push(
         Row::new(format!("{stem}: Plex calls, full run"), full.plex_calls.to_string(), "calls")
             .goal("1 (one unpaged container read)")
@@ -452,7 +456,14 @@ fn push_stock_rows(table: &mut Table, figures: &stock::StockFigures) {
         .goal(format!("1 ({} rows)", plan.changed_parts))
         .ratio(ratio(1.0, changed.write_calls as f64)),
     );
-    table.push(Row::new("stock sync, unchanged run: BigCommerce write calls", figures.unchanged.write_calls.to_string(), "calls").goal("0"));
+    table.push(
+        Row::new(
+            "stock sync, unchanged run: BigCommerce write calls",
+            figures.unchanged.write_calls.to_string(),
+            "calls",
+        )
+        .goal("0"),
+    );
 }
 
 fn push_soak_rows(table: &mut Table, report: &millwright_e2e::soak::SoakReport) {

@@ -135,8 +135,7 @@ async fn run(
         entry["method"].as_str() == Some(method) && entry["path"].as_str().is_some_and(|path| path.ends_with(suffix))
     };
     let catalog_reads = bigcommerce.iter().filter(|entry| is(entry, "GET", "/v3/catalog/products")).count();
-    let write_calls =
-        bigcommerce.iter().filter(|entry| is(entry, "PUT", "/v3/inventory/adjustments/absolute")).count();
+    let write_calls = bigcommerce.iter().filter(|entry| is(entry, "PUT", "/v3/inventory/adjustments/absolute")).count();
     let figures = RunFigures {
         wall,
         plex_calls: plex.len(),
