@@ -11,6 +11,8 @@
 //!   limits allow, with the 429s met.
 //! - `scheduled`: API calls of the order sweep (releasing held orders, the reconciliation) and of
 //!   the webhook health check.
+//! - `stock`: the stock sync over a generated inventory: a full first run (wall time, peak RSS,
+//!   calls), a run after some parts changed, and an unchanged run.
 //! - the fault soak (`millwright_e2e::soak`, also `make soak` and part of `make test`): its small
 //!   seeded run, summed up in two rows.
 //! - `world`: the moto adapters, in-process sandboxes, seeding and request-log tallies.
@@ -24,6 +26,7 @@ pub mod orders;
 pub mod receiver;
 pub mod scheduled;
 pub mod stats;
+pub mod stock;
 pub mod table;
 pub mod world;
 
@@ -56,6 +59,8 @@ pub struct Options {
     /// Connections of the scheduled-job runner's fan-out (the webhook health check's run over
     /// them, against its run over one).
     pub fan_out_connections: usize,
+    /// The stock sync's inventory: SKUs, containers, and parts changed before its second run.
+    pub stock: stock::StockPlan,
     /// The local runtime's receiver, when the environment names one (`WEBHOOK_RECEIVER_URL`).
     pub receiver_url: Option<String>,
     /// The fault soak's plan for its rows.
@@ -85,6 +90,7 @@ impl Options {
             // Three pages of the order list at 250 a page.
             missed_orders: 600,
             fan_out_connections: 200,
+            stock: stock::StockPlan { skus: 10_000, containers: 50_000, changed_parts: 300 },
             receiver_url,
             soak: millwright_e2e::soak::SoakPlan::small(millwright_e2e::soak::DEFAULT_SEED),
         }
@@ -107,6 +113,7 @@ impl Options {
             held_orders: 10,
             missed_orders: 300,
             fan_out_connections: 20,
+            stock: stock::StockPlan { skus: 1_000, containers: 5_000, changed_parts: 100 },
             soak: millwright_e2e::soak::SoakPlan::small(millwright_e2e::soak::DEFAULT_SEED).with_orders(12),
             ..Options::full(receiver_url)
         }
@@ -186,7 +193,14 @@ pub async fn run(options: &Options) -> anyhow::Result<Table> {
     eprintln!("webhook health check: one run over 1 connection, then one over {} ...", options.fan_out_connections);
     let fanned = fan_out::webhook_health(&env, options.fan_out_connections).await?;
     push_fan_out_rows(&mut table, &fanned);
-    let scheduled = Scheduled { released, reconciled, health, fanned };
+
+    eprintln!(
+        "stock sync: {} SKUs over {} containers, then {} parts changed, then nothing ...",
+        options.stock.skus, options.stock.containers, options.stock.changed_parts
+    );
+    let stock = stock::sync(&env, options.stock).await?;
+    push_stock_rows(&mut table, &stock);
+    let scheduled = Scheduled { released, reconciled, health, fanned, stock };
 
     eprintln!("fault soak: {} orders under faults, seed {} ...", options.soak.orders, options.soak.seed);
     let soak = millwright_e2e::soak::run(&options.soak).await;
@@ -323,6 +337,7 @@ struct Scheduled {
     reconciled: scheduled::ReconcileFigures,
     health: scheduled::HealthFigures,
     fanned: fan_out::FanOutFigures,
+    stock: stock::StockFigures,
 }
 
 fn push_release_rows(table: &mut Table, figures: &scheduled::ReleaseFigures) {
@@ -401,6 +416,53 @@ fn push_fan_out_rows(table: &mut Table, figures: &fan_out::FanOutFigures) {
         )
         .goal(format!("{} × 1 connection's {}", many.connections, one.bigcommerce_calls))
         .ratio(ratio((many.connections * one.bigcommerce_calls) as f64, many.bigcommerce_calls as f64)),
+    );
+}
+
+fn push_stock_rows(table: &mut Table, figures: &stock::StockFigures) {
+    let (plan, full) = (&figures.plan, &figures.full);
+    let stem = format!("stock sync, {} SKUs over {} containers", plan.skus, plan.containers);
+    table.push(Row::new(format!("{stem}: full first run, wall time"), millis(full.wall), "ms"));
+    let rss = figures.full_peak_rss_kib.map(|kib| format!("{:.1}", kib as f64 / 1024.0));
+    table.push(Row::new(
+        format!("{stem}: peak RSS of the bench process, full run"),
+        rss.unwrap_or("n/a".into()),
+        "MiB",
+    ));
+    table.push(
+        Row::new(format!("{stem}: Plex calls, full run"), full.plex_calls.to_string(), "calls")
+            .goal("1 (one unpaged container read)")
+            .ratio(ratio(1.0, full.plex_calls as f64)),
+    );
+    let goal = figures.catalog_goal();
+    table.push(
+        Row::new(format!("{stem}: BigCommerce catalog reads, full run"), full.catalog_reads.to_string(), "calls")
+            .goal(format!("{goal} (⌈{} products / {}⌉)", figures.products, stock::CATALOG_PAGE_SIZE))
+            .ratio(ratio(goal as f64, full.catalog_reads as f64)),
+    );
+    let goal = figures.full_write_goal();
+    table.push(
+        Row::new(format!("{stem}: BigCommerce write calls, full run"), full.write_calls.to_string(), "calls")
+            .goal(format!("{goal} (⌈{} rows / {}⌉)", full.changed, domain::stock::MAX_ADJUSTMENT_ROWS))
+            .ratio(ratio(goal as f64, full.write_calls as f64)),
+    );
+    let changed = &figures.changed;
+    table.push(
+        Row::new(
+            format!("stock sync, {} parts changed: BigCommerce write calls (rows)", plan.changed_parts),
+            format!("{} ({})", changed.write_calls, changed.applied_rows),
+            "calls",
+        )
+        .goal(format!("1 ({} rows)", plan.changed_parts))
+        .ratio(ratio(1.0, changed.write_calls as f64)),
+    );
+    table.push(
+        Row::new(
+            "stock sync, unchanged run: BigCommerce write calls",
+            figures.unchanged.write_calls.to_string(),
+            "calls",
+        )
+        .goal("0"),
     );
 }
 
@@ -544,6 +606,27 @@ fn add_notes(
         fan_out::BIGCOMMERCE_LATENCY.as_millis(),
         fanned.many.connections,
         format_args!("{:.1}", fanned.one.wall.as_secs_f64() * fanned.many.connections as f64)
+    ));
+    let stock = &scheduled.stock;
+    table.note(format!(
+        "Stock sync: StockSync::sync with inventory_sync::Ports::from_deps (last-pushed levels, open orders and one \
+         audit event per pushed row in moto) over {} parts in {} sellable containers in the Plex double (one unpaged \
+         answer) and {} SKUs in {} products ({}% tracked by variant) in the BigCommerce double, its real limit; calls \
+         counted in the doubles' request logs, agreeing with the sync's own report. The full run pushed {} rows in {:.1} \
+         s; {} parts then changed one container each and the next run took {:.1} s, the unchanged one after it {:.1} s \
+         ({} BigCommerce calls besides catalog reads and writes in all). The peak RSS is the bench process's VmHWM, \
+         reset just before the full run; the process hosts the doubles too, so it includes the Plex double's answer.",
+        stock.plan.skus,
+        stock.plan.containers,
+        stock.plan.skus,
+        stock.products,
+        (stock::VARIANT_SHARE * 100.0).round(),
+        stock.full.changed,
+        stock.full.wall.as_secs_f64(),
+        stock.plan.changed_parts,
+        stock.changed.wall.as_secs_f64(),
+        stock.unchanged.wall.as_secs_f64(),
+        stock.full.other_bigcommerce + stock.changed.other_bigcommerce + stock.unchanged.other_bigcommerce,
     ));
     table.note("Ratio: goal or bound over the measured value; 1.00 meets it exactly.");
 }

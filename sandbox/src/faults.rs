@@ -1,10 +1,11 @@
 //! Fault injection: rules registered through `POST /__control/faults` that make a double misbehave.
 //!
-//! A rule matches on method and path, fires on every match, on a random `fraction` of them, or at
-//! most `times` times, and names a [`Fault`]. The table is consulted once per API request, before
-//! authentication and rate limiting (so a `rate_limit` fault answers even a request whose own quota is
-//! fine), and a firing rule is counted down under the table's lock, so concurrent requests can never
-//! spend one `times` slot twice.
+//! A rule matches on method and path, lets its first `skip` matches through, then fires on every
+//! match, on a random `fraction` of them, or at most `times` times, and names a [`Fault`]. The
+//! table is consulted once per API request, before authentication and rate limiting (so a
+//! `rate_limit` fault answers even a request whose own quota is fine), and a firing rule is
+//! counted down under the table's lock, so concurrent requests can never spend one `times` slot
+//! twice.
 //!
 //! Faults that need the system's own wording (`rate_limit`, `unauthorized`, `forbidden`, a JSON
 //! `server_error`) are rendered by the double (see `Double::render_fault`); the rest look the same
@@ -123,6 +124,10 @@ pub(crate) struct FaultRequest {
     /// Fire at most this many times, then retire the rule (unlimited when absent).
     #[serde(default)]
     times: Option<u64>,
+    /// Let this many matching requests through untouched before the rule may fire ("the second
+    /// write fails": `skip: 1`); they are not counted against `times` or drawn for `fraction`.
+    #[serde(default)]
+    skip: u64,
     /// Fire on this share of matching requests, drawn at random (every one when absent).
     #[serde(default)]
     fraction: Option<f64>,
@@ -140,6 +145,8 @@ struct FaultRule {
     path_prefix: Option<String>,
     path_contains: Option<String>,
     remaining: Option<u64>,
+    /// Matching requests still to let through before the rule may fire.
+    skip: u64,
     fraction: f64,
     rng: StdRng,
     fired: u64,
@@ -160,6 +167,7 @@ impl FaultRule {
             "path_prefix": self.path_prefix,
             "path_contains": self.path_contains,
             "remaining": self.remaining,
+            "skip": self.skip,
             "fraction": self.fraction,
             "fired": self.fired,
             "fault": self.fault,
@@ -214,6 +222,7 @@ impl FaultTable {
             path_prefix: request.path_prefix,
             path_contains: request.path_contains,
             remaining: request.times,
+            skip: request.skip,
             fraction,
             rng,
             fired: 0,
@@ -228,7 +237,14 @@ impl FaultTable {
     pub(crate) fn take(&self, method: &Method, path: &str) -> Option<Fault> {
         let mut inner = lock(&self.inner);
         let index = inner.rules.iter_mut().position(|rule| {
-            rule.matches(method, path) && (rule.fraction >= 1.0 || rule.rng.random::<f64>() < rule.fraction)
+            if !rule.matches(method, path) {
+                return false;
+            }
+            if rule.skip > 0 {
+                rule.skip -= 1;
+                return false;
+            }
+            rule.fraction >= 1.0 || rule.rng.random::<f64>() < rule.fraction
         })?;
         let rule = &mut inner.rules[index];
         rule.fired += 1;
@@ -320,6 +336,20 @@ mod tests {
         assert!(table.take(&Method::GET, "/sales/v1/orders").is_none());
         assert!(table.take(&Method::POST, "/mdm/v1/customers").is_some());
         assert!(table.take(&Method::GET, "/mdm/v1/parts").is_none());
+        assert_eq!(table.list(), json!([]));
+    }
+
+    #[test]
+    fn a_skip_rule_lets_the_first_matches_through_then_fires() {
+        let table = FaultTable::default();
+        let rule =
+            table.add(request(json!({"method": "PUT", "skip": 1, "times": 1, "fault": "server_error"}))).unwrap();
+        assert_eq!(rule["skip"], 1);
+        // A request the rule does not match spends no skip.
+        assert!(table.take(&Method::GET, "/v3/inventory/adjustments/absolute").is_none());
+        assert!(table.take(&Method::PUT, "/v3/inventory/adjustments/absolute").is_none());
+        assert!(table.take(&Method::PUT, "/v3/inventory/adjustments/absolute").is_some());
+        assert!(table.take(&Method::PUT, "/v3/inventory/adjustments/absolute").is_none());
         assert_eq!(table.list(), json!([]));
     }
 

@@ -131,6 +131,9 @@ pub struct FlowOptions {
     pub sweep_every: Option<Duration>,
     /// Run the webhook health check on this test's connection every so often (none by default).
     pub webhook_health_every: Option<Duration>,
+    /// Run the stock sync on this test's connection every so often (none by default); its job
+    /// queue is created only then.
+    pub inventory_sync_every: Option<Duration>,
     /// The order sweep's settings (the function's defaults unless a test scales its windows).
     pub sweep_settings: order_sweep::Settings,
     /// The order worker's function timeout: each invocation's deadline is this after it starts.
@@ -147,6 +150,7 @@ impl Default for FlowOptions {
             start_runtime: true,
             sweep_every: None,
             webhook_health_every: None,
+            inventory_sync_every: None,
             sweep_settings: order_sweep::Settings::default(),
             function_timeout: Duration::from_secs(20),
         }
@@ -166,11 +170,14 @@ pub struct OrderFlow {
     pub max_receive_count: i32,
     sweep_every: Option<Duration>,
     webhook_health_every: Option<Duration>,
+    inventory_sync_every: Option<Duration>,
     sweep_settings: order_sweep::Settings,
     function_timeout: Duration,
-    /// This test's job queues of the order sweep and the webhook health check.
+    /// This test's job queues of the order sweep and the webhook health check, and of the stock
+    /// sync when it is scheduled.
     sweep_jobs_url: String,
     health_jobs_url: String,
+    stock_jobs_url: Option<String>,
     runtime: Option<LocalRuntime>,
 }
 
@@ -208,6 +215,16 @@ impl OrderFlow {
                 .expect("creating the test's job queues")
                 .try_into()
                 .expect("two job queues");
+        let stock_jobs_url = match options.inventory_sync_every {
+            Some(_) => {
+                let queue = [format!("{connection}-inventory-sync-jobs")];
+                let urls = provision_job_queues(&sdk, &queue, &format!("{connection}-jobs-dlq"), &queues)
+                    .await
+                    .expect("creating the test's stock job queue");
+                urls.into_iter().next()
+            }
+            None => None,
+        };
         // The whole deployment points at this test's queue: the receiver enqueues into it, the
         // poller reads it, replays go to it.
         world.deps.config.order_queue_url = queue_url.clone();
@@ -231,10 +248,12 @@ impl OrderFlow {
             max_receive_count: options.max_receive_count,
             sweep_every: options.sweep_every,
             webhook_health_every: options.webhook_health_every,
+            inventory_sync_every: options.inventory_sync_every,
             sweep_settings: options.sweep_settings,
             function_timeout: options.function_timeout,
             sweep_jobs_url,
             health_jobs_url,
+            stock_jobs_url,
             runtime: None,
         };
         if options.start_runtime {
@@ -272,6 +291,10 @@ impl OrderFlow {
         options.webhook_health = self
             .webhook_health_every
             .map(|every| only_this(every, &self.health_jobs_url, webhook_health::FUNCTION_TIMEOUT));
+        options.inventory_sync = match (self.inventory_sync_every, &self.stock_jobs_url) {
+            (Some(every), Some(queue)) => Some(only_this(every, queue, inventory_sync::FUNCTION_TIMEOUT)),
+            _ => None,
+        };
         options.sweep_settings = self.sweep_settings.clone();
         let runtime =
             LocalRuntime::start(self.world.deps.clone(), &self.sdk, options).await.expect("the local runtime starts");
@@ -288,7 +311,8 @@ impl OrderFlow {
         report
     }
 
-    /// Invokes a scheduled function of this flow's runtime now (`order-sweep`, `webhook-health`):
+    /// Invokes a scheduled function of this flow's runtime now (`order-sweep`, `webhook-health`,
+    /// `inventory-sync`):
     /// its fan-out's answer; the runtime's job poller runs the jobs.
     pub async fn invoke_scheduled(&self, job: &str) -> Value {
         let runtime = self.runtime.as_ref().expect("the runtime is running");
