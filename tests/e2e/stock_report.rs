@@ -57,7 +57,9 @@ async fn the_diff_shows_a_pending_change_and_a_drifted_level_and_a_level_edited_
     assert_eq!((&drifted[0].sku, drifted[0].seen, drifted[0].computed), (&edited, 999, edited_level));
     assert!(!diff.would_fail());
     let text = millwright_cli::stock::lines(&diffs).join("\n");
-    assert!(text.contains("1 of 40 level(s) would be pushed, 0 of them refused; 1 drifted"), "{text}");
+    let heading = format!("1 of {} level(s) would be pushed, 0 of them refused; 1 drifted", diff.comparison.rows.len());
+    assert!(text.contains(&heading), "{text}");
+    assert!(text.contains(&format!("{sold}  1")), "the pending row is in the table: {text}");
     assert_eq!(world.sandbox.count_requests(System::BigCommerce, "PUT", ABSOLUTE).await, writes_before);
 
     // WHEN the sync runs at the next drift report, and at the one after

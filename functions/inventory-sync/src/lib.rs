@@ -327,36 +327,18 @@ impl StockSync {
         let persisting = check.persisting(previous);
         let persisting_keys: BTreeSet<(&Sku, StockLocation)> =
             persisting.iter().map(|row| (&row.sku, row.location)).collect();
-        for row in &check.rows {
-            let persists = persisting_keys.contains(&(&row.sku, row.location));
-            self.audit_drift(profile, row, persists, now).await;
-        }
+        let events: Vec<AuditEvent> = check
+            .rows
+            .iter()
+            .map(|row| drift_event(profile, row, persisting_keys.contains(&(&row.sku, row.location)), now))
+            .collect();
+        self.record_all(&events, "the drift's audit events were not stored").await;
         let sample: Vec<String> = persisting.iter().take(REPORT_SAMPLE).map(|row| drift_line(row)).collect();
         run.drift = Some(DriftSummary { drifting: check.total, persisting: persisting.len(), sample });
         if !persisting.is_empty() {
             self.alert_drift(profile, &persisting, now).await;
         }
         self.ports.stock.save_drift_check(&profile.id, &check).await.map_err(Failure::Port)
-    }
-
-    async fn audit_drift(&self, profile: &ConnectionProfile, row: &DriftRow, persists: bool, now: DateTime<Utc>) {
-        let key = RecordKey::new(profile.id.clone(), RecordKind::SkuStock, row.sku.as_str());
-        let (outcome, tail) = if persists {
-            (Outcome::NeedsAttention, "at the report before too (alerted)")
-        } else {
-            (Outcome::Ok, "for the first time (alerted if it persists at the next report)")
-        };
-        let event = AuditEvent::new(key, now, Stage::Checked, outcome, JOB)
-            .with_message(format!("drift: {}, {tail}", drift_line(row)))
-            .with_detail(json!({
-                "location": row.location.id(),
-                "bigcommerce": row.seen,
-                "computed": row.computed,
-                "persists": persists,
-            }));
-        if let Err(error) = self.ports.audit.append(&event).await {
-            tracing::warn!(error.message = %error, sku = %row.sku, "the drift's audit event was not stored");
-        }
     }
 
     async fn alert_drift(&self, profile: &ConnectionProfile, persisting: &[&DriftRow], now: DateTime<Utc>) {
@@ -397,8 +379,8 @@ impl StockSync {
         }
     }
 
-    /// The open orders' units per SKU at the location BigCommerce sells from (the default
-    /// location). An open order whose ledger entry says Plex holds it (or it will never be
+    /// The open orders' units per SKU at the location BigCommerce sells from
+    /// (`stock.orders_location`, by default the default location). An open order whose ledger entry says Plex holds it (or it will never be
     /// written) is closed here, in case the worker could not.
     async fn in_flight(&self, profile: &ConnectionProfile) -> Result<BTreeMap<(Sku, StockLocation), u64>, Failure> {
         let mut open = self.ports.open_orders.list(&profile.id).await.map_err(Failure::Port)?;
@@ -415,7 +397,7 @@ impl StockSync {
         }
         Ok(units_by_sku(&still_open)
             .into_iter()
-            .map(|(sku, units)| ((Sku::new(sku), StockLocation::DEFAULT), units))
+            .map(|(sku, units)| ((Sku::new(sku), profile.stock.orders_location), units))
             .collect())
     }
 
@@ -440,9 +422,9 @@ impl StockSync {
                 PushOutcome::Applied { transaction_id } => {
                     let pushed: Vec<StockRow> = rows.iter().map(|change| change.row()).collect();
                     self.ports.stock.save_pushed(&profile.id, &pushed).await.map_err(Failure::Port)?;
-                    for change in &rows {
-                        self.audit_push(profile, change, &transaction_id, now).await;
-                    }
+                    let events: Vec<AuditEvent> =
+                        rows.iter().map(|change| push_event(profile, change, &transaction_id, now)).collect();
+                    self.record_all(&events, "the push's audit events were not stored").await;
                     run.pushed += rows.len();
                     run.transactions.push(transaction_id);
                     return Ok(());
@@ -475,39 +457,57 @@ impl StockSync {
         Ok(())
     }
 
-    async fn audit_push(
-        &self,
-        profile: &ConnectionProfile,
-        change: &StockChange,
-        transaction: &str,
-        now: DateTime<Utc>,
-    ) {
-        let key = RecordKey::new(profile.id.clone(), RecordKind::SkuStock, change.sku.as_str());
-        let event = AuditEvent::new(key, now, Stage::Written, Outcome::Ok, JOB)
-            .with_message(format!(
-                "{} set to {} at location {} (Plex on hand {}, in flight {}, safety stock {}; transaction {})",
-                change.sku,
-                change.computed,
-                change.location.id(),
-                change.plex_on_hand.normalize(),
-                change.in_flight,
-                change.safety,
-                transaction
-            ))
-            .with_detail(json!({
-                "location": change.location.id(),
-                "previous": change.previous,
-                "sent": change.computed,
-                "plex_on_hand": change.plex_on_hand,
-                "in_flight": change.in_flight,
-                "safety": change.safety,
-                "address": change.address.to_string(),
-                "transaction_id": transaction,
-            }));
-        if let Err(error) = self.ports.audit.append(&event).await {
-            tracing::warn!(error.message = %error, sku = %change.sku, "the push's audit event was not stored");
+    /// Appends a run's per-row events in batches; a failure is logged (what they describe is done).
+    async fn record_all(&self, events: &[AuditEvent], what: &str) {
+        if let Err(error) = self.ports.audit.append_all(events).await {
+            tracing::warn!(error.message = %error, count = events.len(), "{what}");
         }
     }
+}
+
+/// A pushed row's event on its SKU's record: what was sent, what it was computed from, and
+/// BigCommerce's transaction.
+fn push_event(profile: &ConnectionProfile, change: &StockChange, transaction: &str, now: DateTime<Utc>) -> AuditEvent {
+    let key = RecordKey::new(profile.id.clone(), RecordKind::SkuStock, change.sku.as_str());
+    AuditEvent::new(key, now, Stage::Written, Outcome::Ok, JOB)
+        .with_message(format!(
+            "{} set to {} at location {} (Plex on hand {}, in flight {}, safety stock {}; transaction {})",
+            change.sku,
+            change.computed,
+            change.location.id(),
+            change.plex_on_hand.normalize(),
+            change.in_flight,
+            change.safety,
+            transaction
+        ))
+        .with_detail(json!({
+            "location": change.location.id(),
+            "previous": change.previous,
+            "sent": change.computed,
+            "plex_on_hand": change.plex_on_hand,
+            "in_flight": change.in_flight,
+            "safety": change.safety,
+            "address": change.address.to_string(),
+            "transaction_id": transaction,
+        }))
+}
+
+/// A drifting row's event on its SKU's record; one that persists needs attention.
+fn drift_event(profile: &ConnectionProfile, row: &DriftRow, persists: bool, now: DateTime<Utc>) -> AuditEvent {
+    let key = RecordKey::new(profile.id.clone(), RecordKind::SkuStock, row.sku.as_str());
+    let (outcome, tail) = if persists {
+        (Outcome::NeedsAttention, "at the report before too (alerted)")
+    } else {
+        (Outcome::Ok, "for the first time (alerted if it persists at the next report)")
+    };
+    AuditEvent::new(key, now, Stage::Checked, outcome, JOB)
+        .with_message(format!("drift: {}, {tail}", drift_line(row)))
+        .with_detail(json!({
+            "location": row.location.id(),
+            "bigcommerce": row.seen,
+            "computed": row.computed,
+            "persists": persists,
+        }))
 }
 
 /// `SKU at location L: BigCommerce shows S, computed C`.

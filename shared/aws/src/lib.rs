@@ -21,6 +21,7 @@
 
 pub mod alerts;
 pub mod audit;
+mod batch;
 pub mod config;
 mod error;
 mod item;

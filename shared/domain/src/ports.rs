@@ -41,6 +41,14 @@ pub mod memory;
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     async fn append(&self, event: &AuditEvent) -> Result<(), PortError>;
+    /// Appends many events in as few requests as the store allows (a run's per-row events). On an
+    /// error some may be stored and some not. One by one unless the store has better.
+    async fn append_all(&self, events: &[AuditEvent]) -> Result<(), PortError> {
+        for event in events {
+            self.append(event).await?;
+        }
+        Ok(())
+    }
     /// Every event of one record, oldest first.
     async fn history(&self, key: &RecordKey) -> Result<Vec<AuditEvent>, PortError>;
     /// Events of one connection with this outcome at or after `since`, oldest first, at most `limit`.

@@ -318,6 +318,9 @@ pub struct StockSettings {
     pub sku: SkuRule,
     /// Units held back from what BigCommerce may sell.
     pub safety_stock: SafetyStock,
+    /// The BigCommerce location shoppers buy from (the storefront sells from the default location,
+    /// `1`, unless the store aggregates stock): the units of open orders come off its level.
+    pub orders_location: StockLocation,
     /// How often a run reads every container instead of only the parts adjusted since the last one.
     pub full_read: FullReadCadence,
     /// The drift report: how often BigCommerce's levels are read back and compared with the
@@ -336,6 +339,7 @@ impl Default for StockSettings {
             locations: LocationMapping::default(),
             sku: SkuRule::default(),
             safety_stock: SafetyStock::default(),
+            orders_location: StockLocation::DEFAULT,
             full_read: FullReadCadence::default(),
             drift: DriftSettings::default(),
             dry_run: false,
@@ -524,6 +528,12 @@ impl StockSettings {
         }
         if self.locations.default.is_none() && self.locations.map.is_empty() {
             problem("stock.locations".to_owned(), "maps no Plex location anywhere, so no stock would ever be pushed");
+        }
+        if !self.locations.targets().contains(&self.orders_location) {
+            problem(
+                "stock.orders_location".to_owned(),
+                "no Plex location's stock goes there (stock.locations), so open orders would be taken off nothing",
+            );
         }
         for (field, value) in [("strip_prefix", &self.sku.strip_prefix), ("strip_suffix", &self.sku.strip_suffix)] {
             if value.as_deref().is_some_and(str::is_empty) {
@@ -964,6 +974,8 @@ mod tests {
                 "stock.locations.map.EAST: is not among stock.plex_locations, so it never applies",
                 "stock.locations.map.FG-01: BigCommerce location ids start at 1",
                 "stock.locations.default: BigCommerce location ids start at 1",
+                "stock.orders_location: no Plex location's stock goes there (stock.locations), so open orders \
+                 would be taken off nothing",
                 "stock.sku.strip_prefix: must not be empty (leave it out to keep part numbers whole)",
                 "stock.safety_stock.default: is above BigCommerce's maximum of 2147483647",
                 "stock.safety_stock.per_sku.B: is above BigCommerce's maximum of 2147483647",
@@ -979,6 +991,9 @@ mod tests {
         settings.locations.default = None;
         settings.full_read = FullReadCadence { every_runs: None, every_minutes: None };
         let paths: Vec<String> = settings.validate().into_iter().map(|problem| problem.path).collect();
-        assert_eq!(paths, vec!["stock.sellable_statuses", "stock.locations", "stock.full_read"]);
+        assert_eq!(
+            paths,
+            vec!["stock.sellable_statuses", "stock.locations", "stock.orders_location", "stock.full_read"]
+        );
     }
 }

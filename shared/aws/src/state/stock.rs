@@ -4,24 +4,17 @@
 //! last drift report, one item `stockdrift#{connection}`.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use domain::ports::StockState;
 use domain::stock::{DriftCheck, Sku, StockLocation, StockRow};
 use domain::{ConnectionId, PortError};
 
 use super::{key, stock_drift_pk, stock_pk};
-use crate::error::{from_build, from_sdk};
+use crate::error::from_sdk;
 use crate::item;
-
-/// `BatchWriteItem` takes at most 25 writes.
-const WRITE_BATCH: usize = 25;
-/// Tries of the writes DynamoDB leaves unprocessed (throttled) before the save fails.
-const UNPROCESSED_TRIES: u32 = 5;
 
 /// [`StockState`] over the state table (`stock#…` items).
 pub struct DynamoStockState {
@@ -51,38 +44,17 @@ impl StockState for DynamoStockState {
 
     async fn save_pushed(&self, connection: &ConnectionId, rows: &[StockRow]) -> Result<(), PortError> {
         let context = format!("saving the stock pushed for {connection}");
-        for chunk in rows.chunks(WRITE_BATCH) {
-            let mut writes = Vec::with_capacity(chunk.len());
-            for row in chunk {
+        let items = rows
+            .iter()
+            .map(|row| {
                 let mut item = key(stock_pk(connection), format!("{}#{}", row.location.id(), row.sku.as_str()));
                 item.insert("sku".to_owned(), item::string(row.sku.as_str()));
                 item.insert("location".to_owned(), item::number(row.location.id()));
                 item.insert("quantity".to_owned(), item::number(row.quantity));
-                let put = PutRequest::builder().set_item(Some(item)).build().map_err(|e| from_build(&context, e))?;
-                writes.push(WriteRequest::builder().put_request(put).build());
-            }
-            let mut tries = 0;
-            while !writes.is_empty() {
-                tries += 1;
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, writes)
-                    .send()
-                    .await
-                    .map_err(|err| from_sdk(&context, err))?;
-                writes = output.unprocessed_items.and_then(|mut left| left.remove(&self.table)).unwrap_or_default();
-                if !writes.is_empty() {
-                    if tries >= UNPROCESSED_TRIES {
-                        let reason = format!("{} write(s) still unprocessed after {tries} tries", writes.len());
-                        return Err(PortError::unavailable(context, std::io::Error::other(reason)));
-                    }
-                    // DynamoDB left them for throttling: back off before sending them again.
-                    tokio::time::sleep(Duration::from_millis(50 << tries)).await;
-                }
-            }
-        }
-        Ok(())
+                item
+            })
+            .collect();
+        crate::batch::put_all(&self.client, &self.table, items, &context).await
     }
 
     async fn last_drift_check(&self, connection: &ConnectionId) -> Result<Option<DriftCheck>, PortError> {
