@@ -7,7 +7,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 if [[ ${1:-} != --inside ]]; then
-  exec "$root/scripts/with-local-world.sh" --stack millwright-demo -- "$0" --inside
+  # No timed stock sync: the demo runs it itself (millwright stock sync), so each step shows one run.
+  exec "$root/scripts/with-local-world.sh" --stack millwright-demo --inventory-sync-every 0 -- "$0" --inside
 fi
 
 millwright="$root/target/debug/millwright"
@@ -280,5 +281,68 @@ curl -fsS -X PUT "$bc_api/$hook_id" -H 'X-Auth-Token: bc-demo-token' -H 'Content
 "$millwright" webhooks --connection demo || true
 "$millwright" webhooks --connection demo --repair
 "$millwright" trace --record "demo#bc-hook#store/order/created" | tail -n 1
+
+step "Stock: Plex's containers (seeded into the Plex double); the store still shows its own numbers"
+curl -fsS -X POST "$SANDBOX_PLEX_URL/__control/seed" -H 'Content-Type: application/json' -d '{"tenant":"MW-DEMO",
+  "locations":[{"locationCode":"FG-01"},{"locationCode":"QC-HOLD"}],
+  "containers":[
+    {"serialNo":"DEMO-BOLT-1","partNo":"MW-BOLT-M8","location":"FG-01","quantity":900},
+    {"serialNo":"DEMO-BOLT-2","partNo":"MW-BOLT-M8","location":"FG-01","quantity":250},
+    {"serialNo":"DEMO-BOLT-3","partNo":"MW-BOLT-M8","location":"QC-HOLD","quantity":60,"containerStatus":"Hold"},
+    {"serialNo":"DEMO-NUT-1","partNo":"MW-NUT-M8","location":"FG-01","quantity":3000},
+    {"serialNo":"DEMO-BRKT-ZN","partNo":"MW-BRKT-100-ZN","location":"FG-01","quantity":72},
+    {"serialNo":"DEMO-BRKT-SS","partNo":"MW-BRKT-100-SS","location":"FG-01","quantity":9}]}' >/dev/null
+echo "  MW-BOLT-M8 900 + 250 OK (and 60 on Hold, not sellable), MW-NUT-M8 3000, MW-BRKT-100-ZN 72, MW-BRKT-100-SS 9"
+store_levels() { # the store's on-hand level per SKU at the default location, as BigCommerce reports it
+  curl -fsS "$SANDBOX_BIGCOMMERCE_URL/stores/demo-store/v3/inventory/items?location_id:in=1" -H 'X-Auth-Token: bc-demo-token' |
+    "$py" -c '
+import json, sys
+for item in json.load(sys.stdin)["data"]:
+    if item["identity"].get("sku"):
+        print("  store: %-16s %6d" % (item["identity"]["sku"], item["locations"][0]["total_inventory_onhand"]))'
+}
+
+step "millwright stock diff: what the next stock sync would push (nothing is written)"
+"$millwright" stock diff --connection demo
+
+step "millwright stock sync: the changed levels go out in one request of absolute levels"
+"$millwright" stock sync --connection demo
+store_levels
+"$millwright" trace demo --sku MW-BOLT-M8 | tail -n 1
+
+step "200 nuts are received in Plex; the diff shows the one pending change, and the next sync pushes only it"
+curl -fsS -X PUT "$SANDBOX_PLEX_URL/__control/inventory/containers/DEMO-NUT-1" -H 'Content-Type: application/json' \
+  -d '{"quantity":3200}' >/dev/null
+"$millwright" stock diff --connection demo
+"$millwright" stock sync --connection demo
+
+step "The oversell guard: an order for 150 bolts while Plex is slow to take it; until Plex holds it, the store offers 150 fewer"
+curl -fsS -X POST "$SANDBOX_PLEX_URL/__control/faults" -H 'Content-Type: application/json' \
+  -d '{"method":"POST","path_prefix":"/sales/v1/orders","times":1,"fault":{"kind":"delay","ms":12000}}' >/dev/null
+slow=$(place '{"status_id":11,'"$registered"',"products":[
+  {"sku":"MW-BOLT-M8","name":"Hex Bolt M8 x 40","quantity":150,"price_ex_tax":"0.4500"}]}')
+DEMO_ORDER="$slow" "$py" - <<'PY'
+import os, sys, time
+import boto3
+from boto3.dynamodb.conditions import Key
+aws = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+table = boto3.resource("dynamodb", **aws).Table(os.environ["STATE_TABLE_NAME"])
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    items = table.query(KeyConditionExpression=Key("pk").eq("open#demo"))["Items"]
+    if any(item["sk"] == os.environ["DEMO_ORDER"] for item in items):
+        print(f"  order {os.environ['DEMO_ORDER']} is read by the worker and open: BigCommerce sold it, Plex does not hold it yet")
+        break
+    time.sleep(0.2)
+else:
+    sys.exit("the worker did not open the order within 20 s")
+PY
+"$millwright" stock diff --connection demo
+"$millwright" stock sync --connection demo
+store_levels | grep MW-BOLT-M8
+wait_written "$slow" "Plex's slow answer"
+echo "  Plex holds order $slow now, so Millwright stops holding its units back (Plex's own figures count it from here):"
+"$millwright" stock sync --connection demo
+store_levels | grep MW-BOLT-M8
 
 step "Done: webhooks in, exactly one Plex sales order per web order out, everything else audited and alerted"

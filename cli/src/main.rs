@@ -46,7 +46,8 @@ enum Command {
     Webhooks(webhooks::WebhooksArgs),
     /// Queue the orders modified in a time window that the worker has not read (e.g. from before the first sweep).
     Backfill(backfill::BackfillArgs),
-    /// The stock sync: `stock diff` prints what its next run would push, writing nothing.
+    /// The stock sync: `stock diff` prints what its next run would push, writing nothing; `stock
+    /// sync` runs it now.
     Stock(stock::StockArgs),
     /// Map a SKU to a Plex part or a shopper to a Plex customer, and release the orders waiting for it.
     Map(map::MapArgs),

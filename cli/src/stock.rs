@@ -1,4 +1,5 @@
-//! `millwright stock diff`: what the next stock sync would push, writing nothing.
+//! `millwright stock diff`: what the next stock sync would push, writing nothing; and `millwright
+//! stock sync`: that sync now, as the schedule runs it.
 //!
 //! The same reads and arithmetic as the scheduled run (`inventory_sync::StockSync::diff`), plus
 //! BigCommerce's levels and locations: per connection, each level the run would push (SKU,
@@ -6,6 +7,9 @@
 //! other than computed that the run would leave alone (drift), and each row BigCommerce would
 //! refuse. Exits 1 when a write would be refused, so a profile change can be tried before it is
 //! deployed.
+//!
+//! `stock sync` runs the scheduled job (`jobs::Runner::run_here`): under each connection's lease,
+//! so it never overlaps a scheduled run, and audited on `{connection}#run#inventory-sync`.
 
 use std::process::ExitCode;
 
@@ -26,6 +30,16 @@ pub enum StockCommand {
     /// Print what the next stock sync would push (SKU, location, BigCommerce now, computed, why)
     /// and the levels that drifted; writes nothing. Exits 1 when BigCommerce would refuse a write.
     Diff(DiffArgs),
+    /// Run the stock sync now, as its schedule does (under the connection's lease, audited); prints
+    /// each connection's result. Exits 1 when a connection's run did not finish.
+    Sync(SyncArgs),
+}
+
+#[derive(Debug, Clone, clap::Parser)]
+pub struct SyncArgs {
+    /// Only this connection (repeatable); every connection that is not parked when omitted.
+    #[arg(long = "connection", short = 'c')]
+    pub connections: Vec<ConnectionId>,
 }
 
 #[derive(Debug, Clone, clap::Parser)]
@@ -154,9 +168,60 @@ pub fn json_lines(diffs: &[ConnectionDiff]) -> anyhow::Result<Vec<String>> {
     Ok(lines)
 }
 
-/// Runs the command; exits 1 when BigCommerce would refuse a write.
+/// Runs the stock sync job for `connections` (all when empty) here, each under its lease, and
+/// returns one line per connection and whether every run finished. Fails before running when a
+/// named connection is unknown.
+pub async fn sync(deps: &Deps, connections: &[ConnectionId], actor: &str) -> anyhow::Result<(Vec<String>, bool)> {
+    for connection in connections {
+        deps.connection(connection).await?;
+    }
+    let sync = StockSync::new(Ports::from_deps(deps));
+    let runner = jobs::Runner::new(sync, jobs::Ports::from_deps(deps), jobs::Settings::default());
+    let holder = format!("{actor}#{}", uuid::Uuid::new_v4().simple());
+    let runs = runner.run_here(connections, &holder, chrono::Utc::now()).await?;
+    let mut finished = true;
+    let mut lines = Vec::with_capacity(runs.len());
+    for run in runs {
+        lines.push(match run {
+            jobs::JobRun::Done { connection, report } => format!("{connection}: {}", report.summary),
+            jobs::JobRun::Failed { connection, report, .. } => {
+                finished = false;
+                format!("{connection}: failed: {}", report.summary)
+            }
+            jobs::JobRun::Skipped { connection, reason, .. } => {
+                finished = false;
+                format!("{connection}: not run: {reason}")
+            }
+            jobs::JobRun::HandedBack { connection } => {
+                finished = false;
+                format!("{connection}: stopped at the deadline; the next run carries on")
+            }
+            jobs::JobRun::Refused { reason } => {
+                finished = false;
+                format!("not run: {reason}")
+            }
+        });
+    }
+    if lines.is_empty() {
+        lines.push("no connections to sync".to_owned());
+    }
+    Ok((lines, finished))
+}
+
+/// Runs the command: `diff` exits 1 when BigCommerce would refuse a write, `sync` when a run did
+/// not finish.
 pub async fn run(args: StockArgs) -> anyhow::Result<ExitCode> {
-    let StockCommand::Diff(args) = args.command;
+    let args = match args.command {
+        StockCommand::Diff(args) => args,
+        StockCommand::Sync(args) => {
+            let deps = crate::deps().await?;
+            let (lines, finished) = sync(&deps, &args.connections, &crate::replay::actor()).await?;
+            for line in lines {
+                println!("{line}");
+            }
+            return Ok(if finished { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
+    };
     let deps = crate::deps().await?;
     let diffs = diff(&deps, &args.connections).await?;
     let lines = if args.json { json_lines(&diffs)? } else { lines(&diffs) };
