@@ -94,3 +94,49 @@ async fn the_diff_shows_a_pending_change_and_a_drifted_level_and_a_level_edited_
     assert_eq!((last.stage, last.outcome), (Stage::Checked, Outcome::NeedsAttention));
     world.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn between_full_reads_a_container_changed_in_plex_is_found_through_its_adjustment_and_only_its_part_is_read() {
+    // GIVEN 30 parts over 90 containers in Plex, read in full and pushed
+    let world = World::start().await;
+    let plex =
+        json!({"parts": 30, "containers": 90, "seed": 21, "statuses": ["OK"], "quantity": {"min": 5, "max": 30}});
+    world.sandbox.generate_plex_inventory(plex).await;
+    world.sandbox.generate_bigcommerce_catalog(json!({"skus": 30, "seed": 8, "variant_share": 0.3})).await;
+    let sync = inventory_sync::StockSync::new(inventory_sync::Ports::from_deps(&world.deps));
+    let (first, failure) = sync.sync(&world.profile, Utc::now()).await;
+    assert_eq!(failure, None, "{first:?}");
+    assert!(first.read.starts_with("full"), "{first:?}");
+
+    // WHEN one container gets 7 more units in Plex (which records an adjustment)
+    let dump = world.sandbox.plex_inventory(None).await;
+    let container =
+        dump["containers"].as_array().unwrap().iter().find(|c| c["quantity"].as_f64().unwrap() >= 1.0).unwrap();
+    let (serial, part) = (container["serialNo"].as_str().unwrap(), container["partNo"].as_str().unwrap().to_owned());
+    let quantity = container["quantity"].as_f64().unwrap() + 7.0;
+    let path = format!("inventory/containers/{serial}");
+    world.sandbox.control_request(System::Plex, reqwest::Method::PUT, &path, Some(json!({"quantity": quantity}))).await;
+    let before = world.deps.stock_state.last_pushed(&world.connection).await.unwrap()
+        [&(part.as_str().into(), StockLocation::DEFAULT)];
+    let containers_before = world.sandbox.count_requests(System::Plex, "GET", "/inventory-tracking/containers").await;
+    let (second, failure) = sync.sync(&world.profile, Utc::now()).await;
+
+    // THEN the run reads the adjustments and that part's containers, and pushes only its level
+    assert_eq!(failure, None, "{second:?}");
+    assert!(second.read.starts_with("incremental: 1 part(s)"), "{second:?}");
+    assert_eq!((second.plex_calls, second.changed, second.write_calls), (2, 1, 1), "{second:?}");
+    assert_eq!(
+        world.sandbox.count_requests(System::Plex, "GET", "/inventory-tracking/containers").await,
+        containers_before + 1
+    );
+    let (levels, _) = world
+        .deps
+        .bigcommerce(&world.profile)
+        .await
+        .unwrap()
+        .inventory_levels(&[StockLocation::DEFAULT])
+        .await
+        .unwrap();
+    assert_eq!(levels[&(part.as_str().into(), StockLocation::DEFAULT)], before + 7);
+    world.sandbox.shutdown().await;
+}

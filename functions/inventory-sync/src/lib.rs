@@ -38,8 +38,9 @@ use domain::audit::{AuditEvent, Outcome, Stage};
 use domain::open_order::{OpenOrder, units_by_sku};
 use domain::ports::{Alerter, ApiError, AuditLog, OpenOrders, OrderLedger, StockApis, StockState};
 use domain::stock::{
-    Comparison, DriftCheck, DriftRow, ItemAddress, MAX_ADJUSTMENT_ROWS, PushOutcome, Sku, StockChange, StockLocation,
-    StockRow, Targets, available_to_sell, batches, compare_levels, plan_changes, stock_targets,
+    Comparison, DriftCheck, DriftRow, ItemAddress, MAX_ADJUSTMENT_ROWS, MAX_INCREMENTAL_PARTS, PushOutcome,
+    PushedLevel, ReadPlan, Sku, StockChange, StockLocation, StockProgress, StockRow, Targets, available_to_sell,
+    batches, compare_levels, incremental_targets, plan_changes, stock_targets,
 };
 use domain::{ConnectionProfile, ErrorClass, LedgerStatus, PortError, RecordKey, RecordKind};
 use serde::Serialize;
@@ -105,6 +106,8 @@ pub struct StockRun {
     pub unmapped_locations: Vec<String>,
     /// Units of open orders (sold in BigCommerce, not yet held by Plex) taken off the levels.
     pub in_flight_units: u64,
+    /// How Plex was read: every container (and why), or only the parts adjusted since the last run.
+    pub read: String,
     /// Pages of BigCommerce's levels read back (for the drift report or a dry run).
     pub level_calls: u32,
     /// The drift report, when this run made one: rows drifting, and those that drifted at the
@@ -162,10 +165,14 @@ pub enum StockError {
     Port(PortError),
 }
 
-/// One run's reads: the targets and what was last pushed.
+/// One run's reads: the targets, what was last pushed, and what to store once the run is done.
 struct Plan {
     targets: Targets,
     last: BTreeMap<(Sku, StockLocation), i64>,
+    /// Rows pushed before whose level stays but whose Plex on-hand moved.
+    on_hand_moved: Vec<StockRow>,
+    /// Where the reads of Plex stand once this run is done.
+    progress: StockProgress,
 }
 
 /// The stock sync. Cheap to clone (ports are shared).
@@ -219,7 +226,7 @@ impl StockSync {
     /// same reads as a run's, plus BigCommerce's levels and locations.
     pub async fn diff(&self, profile: &ConnectionProfile) -> Result<StockDiff, StockError> {
         let mut run = StockRun::default();
-        let plan = self.plan(profile, &mut run).await?;
+        let plan = self.plan(profile, Utc::now(), &mut run).await?;
         let comparison = self.compare(profile, &plan, &mut run).await?;
         Ok(StockDiff {
             comparison,
@@ -236,7 +243,7 @@ impl StockSync {
         run: &mut StockRun,
     ) -> Result<(), Failure> {
         let settings = &profile.stock;
-        let plan = self.plan(profile, run).await?;
+        let plan = self.plan(profile, now, run).await?;
         if settings.dry_run {
             let comparison = self.compare(profile, &plan, run).await?;
             run.dry_run = Some(DryRun::of(&comparison));
@@ -267,25 +274,79 @@ impl StockSync {
             run.in_flight_units = run.in_flight_units.max(batch.iter().map(|change| change.in_flight).sum());
             self.push(profile, &batch, now, run).await?;
         }
-        Ok(())
+        // Only now, every push accepted: a run that stopped early reads the same again.
+        self.ports.stock.save_pushed(&profile.id, &plan.on_hand_moved).await.map_err(Failure::Port)?;
+        self.ports.stock.save_progress(&profile.id, &plan.progress).await.map_err(Failure::Port)
     }
 
-    /// Reads Plex's on-hand, the catalog, the last push and the open orders, and computes every
+    /// Reads the catalog, the last push, the open orders and Plex's on-hand (every container, or
+    /// only the parts adjusted since the last run: `StockSettings::read_plan`), and computes every
     /// target; `run` gets the figures.
-    async fn plan(&self, profile: &ConnectionProfile, run: &mut StockRun) -> Result<Plan, Failure> {
+    async fn plan(&self, profile: &ConnectionProfile, now: DateTime<Utc>, run: &mut StockRun) -> Result<Plan, Failure> {
         let settings = &profile.stock;
+        let progress = self.ports.stock.progress(&profile.id).await.map_err(Failure::Port)?;
+        let pushed = self.ports.stock.pushed(&profile.id).await.map_err(Failure::Port)?;
+        let last: BTreeMap<(Sku, StockLocation), i64> =
+            pushed.iter().map(|(key, level)| (key.clone(), level.quantity)).collect();
+        let (addresses, catalog_calls) = self.ports.apis.catalog(profile).await.map_err(Failure::Api)?;
+        run.catalog_calls = catalog_calls;
+        // What is in flight now; each request of a run reads it again just before it is sent.
+        let in_flight = self.in_flight(profile).await?;
+
+        let full_reason = match (settings.read_plan(progress.as_ref(), now), &progress) {
+            (ReadPlan::Incremental { since }, Some(progress)) => {
+                let (parts, calls) =
+                    self.ports.apis.plex_adjusted_parts(profile, since, now).await.map_err(Failure::Api)?;
+                run.plex_calls += calls;
+                match parts {
+                    Some(parts) if parts.len() <= MAX_INCREMENTAL_PARTS => {
+                        let part_ids: Vec<String> = parts.iter().map(|part| part.part_id.clone()).collect();
+                        let (fresh, calls) = if part_ids.is_empty() {
+                            (Vec::new(), 0)
+                        } else {
+                            let filter = settings.container_filter();
+                            self.ports
+                                .apis
+                                .plex_on_hand_of_parts(profile, &filter, &part_ids)
+                                .await
+                                .map_err(Failure::Api)?
+                        };
+                        run.plex_calls += calls;
+                        run.on_hand_rows = fresh.len();
+                        run.read = format!("incremental: {} part(s) adjusted since the last run", parts.len());
+                        let reread: BTreeSet<Sku> =
+                            parts.iter().map(|part| settings.sku.sku_for(&part.part_no)).collect();
+                        let targets = incremental_targets(&fresh, &reread, &pushed, &addresses, &in_flight, settings);
+                        return Ok(self.planned(targets, last, pushed, progress.after_incremental_read(now), run));
+                    }
+                    Some(parts) => {
+                        format!("{} parts adjusted, more than {MAX_INCREMENTAL_PARTS} to read one by one", parts.len())
+                    }
+                    None => "an adjustment named no part".to_owned(),
+                }
+            }
+            (ReadPlan::Full { reason }, _) => reason.to_owned(),
+            (ReadPlan::Incremental { .. }, None) => "no full read yet".to_owned(),
+        };
         let (on_hand, plex_calls) =
             self.ports.apis.plex_on_hand(profile, &settings.container_filter()).await.map_err(Failure::Api)?;
         run.on_hand_rows = on_hand.len();
-        run.plex_calls = plex_calls;
-        let (addresses, catalog_calls) = self.ports.apis.catalog(profile).await.map_err(Failure::Api)?;
-        run.catalog_calls = catalog_calls;
-        let last = self.ports.stock.last_pushed(&profile.id).await.map_err(Failure::Port)?;
-
-        // What is in flight now; each request of a run reads it again just before it is sent.
-        let in_flight = self.in_flight(profile).await?;
+        run.plex_calls += plex_calls;
+        run.read = format!("full: {full_reason}");
         let mut targets = stock_targets(&on_hand, &addresses, &in_flight, settings);
         targets.zero_absent(&last, &addresses, &in_flight, &settings.safety_stock);
+        Ok(self.planned(targets, last, pushed, StockProgress::after_full_read(settings, now), run))
+    }
+
+    /// The plan of a read, its figures in `run`.
+    fn planned(
+        &self,
+        targets: Targets,
+        last: BTreeMap<(Sku, StockLocation), i64>,
+        pushed: BTreeMap<(Sku, StockLocation), PushedLevel>,
+        progress: StockProgress,
+        run: &mut StockRun,
+    ) -> Plan {
         run.targets = targets.levels.len();
         run.not_in_catalog = targets.not_in_catalog.len();
         run.not_in_catalog_sample =
@@ -294,7 +355,25 @@ impl StockSync {
         if !targets.not_in_catalog.is_empty() {
             tracing::info!(count = targets.not_in_catalog.len(), sample = ?run.not_in_catalog_sample, "SKUs BigCommerce does not know");
         }
-        Ok(Plan { targets, last })
+        // Rows whose level stays but whose Plex on-hand moved (open orders or the safety stock
+        // absorbed it, or it stayed below 0): stored, so a run that does not read them again
+        // computes from what Plex holds.
+        let on_hand_moved = targets
+            .levels
+            .iter()
+            .filter(|(key, target)| {
+                pushed.get(*key).is_some_and(|level| {
+                    level.quantity == target.quantity() && level.plex_on_hand != Some(target.plex_on_hand)
+                })
+            })
+            .map(|((sku, location), target)| StockRow {
+                sku: sku.clone(),
+                location: *location,
+                quantity: target.quantity(),
+                plex_on_hand: target.plex_on_hand,
+            })
+            .collect();
+        Plan { targets, last, on_hand_moved, progress }
     }
 
     /// BigCommerce's levels (at every location a target is for) and locations beside the plan.

@@ -12,7 +12,9 @@ use domain::ports::memory::{
     InMemoryAuditLog, InMemoryOpenOrders, InMemoryOrderLedger, InMemoryStockState, RecordingAlerter,
 };
 use domain::ports::{ApiError, AuditLog, OpenOrders, OrderLedger, StockApis, StockState, fakes};
-use domain::stock::{ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation, StoreLocation};
+use domain::stock::{
+    AdjustedPart, ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation, StoreLocation,
+};
 use domain::{ConnectionId, ConnectionProfile, ErrorClass, LedgerEntry, LedgerStatus, OrderRef, RecordKey, RecordKind};
 use rust_decimal::Decimal;
 
@@ -41,6 +43,12 @@ struct Store {
     refuse: Mutex<BTreeSet<String>>,
     /// The write (1-based) that fails as BigCommerce down would.
     fail_write: Mutex<Option<usize>>,
+    /// Plex's adjustment history: each part changed, and when (a second after the last run).
+    adjusted: Mutex<Vec<(usize, DateTime<Utc>)>>,
+    /// The time of the last run, which the history stamps changes after.
+    clock: Mutex<Option<DateTime<Utc>>>,
+    /// Plex reads: `full` of every container, or of one part.
+    plex_reads: Mutex<Vec<String>>,
 }
 
 fn address(n: usize) -> ItemAddress {
@@ -56,6 +64,16 @@ impl Store {
 
     fn set(&self, n: usize, quantity: i64) {
         self.on_hand.lock().unwrap().insert(sku(n), quantity);
+        let at = self.clock.lock().unwrap().unwrap_or_else(now) + chrono::Duration::seconds(1);
+        self.adjusted.lock().unwrap().push((n, at));
+    }
+
+    fn plex_reads(&self) -> Vec<String> {
+        std::mem::take(&mut *self.plex_reads.lock().unwrap())
+    }
+
+    fn row(part: &str, quantity: i64) -> OnHand {
+        OnHand { part_no: part.to_owned(), location: "FG".into(), quantity: Decimal::from(quantity) }
     }
 
     fn level(&self, n: usize) -> Option<i64> {
@@ -75,16 +93,40 @@ impl Store {
 #[async_trait]
 impl StockApis for Store {
     async fn plex_on_hand(&self, _: &ConnectionProfile, _: &ContainerFilter) -> Result<(Vec<OnHand>, u32), ApiError> {
+        self.plex_reads.lock().unwrap().push("full".into());
         let on_hand = self.on_hand.lock().unwrap();
-        let rows = on_hand
+        Ok((on_hand.iter().map(|(part, quantity)| Store::row(part, *quantity)).collect(), 1))
+    }
+
+    async fn plex_adjusted_parts(
+        &self,
+        _: &ConnectionProfile,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(Option<BTreeSet<AdjustedPart>>, u32), ApiError> {
+        let adjusted = self.adjusted.lock().unwrap();
+        let parts = adjusted
             .iter()
-            .map(|(part, quantity)| OnHand {
-                part_no: part.clone(),
-                location: "FG".into(),
-                quantity: Decimal::from(*quantity),
-            })
+            .filter(|(_, at)| (since..=until).contains(at))
+            .map(|(n, _)| AdjustedPart { part_id: format!("id-{n}"), part_no: sku(*n) })
             .collect();
-        Ok((rows, 1))
+        Ok((Some(parts), 1))
+    }
+
+    async fn plex_on_hand_of_parts(
+        &self,
+        _: &ConnectionProfile,
+        _: &ContainerFilter,
+        part_ids: &[String],
+    ) -> Result<(Vec<OnHand>, u32), ApiError> {
+        let on_hand = self.on_hand.lock().unwrap();
+        let mut rows = Vec::new();
+        for id in part_ids {
+            self.plex_reads.lock().unwrap().push(id.clone());
+            let n: usize = id.trim_start_matches("id-").parse().unwrap();
+            rows.extend(on_hand.get(&sku(n)).map(|quantity| Store::row(&sku(n), *quantity)));
+        }
+        Ok((rows, part_ids.len() as u32))
     }
 
     async fn catalog(&self, _: &ConnectionProfile) -> Result<(BTreeMap<Sku, ItemAddress>, u32), ApiError> {
@@ -179,11 +221,14 @@ impl World {
         World { store, stock, open_orders, ledger, audit, alerter, sync: StockSync::new(ports), profile }
     }
 
+    /// A run five minutes after the last (the schedule's interval), the first at `now()`.
     async fn run(&self) -> crate::StockRun {
-        self.run_at(now()).await
+        let last = *self.store.clock.lock().unwrap();
+        self.run_at(last.map_or_else(now, |last| last + chrono::Duration::minutes(5))).await
     }
 
     async fn run_at(&self, at: DateTime<Utc>) -> crate::StockRun {
+        *self.store.clock.lock().unwrap() = Some(at);
         let (run, failure) = self.sync.sync(&self.profile, at).await;
         assert_eq!(failure, None, "{run:?}");
         run
@@ -413,6 +458,60 @@ async fn the_diff_shows_bigcommerce_now_beside_the_computed_level_and_a_row_bigc
     // Writing nothing: BigCommerce still has the first run's levels only.
     assert_eq!(world.store.writes().len(), 1);
     assert_eq!(world.store.level(0), Some(10));
+}
+
+#[tokio::test]
+async fn between_full_reads_a_run_reads_only_the_adjusted_parts_and_still_takes_open_orders_off_the_others() {
+    // GIVEN 50 SKUs read in full and pushed
+    let world = World::new(Store::with_parts(50, 20));
+    let first = world.run_at(now()).await;
+    assert!(first.read.starts_with("full: no full read yet"), "{first:?}");
+    assert_eq!(world.store.plex_reads(), vec!["full"]);
+
+    // WHEN 3 parts are adjusted in Plex and an order for 4 units of an unadjusted SKU is open
+    for n in [3, 7, 9] {
+        world.store.set(n, 11);
+    }
+    world.open(2001, &[(20, 4)]).await;
+    let second = world.run_at(now() + chrono::Duration::minutes(5)).await;
+
+    // THEN Plex is asked for the adjustments and those 3 parts only, and 4 rows are pushed: the
+    // adjusted parts, and the order's SKU from the on-hand stored with its last push
+    assert!(second.read.starts_with("incremental: 3 part(s)"), "{second:?}");
+    assert_eq!(world.store.plex_reads(), vec!["id-3", "id-7", "id-9"]);
+    assert_eq!((second.plex_calls, second.changed, second.write_calls), (4, 4, 1), "{second:?}");
+    assert_eq!((world.store.level(3), world.store.level(20), world.store.level(21)), (Some(11), Some(16), Some(20)));
+
+    // WHEN nothing changes, a run reads the adjustments only and writes nothing
+    let third = world.run_at(now() + chrono::Duration::minutes(10)).await;
+    assert_eq!((third.plex_calls, third.changed), (1, 0), "{third:?}");
+    assert!(world.store.plex_reads().is_empty());
+
+    // AND once the hour is up, a full read comes again
+    let fourth = world.run_at(now() + chrono::Duration::minutes(60)).await;
+    assert!(fourth.read.starts_with("full: a full read is due"), "{fourth:?}");
+    assert_eq!(world.store.plex_reads(), vec!["full"]);
+}
+
+#[tokio::test]
+async fn a_run_that_stops_early_reads_the_same_adjustments_again() {
+    // GIVEN a full read pushed, then 2 parts adjusted and BigCommerce failing the next write
+    let world = World::new(Store::with_parts(10, 5));
+    world.run_at(now()).await;
+    world.store.set(1, 6);
+    world.store.set(2, 6);
+    *world.store.fail_write.lock().unwrap() = Some(2);
+    let (failed, failure) = world.sync.sync(&world.profile, now() + chrono::Duration::minutes(5)).await;
+    assert_eq!(failure, Some(ErrorClass::Transient), "{failed:?}");
+    let before = world.stock.progress(&acme()).await.unwrap().expect("the full read's progress");
+    assert_eq!(before.adjustments_through, now(), "the failed run did not move the checkpoint");
+
+    // WHEN the next run comes, it reads the adjustments from the same checkpoint
+    let next = world.run_at(now() + chrono::Duration::minutes(10)).await;
+
+    // THEN it finishes the work
+    assert_eq!((next.changed, next.pushed), (2, 2), "{next:?}");
+    assert_eq!((world.store.level(1), world.store.level(2)), (Some(6), Some(6)));
 }
 
 /// The committed samples `events/inventory-sync/{scheduled,job}.json`: the schedule's event and one

@@ -10,7 +10,8 @@
 //! | connection profile | `connection` | connection id | `profile` (JSON [`domain::ConnectionProfile`]) |
 //! | held order | `hold#{connection}` | order id | `hold` (JSON [`domain::hold::Hold`]), `held_at` (epoch ns) |
 //! | open order | `open#{connection}` | order id | `open` (JSON [`domain::open_order::OpenOrder`]: the lines BigCommerce took that Plex does not hold yet) |
-//! | stock pushed | `stock#{connection}` | `{location}#{sku}` | `sku`, `location`, `quantity` (the level last pushed to BigCommerce and accepted) |
+//! | stock pushed | `stock#{connection}` | `{location}#{sku}` | `sku`, `location`, `quantity` (the level last pushed to BigCommerce and accepted), `plex_on_hand` (decimal string: the on-hand it was computed from) |
+//! | stock reads | `stockread#{connection}` | `-` | `progress` (JSON [`domain::stock::StockProgress`]: the last full read, the container adjustments read so far) |
 //! | drift report | `stockdrift#{connection}` | `-` | `check` (JSON [`domain::stock::DriftCheck`]: the stock flow's last drift report) |
 //! | job lease | `lease#{connection}#{job}` | `-` | `holder`, `held_until` (epoch ns), `covered_through` (epoch ns, when the latest finished job started) |
 //! | queued mark | `queued#{connection}#{order_id}` | `-` | `queued_at` (epoch ns, the newest time a message for the order was queued), `expires_at` (epoch s, TTL) |
@@ -96,6 +97,10 @@ pub(crate) fn stock_drift_pk(connection: &ConnectionId) -> String {
     format!("stockdrift#{connection}")
 }
 
+pub(crate) fn stock_progress_pk(connection: &ConnectionId) -> String {
+    format!("stockread#{connection}")
+}
+
 pub(crate) fn job_lease_pk(connection: &ConnectionId, job: &str) -> String {
     format!("lease#{connection}#{job}")
 }
@@ -123,6 +128,7 @@ mod tests {
         assert_eq!(open_pk(&acme), "open#acme");
         assert_eq!(stock_pk(&acme), "stock#acme");
         assert_eq!(stock_drift_pk(&acme), "stockdrift#acme");
+        assert_eq!(stock_progress_pk(&acme), "stockread#acme");
         assert_eq!(queued_pk(&OrderRef::new(acme.clone(), 1042)), "queued#acme#1042");
         assert_eq!(dedupe_pk("alert#acme#plex-auth"), "dedupe#alert#acme#plex-auth");
         assert_eq!(job_lease_pk(&acme, "webhook-health"), "lease#acme#webhook-health");

@@ -6,7 +6,7 @@
 //! `fakes` feature, which only tests and the bench enable. Every trait takes and
 //! returns domain types, never SDK outputs, and every method documents what its errors mean.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -29,7 +29,8 @@ use crate::order::{
     CustomerKey, NewCustomer, OrderChange, PartRef, PlexOrderRef, SalesOrderDraft, SalesOrderLineDraft, WebOrder,
 };
 use crate::stock::{
-    ContainerFilter, DriftCheck, ItemAddress, OnHand, PushOutcome, Sku, StockLocation, StockRow, StoreLocation,
+    AdjustedPart, ContainerFilter, DriftCheck, ItemAddress, OnHand, PushOutcome, PushedLevel, Sku, StockLocation,
+    StockProgress, StockRow, StoreLocation,
 };
 
 #[cfg(any(test, feature = "fakes"))]
@@ -187,6 +188,23 @@ pub trait StockApis: Send + Sync {
         profile: &ConnectionProfile,
         filter: &ContainerFilter,
     ) -> Result<(Vec<OnHand>, u32), ApiError>;
+    /// The parts whose containers Plex adjusted in `[since, until]` (each once), and the requests;
+    /// `None` for the parts when an adjustment named no part id or number, so the parts cannot be
+    /// read one by one.
+    async fn plex_adjusted_parts(
+        &self,
+        profile: &ConnectionProfile,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(Option<BTreeSet<AdjustedPart>>, u32), ApiError>;
+    /// Plex's sellable on-hand of these parts only (one containers read per part id), and the
+    /// requests.
+    async fn plex_on_hand_of_parts(
+        &self,
+        profile: &ConnectionProfile,
+        filter: &ContainerFilter,
+        part_ids: &[String],
+    ) -> Result<(Vec<OnHand>, u32), ApiError>;
     /// How BigCommerce addresses each tracked SKU (by product or by variant), and the requests.
     async fn catalog(&self, profile: &ConnectionProfile) -> Result<(BTreeMap<Sku, ItemAddress>, u32), ApiError>;
     /// BigCommerce's on-hand level of every inventory item at each of `locations`, by SKU, and the
@@ -211,9 +229,20 @@ pub trait StockApis: Send + Sync {
 /// BigCommerce accepted it.
 #[async_trait]
 pub trait StockState: Send + Sync {
-    async fn last_pushed(&self, connection: &ConnectionId) -> Result<BTreeMap<(Sku, StockLocation), i64>, PortError>;
+    /// Every row pushed, with the Plex on-hand it was computed from.
+    async fn pushed(&self, connection: &ConnectionId)
+    -> Result<BTreeMap<(Sku, StockLocation), PushedLevel>, PortError>;
+    /// The levels last pushed.
+    async fn last_pushed(&self, connection: &ConnectionId) -> Result<BTreeMap<(Sku, StockLocation), i64>, PortError> {
+        let pushed = self.pushed(connection).await?;
+        Ok(pushed.into_iter().map(|(key, level)| (key, level.quantity)).collect())
+    }
     /// Records `rows` as pushed (replacing what was recorded for their SKU and location).
     async fn save_pushed(&self, connection: &ConnectionId, rows: &[StockRow]) -> Result<(), PortError>;
+    /// Where the connection's reads of Plex stand, `None` before a run finished.
+    async fn progress(&self, connection: &ConnectionId) -> Result<Option<StockProgress>, PortError>;
+    /// Replaces it, once a run finished.
+    async fn save_progress(&self, connection: &ConnectionId, progress: &StockProgress) -> Result<(), PortError>;
     /// The connection's last drift report, `None` before the first.
     async fn last_drift_check(&self, connection: &ConnectionId) -> Result<Option<DriftCheck>, PortError>;
     /// Replaces the connection's last drift report.

@@ -29,8 +29,12 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
 mod compare;
+mod incremental;
 
 pub use compare::{Comparison, DriftCheck, DriftRow, LevelComparison, StoreLocation, compare_levels};
+pub use incremental::{
+    ADJUSTMENT_OVERLAP, AdjustedPart, MAX_INCREMENTAL_PARTS, PushedLevel, ReadPlan, StockProgress, incremental_targets,
+};
 
 /// The most BigCommerce holds for one item at one location: 2 147 483 647 (`i32::MAX`). The
 /// Inventory API refuses a larger value instead of clamping it (BigCommerce notes §7.1).
@@ -125,12 +129,13 @@ impl fmt::Display for ItemAddress {
     }
 }
 
-/// One SKU's level at one BigCommerce location.
+/// One SKU's level at one BigCommerce location, and the Plex on-hand it was computed from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StockRow {
     pub sku: Sku,
     pub location: StockLocation,
     pub quantity: i64,
+    pub plex_on_hand: Decimal,
 }
 
 /// What one SKU at one BigCommerce location should show, and what it was computed from.
@@ -169,7 +174,12 @@ pub struct StockChange {
 impl StockChange {
     /// The row as it will stand once pushed (what to remember as last pushed).
     pub fn row(&self) -> StockRow {
-        StockRow { sku: self.sku.clone(), location: self.location, quantity: self.computed }
+        StockRow {
+            sku: self.sku.clone(),
+            location: self.location,
+            quantity: self.computed,
+            plex_on_hand: self.plex_on_hand,
+        }
     }
 
     /// The row as an absolute adjustment takes it.
@@ -697,8 +707,9 @@ mod tests {
             changes.iter().map(|change| (change.sku.as_str(), change.previous, change.computed)).collect();
         assert_eq!(planned, vec![("B", None, 20), ("C", Some(31), 30)]);
         assert_eq!(changes[0].adjustment(), (product(2), StockLocation(1), 20));
-        assert_eq!(changes[1].row(), StockRow { sku: Sku::from("C"), location: StockLocation(1), quantity: 30 });
-        assert_eq!(changes[1].plex_on_hand, units("30.9"));
+        let row =
+            StockRow { sku: Sku::from("C"), location: StockLocation(1), quantity: 30, plex_on_hand: units("30.9") };
+        assert_eq!(changes[1].row(), row);
     }
 
     #[test]

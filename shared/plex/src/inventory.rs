@@ -10,9 +10,9 @@
 //! before the array closes is an [`Error::Decode`] naming the element it reached (transient: the
 //! next read may get it whole); an element that does not decode is one naming that element.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use domain::stock::{ContainerFilter, OnHand};
 use futures_util::StreamExt;
 use rust_decimal::Decimal;
@@ -90,8 +90,37 @@ impl PlexClient {
     /// timeout must cover the whole body (a client built for this read is given a longer one).
     /// A 404 ("no data exists to return", notes §2.3) is no containers.
     pub async fn on_hand(&self, filter: &ContainerFilter) -> Result<OnHandSummary, Error> {
+        self.on_hand_where(filter, &[]).await
+    }
+
+    /// [`on_hand`](Self::on_hand) of these parts only: one `containers?partId=` read per part id,
+    /// one after another, the rows of all of them in one summary (sorted as `on_hand`'s).
+    pub async fn on_hand_of_parts(
+        &self,
+        filter: &ContainerFilter,
+        part_ids: &[String],
+    ) -> Result<OnHandSummary, Error> {
+        let mut all = OnHandSummary::default();
+        let mut parts = BTreeSet::new();
+        for part_id in part_ids {
+            let one = self.on_hand_where(filter, &[("partId", part_id.as_str())]).await?;
+            parts.extend(one.on_hand.iter().map(|row| row.part_no.clone()));
+            all.on_hand.extend(one.on_hand);
+            all.containers += one.containers;
+            all.counted += one.counted;
+            all.skipped_by_status += one.skipped_by_status;
+            all.skipped_by_location += one.skipped_by_location;
+            all.unidentified += one.unidentified;
+            all.calls += one.calls;
+        }
+        all.on_hand.sort_by(|a, b| (&a.part_no, &a.location).cmp(&(&b.part_no, &b.location)));
+        all.parts = parts.len();
+        Ok(all)
+    }
+
+    async fn on_hand_where(&self, filter: &ContainerFilter, query: &[(&str, &str)]) -> Result<OnHandSummary, Error> {
         let mut summary = OnHandSummary::default();
-        let reply = match self.get_streaming(CONTAINERS, &[], &mut summary.calls).await {
+        let reply = match self.get_streaming(CONTAINERS, query, &mut summary.calls).await {
             Ok(reply) => reply,
             Err(Error::Http(error)) if is_not_found(&error) => return Ok(summary),
             Err(error) => return Err(error),
@@ -131,16 +160,22 @@ impl PlexClient {
 
     /// `GET /inventory/v1/inventory-history/container-adjustments?beginDate=&endDate=`: every
     /// adjustment in `[since, until]` (Plex compares inclusively; both are sent in whole seconds,
-    /// `since` rounded down, so windows that overlap by a second lose nothing), oldest first. The
+    /// `since` rounded down and `until` up, so nothing in the window is lost), oldest first. The
     /// parts a stock run must read again are those named here.
+    ///
+    /// The HTTP requests it sent are added to `calls`.
     pub async fn container_adjustments(
         &self,
         since: DateTime<Utc>,
         until: DateTime<Utc>,
+        calls: &mut u32,
     ) -> Result<Vec<Adjustment>, Error> {
+        // `until` rounded up, so an adjustment in the window's last second is in it.
+        let until = until.duration_trunc(TimeDelta::seconds(1)).unwrap_or(until)
+            + if until.timestamp_subsec_nanos() > 0 { TimeDelta::seconds(1) } else { TimeDelta::zero() };
         let (begin, end) = (datetime(since), datetime(until));
         let query = [("beginDate", begin.as_str()), ("endDate", end.as_str())];
-        let rows: Vec<wire::Adjustment> = self.get_list(ADJUSTMENTS, &query, "container adjustments", &mut 0).await?;
+        let rows: Vec<wire::Adjustment> = self.get_list(ADJUSTMENTS, &query, "container adjustments", calls).await?;
         let mut adjustments = rows
             .into_iter()
             .enumerate()

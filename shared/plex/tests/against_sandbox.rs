@@ -1362,7 +1362,7 @@ mod stock {
 
         // WHEN the client asks for the window around the second change
         let adjustments = demo_client(&sandbox)
-            .container_adjustments(at("2026-11-24T09:30:00Z"), at("2026-11-24T10:30:00Z"))
+            .container_adjustments(at("2026-11-24T09:30:00Z"), at("2026-11-24T10:30:00Z"), &mut 0)
             .await
             .expect("adjustments");
 
@@ -1391,7 +1391,7 @@ mod stock {
 
         // AND the later window holds the container taken to nothing, a negative change
         let later = demo_client(&sandbox)
-            .container_adjustments(at("2026-11-24T10:30:00Z"), at("2026-11-24T11:00:00Z"))
+            .container_adjustments(at("2026-11-24T10:30:00Z"), at("2026-11-24T11:00:00Z"), &mut 0)
             .await
             .expect("adjustments");
         assert_eq!(later.len(), 1);

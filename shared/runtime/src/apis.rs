@@ -6,15 +6,18 @@
 //! so every invocation a warm container serves spends one rate budget per connection instead of
 //! starting a fresh one.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use domain::ports::{
     ApiError, ConnectionApis, SalesOrderSink, StockApis, WebOrderSource, WebhookApis, WebhookRegistry,
 };
-use domain::stock::{ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation, StoreLocation};
+use domain::stock::{
+    AdjustedPart, ContainerFilter, ItemAddress, OnHand, PushOutcome, Sku, StockLocation, StoreLocation,
+};
 use domain::{ConnectionId, ConnectionProfile};
 
 use crate::deps::{Deps, DepsError};
@@ -111,6 +114,33 @@ impl StockApis for DepsStockApis {
     ) -> Result<(Vec<OnHand>, u32), ApiError> {
         let plex = self.0.plex(profile).await.map_err(api_error)?;
         let summary = plex.on_hand(filter).await.map_err(plex::api_error)?;
+        Ok((summary.on_hand, summary.calls))
+    }
+
+    async fn plex_adjusted_parts(
+        &self,
+        profile: &ConnectionProfile,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(Option<BTreeSet<AdjustedPart>>, u32), ApiError> {
+        let plex = self.0.plex(profile).await.map_err(api_error)?;
+        let mut calls = 0;
+        let adjustments = plex.container_adjustments(since, until, &mut calls).await.map_err(plex::api_error)?;
+        let parts = adjustments
+            .into_iter()
+            .map(|adjustment| Some(AdjustedPart { part_id: adjustment.part_id?, part_no: adjustment.part_no? }))
+            .collect::<Option<BTreeSet<AdjustedPart>>>();
+        Ok((parts, calls))
+    }
+
+    async fn plex_on_hand_of_parts(
+        &self,
+        profile: &ConnectionProfile,
+        filter: &ContainerFilter,
+        part_ids: &[String],
+    ) -> Result<(Vec<OnHand>, u32), ApiError> {
+        let plex = self.0.plex(profile).await.map_err(api_error)?;
+        let summary = plex.on_hand_of_parts(filter, part_ids).await.map_err(plex::api_error)?;
         Ok((summary.on_hand, summary.calls))
     }
 

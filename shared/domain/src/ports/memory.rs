@@ -28,7 +28,7 @@ use crate::ledger::{Lease, LedgerEntry, OrderRef};
 use crate::message::{OrderMessage, QUEUED_MARK_TTL};
 use crate::open_order::OpenOrder;
 use crate::ports::Alerter;
-use crate::stock::{DriftCheck, Sku, StockLocation, StockRow};
+use crate::stock::{DriftCheck, PushedLevel, Sku, StockLocation, StockProgress, StockRow};
 
 #[derive(Default)]
 pub struct InMemoryAuditLog {
@@ -313,18 +313,19 @@ impl OpenOrders for InMemoryOpenOrders {
 }
 
 /// One connection's last-pushed levels, by SKU and location.
-type PushedLevels = BTreeMap<(Sku, StockLocation), i64>;
+type PushedLevels = BTreeMap<(Sku, StockLocation), PushedLevel>;
 
 /// Last-pushed stock levels and drift reports in memory.
 #[derive(Default)]
 pub struct InMemoryStockState {
     levels: Mutex<HashMap<ConnectionId, PushedLevels>>,
     drift: Mutex<HashMap<ConnectionId, DriftCheck>>,
+    progress: Mutex<HashMap<ConnectionId, StockProgress>>,
 }
 
 #[async_trait]
 impl StockState for InMemoryStockState {
-    async fn last_pushed(&self, connection: &ConnectionId) -> Result<PushedLevels, PortError> {
+    async fn pushed(&self, connection: &ConnectionId) -> Result<PushedLevels, PortError> {
         Ok(self.levels.lock().unwrap().get(connection).cloned().unwrap_or_default())
     }
 
@@ -332,7 +333,8 @@ impl StockState for InMemoryStockState {
         let mut levels = self.levels.lock().unwrap();
         let levels = levels.entry(connection.clone()).or_default();
         for row in rows {
-            levels.insert((row.sku.clone(), row.location), row.quantity);
+            let level = PushedLevel { quantity: row.quantity, plex_on_hand: Some(row.plex_on_hand) };
+            levels.insert((row.sku.clone(), row.location), level);
         }
         Ok(())
     }
@@ -343,6 +345,15 @@ impl StockState for InMemoryStockState {
 
     async fn save_drift_check(&self, connection: &ConnectionId, check: &DriftCheck) -> Result<(), PortError> {
         self.drift.lock().unwrap().insert(connection.clone(), check.clone());
+        Ok(())
+    }
+
+    async fn progress(&self, connection: &ConnectionId) -> Result<Option<StockProgress>, PortError> {
+        Ok(self.progress.lock().unwrap().get(connection).cloned())
+    }
+
+    async fn save_progress(&self, connection: &ConnectionId, progress: &StockProgress) -> Result<(), PortError> {
+        self.progress.lock().unwrap().insert(connection.clone(), progress.clone());
         Ok(())
     }
 }
