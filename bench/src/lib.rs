@@ -90,7 +90,7 @@ impl Options {
             // Three pages of the order list at 250 a page.
             missed_orders: 600,
             fan_out_connections: 200,
-            stock: stock::StockPlan { skus: 10_000, containers: 50_000, changed_parts: 300 },
+            stock: stock::StockPlan { skus: 10_000, containers: 50_000, changed_parts: 300, incremental_parts: 20 },
             receiver_url,
             soak: millwright_e2e::soak::SoakPlan::small(millwright_e2e::soak::DEFAULT_SEED),
         }
@@ -113,7 +113,7 @@ impl Options {
             held_orders: 10,
             missed_orders: 300,
             fan_out_connections: 20,
-            stock: stock::StockPlan { skus: 1_000, containers: 5_000, changed_parts: 100 },
+            stock: stock::StockPlan { skus: 1_000, containers: 5_000, changed_parts: 200, incremental_parts: 10 },
             soak: millwright_e2e::soak::SoakPlan::small(millwright_e2e::soak::DEFAULT_SEED).with_orders(12),
             ..Options::full(receiver_url)
         }
@@ -464,6 +464,29 @@ fn push_stock_rows(table: &mut Table, figures: &stock::StockFigures) {
         )
         .goal("0"),
     );
+    table.push(
+        Row::new("stock sync, unchanged run: Plex calls", figures.unchanged.plex_calls.to_string(), "calls")
+            .goal("1 (the container adjustments since the last run)")
+            .ratio(ratio(1.0, figures.unchanged.plex_calls as f64)),
+    );
+    let incremental = &figures.incremental;
+    let stem = format!("stock sync, incremental run after {} parts changed", plan.incremental_parts);
+    table.push(Row::new(format!("{stem}: wall time"), millis(incremental.wall), "ms"));
+    let goal = plan.incremental_parts + 1;
+    table.push(
+        Row::new(format!("{stem}: Plex calls"), incremental.plex_calls.to_string(), "calls")
+            .goal(format!("{goal} (the adjustments, then each part's containers)"))
+            .ratio(ratio(goal as f64, incremental.plex_calls as f64)),
+    );
+    table.push(
+        Row::new(
+            format!("{stem}: BigCommerce write calls (rows)"),
+            format!("{} ({})", incremental.write_calls, incremental.applied_rows),
+            "calls",
+        )
+        .goal(format!("1 ({} rows)", plan.incremental_parts))
+        .ratio(ratio(1.0, incremental.write_calls as f64)),
+    );
 }
 
 fn push_soak_rows(table: &mut Table, report: &millwright_e2e::soak::SoakReport) {
@@ -610,11 +633,13 @@ fn add_notes(
     let stock = &scheduled.stock;
     table.note(format!(
         "Stock sync: StockSync::sync with inventory_sync::Ports::from_deps (last-pushed levels, open orders and one \
-         audit event per pushed row in moto) over {} parts in {} sellable containers in the Plex double (one unpaged \
+         audit event per pushed row in moto, 25 to a request) over {} parts in {} sellable containers in the Plex double (one unpaged \
          answer) and {} SKUs in {} products ({}% tracked by variant) in the BigCommerce double, its real limit; calls \
          counted in the doubles' request logs, agreeing with the sync's own report. The full run pushed {} rows in {:.1} \
-         s; {} parts then changed one container each and the next run took {:.1} s, the unchanged one after it {:.1} s \
-         ({} BigCommerce calls besides catalog reads and writes in all). The peak RSS is the bench process's VmHWM, \
+         s; {} parts then changed one container each (more than an incremental run reads one by one, so a full read) \
+         and the next run took {:.1} s, the unchanged one after it {:.1} s ({} BigCommerce calls besides catalog \
+         reads and writes in all: the drift report's level reads at the first run). The incremental run reads the \
+         container adjustments since the last run and then only the changed parts' containers. The peak RSS is the bench process's VmHWM, \
          reset just before the full run; the process hosts the doubles too, so it includes the Plex double's answer.",
         stock.plan.skus,
         stock.plan.containers,

@@ -1,7 +1,9 @@
 //! The stock sync (`inventory_sync::StockSync` with `inventory_sync::Ports::from_deps`: Plex's
 //! containers streamed, BigCommerce's catalog and absolute adjustments, the last-pushed levels,
 //! open orders and audit events in moto) over a generated inventory in a sandbox of its own: a
-//! full first run, a run after some parts changed in Plex, and a run with nothing changed.
+//! full first run, a run after many parts changed in Plex (more than an incremental run reads one
+//! by one, so a full read), a run with nothing changed, and an incremental run after a few parts
+//! changed (the container adjustments, then only those parts' containers).
 //!
 //! Calls are counted in the doubles' request logs, each cleared before a run; the sync's own
 //! report must agree with them, and the rows BigCommerce applied (its transactions) with the rows
@@ -34,6 +36,8 @@ pub struct StockPlan {
     pub containers: usize,
     /// Parts whose quantity changes (one container each) before the second run.
     pub changed_parts: usize,
+    /// Parts that change before the last run, few enough to be read one by one.
+    pub incremental_parts: usize,
 }
 
 /// What one run cost, from the doubles' request logs and BigCommerce's transactions.
@@ -61,6 +65,7 @@ pub struct StockFigures {
     pub full_peak_rss_kib: Option<u64>,
     pub changed: RunFigures,
     pub unchanged: RunFigures,
+    pub incremental: RunFigures,
 }
 
 impl StockFigures {
@@ -113,7 +118,15 @@ async fn measure(env: &Env, doubles: &Doubles, plan: StockPlan) -> anyhow::Resul
         changed.applied_rows
     );
     let unchanged = run(doubles, &sync, &profile).await.context("the unchanged run")?;
-    Ok(StockFigures { plan, products, full, full_peak_rss_kib, changed, unchanged })
+    change_parts(doubles, plan.incremental_parts).await?;
+    let incremental = run(doubles, &sync, &profile).await.context("the incremental run")?;
+    ensure!(
+        incremental.changed == plan.incremental_parts,
+        "{} parts changed, the incremental run found {} rows changed",
+        plan.incremental_parts,
+        incremental.changed
+    );
+    Ok(StockFigures { plan, products, full, full_peak_rss_kib, changed, unchanged, incremental })
 }
 
 /// One run, timed, and its calls counted in the doubles' logs (cleared first).
@@ -235,7 +248,7 @@ mod tests {
     #[test]
     fn goals_are_whole_pages_and_whole_requests() {
         let run = RunFigures { changed: 10_001, ..RunFigures::default() };
-        let plan = StockPlan { skus: 10_000, containers: 50_000, changed_parts: 300 };
+        let plan = StockPlan { skus: 10_000, containers: 50_000, changed_parts: 300, incremental_parts: 20 };
         let figures = StockFigures {
             plan,
             products: 7_501,
@@ -243,6 +256,7 @@ mod tests {
             full_peak_rss_kib: None,
             changed: RunFigures::default(),
             unchanged: RunFigures::default(),
+            incremental: RunFigures::default(),
         };
         assert_eq!((figures.catalog_goal(), figures.full_write_goal()), (31, 6));
     }
