@@ -17,7 +17,7 @@ use super::{ItemAddress, OnHand, Sku, StockLocation, StockSettings, StockTarget,
 
 /// How far before the checkpoint each adjustment read starts, so an adjustment Plex commits a
 /// little late with an earlier date is still seen (reading a part twice costs a call, not a wrong
-/// level).
+/// level); never from before the last full read, which saw everything adjusted before it began.
 pub const ADJUSTMENT_OVERLAP: Duration = Duration::minutes(2);
 
 /// The most parts an incremental run reads one by one (one containers request each, against
@@ -80,7 +80,9 @@ impl StockSettings {
         if self.full_read.is_due(progress.runs_since_full_read, Some(progress.last_full_read), now) {
             return ReadPlan::Full { reason: "a full read is due" };
         }
-        ReadPlan::Incremental { since: progress.adjustments_through - ADJUSTMENT_OVERLAP }
+        // Never from before the last full read: what was adjusted before it began, it read.
+        let since = (progress.adjustments_through - ADJUSTMENT_OVERLAP).max(progress.last_full_read);
+        ReadPlan::Incremental { since }
     }
 }
 
@@ -160,7 +162,7 @@ mod tests {
         let settings = StockSettings::default();
         assert_eq!(settings.read_plan(None, at(0)), ReadPlan::Full { reason: "no full read yet" });
         let progress = StockProgress::after_full_read(&settings, at(0));
-        assert_eq!(settings.read_plan(Some(&progress), at(5)), ReadPlan::Incremental { since: at(-2) });
+        assert_eq!(settings.read_plan(Some(&progress), at(5)), ReadPlan::Incremental { since: at(0) });
         let next = progress.after_incremental_read(at(5));
         assert_eq!((next.runs_since_full_read, next.adjustments_through), (1, at(5)));
         assert_eq!(settings.read_plan(Some(&next), at(10)), ReadPlan::Incremental { since: at(3) });
