@@ -140,3 +140,62 @@ async fn between_full_reads_a_container_changed_in_plex_is_found_through_its_adj
     assert_eq!(levels[&(part.as_str().into(), StockLocation::DEFAULT)], before + 7);
     world.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_order_read_while_a_push_is_on_its_way_is_overwritten_by_that_push_only_and_held_back_from_the_next_run() {
+    // GIVEN 10 parts synced once, then one part's container changed in Plex so the next run pushes it
+    let world = World::start().await;
+    let plex =
+        json!({"parts": 10, "containers": 30, "seed": 31, "statuses": ["OK"], "quantity": {"min": 5, "max": 30}});
+    world.sandbox.generate_plex_inventory(plex).await;
+    world.sandbox.generate_bigcommerce_catalog(json!({"skus": 10, "seed": 9, "variant_share": 0.0})).await;
+    let sync = inventory_sync::StockSync::new(inventory_sync::Ports::from_deps(&world.deps));
+    let (first, failure) = sync.sync(&world.profile, Utc::now()).await;
+    assert_eq!(failure, None, "{first:?}");
+    let dump = world.sandbox.plex_inventory(None).await;
+    let container =
+        dump["containers"].as_array().unwrap().iter().find(|c| c["quantity"].as_f64().unwrap() >= 3.0).unwrap();
+    let (serial, part) = (container["serialNo"].as_str().unwrap(), container["partNo"].as_str().unwrap().to_owned());
+    let path = format!("inventory/containers/{serial}");
+    let raised = container["quantity"].as_f64().unwrap() + 10.0;
+    world.sandbox.control_request(System::Plex, reqwest::Method::PUT, &path, Some(json!({"quantity": raised}))).await;
+    let key = (part.as_str().into(), StockLocation::DEFAULT);
+    let on_hand = world.deps.stock_state.last_pushed(&world.connection).await.unwrap()[&key] + 10;
+
+    // WHEN the run's absolute write is slow to reach BigCommerce, and the worker reads an order for
+    // 3 units of that part after the run read the open orders (its write is already on its way)
+    let slow = json!({"method": "PUT", "times": 1, "fault": {"kind": "delay", "ms": 3000}});
+    world.inject_fault("bigcommerce", slow).await;
+    let run = tokio::spawn({
+        let (sync, profile) = (sync.clone(), world.profile.clone());
+        async move { sync.sync(&profile, Utc::now()).await }
+    });
+    // The double logs a request when it arrives, before its delay.
+    for _ in 0..200 {
+        if world.sandbox.count_requests(System::BigCommerce, "PUT", ABSOLUTE).await == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(world.sandbox.count_requests(System::BigCommerce, "PUT", ABSOLUTE).await, 2, "the write arrived");
+    let order = OrderRef::new(world.connection.clone(), 8001);
+    let lines = vec![OpenLine { sku: part.clone(), quantity: Decimal::from(3) }];
+    world.deps.open_orders.open(&OpenOrder { order, lines, read_at: Utc::now() }).await.unwrap();
+    let (second, failure) = run.await.unwrap();
+    assert_eq!(failure, None, "{second:?}");
+
+    // THEN that write, inside the window, sent the level without the order's units (the bound: one
+    // request)
+    let bigcommerce = world.deps.bigcommerce(&world.profile).await.unwrap();
+    let level = |levels: &std::collections::BTreeMap<_, i64>| levels[&key];
+    let (levels, _) = bigcommerce.inventory_levels(&[StockLocation::DEFAULT]).await.unwrap();
+    assert_eq!(level(&levels), on_hand);
+
+    // AND the next run holds them back, whatever else changed
+    let (third, failure) = sync.sync(&world.profile, Utc::now()).await;
+    assert_eq!(failure, None, "{third:?}");
+    let (levels, _) = bigcommerce.inventory_levels(&[StockLocation::DEFAULT]).await.unwrap();
+    assert_eq!(level(&levels), on_hand - 3, "{third:?}");
+    assert_eq!(third.in_flight_units, 3);
+    world.sandbox.shutdown().await;
+}
